@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages ports-engine needs to build and test.
+# Idempotent: prints nothing and touches nothing when every package is present.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential pkg-config meson ninja-build clang-14 libfuzzer-14-dev libclang-rt-14-dev
+  # libraries
+  libdpdk-dev dpdk libhyperscan-dev libtbb-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
+  libpcap-dev libssl-dev libgtest-dev libsnmp-dev
+  # test peers and tools
+  snmpd snmp smitools ntpsec-ntpdig chrony tcpdump iproute2 valgrind python3 python3-scapy
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+((${#missing[@]} == 0)) && exit 0
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: missing packages: ${missing[*]}; run this script as root" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts snmpd and chronyd on install; tests run their own private instances.
+for svc in snmpd chrony; do
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
+  if command -v service >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
+done
