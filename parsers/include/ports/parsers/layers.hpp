@@ -39,11 +39,11 @@ struct layers {
 
 // Ethernet II frame (with up to two VLAN tags) down to the transport header.
 // st != ok with l3 == none means the frame is not IP or is broken below IP.
-layers parse_ethernet(byte_span frame);
+inline layers parse_ethernet(byte_span frame);
 
 // Same walk starting at a network header whose ethertype is already known (pcap link types
 // without Ethernet: raw IP, Linux cooked, BSD loopback). Offsets are from l3.data().
-layers parse_l3(std::uint16_t ethertype, byte_span l3);
+inline layers parse_l3(std::uint16_t ethertype, byte_span l3);
 
 struct udp_view {
     status st = status::ok;  // truncated: < 8 bytes; bad_length: length field < 8 or > bytes
@@ -53,7 +53,7 @@ struct udp_view {
     std::uint16_t checksum = 0;
     byte_span payload;           // by the length field when it fits, else what is present
 };
-udp_view parse_udp(byte_span l4);
+inline udp_view parse_udp(byte_span l4);
 
 struct tcp_view {
     status st = status::ok;  // truncated: < 20 bytes or < data offset; bad_length: offset < 5
@@ -65,6 +65,8 @@ struct tcp_view {
     std::uint8_t header_length = 0;  // data offset * 4
     byte_span payload;
 };
-tcp_view parse_tcp(byte_span l4);
+inline tcp_view parse_tcp(byte_span l4);
 
 }  // namespace ports::parsers
+
+#include "ports/parsers/impl/layers_impl.hpp"

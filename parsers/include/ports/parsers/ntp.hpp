@@ -48,6 +48,8 @@ struct ntp_view {
 };
 
 // Parses the UDP payload of a packet on port 123.
-ntp_view parse_ntp(byte_span payload);
+inline ntp_view parse_ntp(byte_span payload);
 
 }  // namespace ports::parsers
+
+#include "ports/parsers/impl/ntp_impl.hpp"

@@ -34,6 +34,8 @@ struct snmp_view {
 };
 
 // Parses the UDP payload of a packet on port 161 or 162.
-snmp_view parse_snmp(byte_span payload);
+inline snmp_view parse_snmp(byte_span payload);
 
 }  // namespace ports::parsers
+
+#include "ports/parsers/impl/snmp_impl.hpp"

@@ -32,7 +32,7 @@ struct gre_view {
     std::uint8_t header_length = 0;
     byte_span payload;
 };
-gre_view parse_gre(byte_span ip_payload);
+inline gre_view parse_gre(byte_span ip_payload);
 
 struct l2tp_view {
     status st = status::ok;
@@ -53,7 +53,7 @@ struct l2tp_view {
     byte_span body;  // AVPs of a control message, or the data after the header
 };
 // The payload of UDP (or TCP) port 1701.
-l2tp_view parse_l2tp(byte_span payload);
+inline l2tp_view parse_l2tp(byte_span payload);
 
 // One attribute-value pair of an L2TP control message.
 struct l2tp_avp {
@@ -69,7 +69,7 @@ struct l2tp_avp {
 class l2tp_avp_iterator {
 public:
     explicit l2tp_avp_iterator(byte_span body) : rest_(body) {}
-    std::optional<l2tp_avp> next();
+    inline std::optional<l2tp_avp> next();
     bool failed() const { return failed_; }
 
 private:
@@ -88,6 +88,8 @@ struct pptp_view {
     byte_span message;               // the whole message, length bytes
 };
 // The first PPTP message at the start of a TCP payload on port 1723.
-pptp_view parse_pptp(byte_span payload);
+inline pptp_view parse_pptp(byte_span payload);
 
 }  // namespace ports::parsers
+
+#include "ports/parsers/impl/tunnels_impl.hpp"

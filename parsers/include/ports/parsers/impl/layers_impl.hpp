@@ -1,0 +1,258 @@
+// Definitions for layers.hpp. Kept inline and branch-light: the classifier calls these once
+// per packet and its budget is a few dozen instructions for the whole walk.
+#pragma once
+
+namespace ports::parsers {
+
+namespace layers_detail {
+
+inline constexpr std::size_t ipv4_min_header = 20;
+inline constexpr std::size_t ipv6_header = 40;
+// Longer chains are legal but no real stack sends them; bounding the walk bounds the cost.
+inline constexpr int ipv6_max_ext_headers = 8;
+
+inline constexpr std::uint8_t ipv6_hop_by_hop = 0;
+inline constexpr std::uint8_t ipv6_routing = 43;
+inline constexpr std::uint8_t ipv6_fragment = 44;
+inline constexpr std::uint8_t ipv6_ah = 51;
+inline constexpr std::uint8_t ipv6_dest_opts = 60;
+
+inline bool is_tag(std::uint16_t et) {
+    return et == ethertype_vlan || et == ethertype_qinq || et == ethertype_qinq_old;
+}
+
+inline layers parse_ipv4(byte_span l3) {
+    layers out;
+    out.l3 = l3_kind::ipv4;
+    out.ethertype = ethertype_ipv4;
+    if (l3.size() < ipv4_min_header) {
+        out.st = status::truncated;
+        return out;
+    }
+    const std::uint8_t* p = l3.data();
+    if ((p[0] >> 4) != 4) {
+        out.st = status::bad_version;
+        return out;
+    }
+    const std::size_t header_length = static_cast<std::size_t>(p[0] & 0x0F) * 4;
+    if (header_length < ipv4_min_header) {
+        out.st = status::bad_length;
+        return out;
+    }
+    if (l3.size() < header_length) {
+        out.st = status::truncated;
+        return out;
+    }
+    const std::size_t total_length = load_be16(p + 2);
+    if (total_length < header_length) {
+        out.st = status::bad_length;
+        return out;
+    }
+    const std::uint16_t frag = load_be16(p + 6);
+    out.fragment = (frag & 0x3FFF) != 0;        // MF or a nonzero offset
+    out.later_fragment = (frag & 0x1FFF) != 0;  // offset only
+    out.l4_proto = p[9];
+    out.l4_offset = static_cast<std::uint16_t>(header_length);
+    // A datagram longer than the frame was cut by the capture or the NIC; a shorter one
+    // leaves Ethernet padding behind it, which is not transport data.
+    std::size_t end = total_length;
+    if (total_length > l3.size()) {
+        out.truncated = true;
+        end = l3.size();
+    }
+    out.l4_length = static_cast<std::uint16_t>(end - header_length);
+    return out;
+}
+
+inline layers parse_ipv6(byte_span l3) {
+    layers out;
+    out.l3 = l3_kind::ipv6;
+    out.ethertype = ethertype_ipv6;
+    if (l3.size() < ipv6_header) {
+        out.st = status::truncated;
+        return out;
+    }
+    const std::uint8_t* p = l3.data();
+    if ((p[0] >> 4) != 6) {
+        out.st = status::bad_version;
+        return out;
+    }
+    const std::size_t payload_length = load_be16(p + 4);
+    // Zero announces a jumbogram (RFC 2675) whose real length hides in hop-by-hop options;
+    // such packets cannot appear on an Ethernet link, so the field is taken as a lie.
+    if (payload_length == 0) {
+        out.st = status::bad_length;
+        return out;
+    }
+    std::size_t end = ipv6_header + payload_length;
+    if (end > l3.size()) {
+        out.truncated = true;
+        end = l3.size();
+    }
+    std::uint8_t next = p[6];
+    std::size_t off = ipv6_header;
+    for (int walked = 0;; ++walked) {
+        const bool generic = next == ipv6_hop_by_hop || next == ipv6_routing || next == ipv6_dest_opts;
+        const bool is_ext = generic || next == ipv6_fragment || next == ipv6_ah;
+        if (!is_ext) {
+            break;
+        }
+        if (walked == ipv6_max_ext_headers) {
+            out.l4_proto = next;
+            out.st = status::unsupported;
+            return out;
+        }
+        if (end - off < 8) {  // every extension header is at least 8 bytes
+            out.l4_proto = next;
+            out.st = status::truncated;
+            return out;
+        }
+        const std::uint8_t* h = p + off;
+        std::size_t len = 8;
+        if (generic) {
+            len = (static_cast<std::size_t>(h[1]) + 1) * 8;
+        } else if (next == ipv6_ah) {
+            len = (static_cast<std::size_t>(h[1]) + 2) * 4;
+        }
+        if (end - off < len) {
+            out.l4_proto = next;
+            out.st = status::truncated;
+            return out;
+        }
+        if (next == ipv6_fragment) {
+            const std::uint16_t fo = load_be16(h + 2);
+            const bool later = (fo & 0xFFF8) != 0;
+            out.fragment = out.fragment || later || (fo & 0x0001) != 0;
+            if (later) {
+                // Only the first fragment carries the rest of the chain and the transport header.
+                out.later_fragment = true;
+                next = h[0];
+                off += len;
+                break;
+            }
+        }
+        next = h[0];
+        off += len;
+    }
+    out.l4_proto = next;
+    out.l4_offset = static_cast<std::uint16_t>(off);
+    out.l4_length = static_cast<std::uint16_t>(end - off);
+    return out;
+}
+
+}  // namespace layers_detail
+
+inline layers parse_l3(std::uint16_t ethertype, byte_span l3) {
+    if (ethertype == ethertype_ipv4) {
+        return layers_detail::parse_ipv4(l3);
+    }
+    if (ethertype == ethertype_ipv6) {
+        return layers_detail::parse_ipv6(l3);
+    }
+    layers out;
+    out.ethertype = ethertype;
+    return out;
+}
+
+inline layers parse_ethernet(byte_span frame) {
+    constexpr std::size_t eth_header = 14;
+    constexpr std::size_t tag_length = 4;
+    if (frame.size() < eth_header) {
+        layers out;
+        out.st = status::truncated;
+        return out;
+    }
+    const std::uint8_t* p = frame.data();
+    std::size_t off = eth_header;
+    std::uint16_t et = load_be16(p + 12);
+    std::uint8_t tags = 0;
+    if (layers_detail::is_tag(et)) {
+        if (frame.size() < off + tag_length) {
+            layers out;
+            out.st = status::truncated;
+            out.ethertype = et;
+            return out;
+        }
+        et = load_be16(p + off + 2);
+        off += tag_length;
+        tags = 1;
+        // 802.1ad puts a C-tag (0x8100) inside; any other tag there is not a QinQ we know.
+        if (et == ethertype_vlan) {
+            if (frame.size() < off + tag_length) {
+                layers out;
+                out.st = status::truncated;
+                out.vlan_count = tags;
+                out.ethertype = et;
+                return out;
+            }
+            et = load_be16(p + off + 2);
+            off += tag_length;
+            tags = 2;
+        }
+        if (layers_detail::is_tag(et)) {
+            layers out;
+            out.st = status::unsupported;
+            out.vlan_count = tags;
+            out.ethertype = et;
+            return out;
+        }
+    }
+    // Below 0x0600 the field is an 802.3 length and LLC follows: not IP, not an error.
+    layers out = parse_l3(et, frame.subspan(off));
+    out.vlan_count = tags;
+    out.ethertype = et;
+    out.l3_offset = static_cast<std::uint16_t>(off);
+    if (out.l4_offset != 0) {
+        out.l4_offset = static_cast<std::uint16_t>(out.l4_offset + off);
+    }
+    return out;
+}
+
+inline udp_view parse_udp(byte_span l4) {
+    constexpr std::size_t udp_header = 8;
+    udp_view out;
+    if (l4.size() < udp_header) {
+        out.st = status::truncated;
+        return out;
+    }
+    const std::uint8_t* p = l4.data();
+    out.src_port = load_be16(p);
+    out.dst_port = load_be16(p + 2);
+    out.length = load_be16(p + 4);
+    out.checksum = load_be16(p + 6);
+    if (out.length < udp_header || out.length > l4.size()) {
+        out.st = status::bad_length;
+        out.payload = l4.subspan(udp_header);
+        return out;
+    }
+    out.payload = l4.subspan(udp_header, out.length - udp_header);
+    return out;
+}
+
+inline tcp_view parse_tcp(byte_span l4) {
+    constexpr std::size_t tcp_min_header = 20;
+    tcp_view out;
+    if (l4.size() < tcp_min_header) {
+        out.st = status::truncated;
+        return out;
+    }
+    const std::uint8_t* p = l4.data();
+    out.src_port = load_be16(p);
+    out.dst_port = load_be16(p + 2);
+    out.seq = load_be32(p + 4);
+    out.ack = load_be32(p + 8);
+    out.header_length = static_cast<std::uint8_t>((p[12] >> 4) * 4);
+    out.flags = p[13];
+    if (out.header_length < tcp_min_header) {
+        out.st = status::bad_length;
+        return out;
+    }
+    if (l4.size() < out.header_length) {
+        out.st = status::truncated;
+        return out;
+    }
+    out.payload = l4.subspan(out.header_length);
+    return out;
+}
+
+}  // namespace ports::parsers
