@@ -1,0 +1,62 @@
+#include "options.hpp"
+
+#include <cmath>
+
+namespace ports::engine {
+
+namespace {
+
+double seconds_of(const std::string& flag, const std::string& value) {
+    std::size_t used = 0;
+    double v = 0;
+    try {
+        v = std::stod(value, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used != value.size() || used == 0 || !std::isfinite(v) || v <= 0) {
+        throw usage_error(flag + " needs a positive number of seconds, not '" + value + "'");
+    }
+    return v;
+}
+
+}  // namespace
+
+app_options parse_app_options(const std::vector<std::string>& args) {
+    app_options o;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        auto value = [&]() -> const std::string& {
+            if (i + 1 >= args.size()) {
+                throw usage_error(a + " needs a value");
+            }
+            return args[++i];
+        };
+        if (a == "--config") {
+            o.config_path = value();
+        } else if (a == "--stats-json") {
+            o.stats_json_path = value();
+        } else if (a == "--duration") {
+            o.duration_s = seconds_of(a, value());
+        } else if (a == "--stats-interval") {
+            o.stats_interval_s = seconds_of(a, value());
+        } else if (a == "-h" || a == "--help") {
+            o.help = true;
+        } else {
+            throw usage_error("unknown argument '" + a + "'");
+        }
+    }
+    return o;
+}
+
+const char* usage_text() {
+    return "usage: ports-engine [EAL args] -- [--config FILE] [--stats-json FILE]\n"
+           "                    [--duration SECONDS] [--stats-interval SECONDS]\n"
+           "  --config FILE          YAML config (configs/README.md); without it every port\n"
+           "                         EAL probed is used, one queue, monitor mode\n"
+           "  --stats-json FILE      write the final counters as JSON at exit\n"
+           "  --duration SECONDS     stop cleanly after this long (else on SIGINT/SIGTERM)\n"
+           "  --stats-interval SECS  log one line of rates every SECS\n";
+}
+
+}  // namespace ports::engine

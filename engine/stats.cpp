@@ -1,0 +1,104 @@
+#include "stats.hpp"
+
+#include <rte_ethdev.h>
+#include <spdlog/fmt/fmt.h>
+
+namespace ports::engine {
+
+using pipelines::class_base;
+using pipelines::class_count;
+using pipelines::class_names;
+
+pipelines::counter_snapshot snapshot_of(const std::vector<const pipelines::core_counters*>& cores) {
+    pipelines::counter_snapshot s;
+    for (const auto* c : cores) {
+        s.accumulate(*c);
+    }
+    return s;
+}
+
+nlohmann::ordered_json ports_json(const std::vector<port_runtime>& ports) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& p : ports) {
+        rte_eth_stats st{};
+        rte_eth_stats_get(p.id, &st);
+        rte_eth_link link{};
+        rte_eth_link_get_nowait(p.id, &link);
+        out.push_back({{"name", p.cfg.name},
+                       {"port_id", p.id},
+                       {"device", p.cfg.device},
+                       {"driver", p.driver},
+                       {"link_up", link.link_status == RTE_ETH_LINK_UP},
+                       {"speed_mbps", link.link_speed},
+                       {"rx_packets", st.ipackets},
+                       {"rx_bytes", st.ibytes},
+                       {"tx_packets", st.opackets},
+                       {"tx_bytes", st.obytes},
+                       {"rx_errors", st.ierrors},
+                       {"tx_errors", st.oerrors},
+                       {"rx_missed", st.imissed},
+                       {"rx_nombuf", st.rx_nombuf}});
+    }
+    return out;
+}
+
+nlohmann::ordered_json lcores_json(const std::vector<lcore_figures>& lcores) {
+    using w = pipelines::worker_stats;
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& l : lcores) {
+        const std::uint64_t total = w::load(l.stats->total_cycles);
+        const std::uint64_t busy = w::load(l.stats->busy_cycles);
+        out.push_back({{"lcore", l.lcore},
+                       {"rx_packets", w::load(l.stats->rx_packets)},
+                       {"tx_packets", w::load(l.stats->tx_packets)},
+                       {"tx_dropped", w::load(l.stats->tx_dropped)},
+                       {"busy_ratio", total == 0 ? 0.0 : static_cast<double>(busy) / total}});
+    }
+    return out;
+}
+
+interval_meter::interval_meter(const std::vector<port_runtime>& ports,
+                               std::vector<const pipelines::core_counters*> cores)
+    : ports_(ports), cores_(std::move(cores)), last_(snapshot_of(cores_)),
+      last_ports_(read_ports()), last_time_(std::chrono::steady_clock::now()) {}
+
+interval_meter::port_totals interval_meter::read_ports() const {
+    port_totals t;
+    for (const auto& p : ports_) {
+        rte_eth_stats st{};
+        rte_eth_stats_get(p.id, &st);
+        t.ipackets += st.ipackets;
+        t.ibytes += st.ibytes;
+        t.imissed += st.imissed;
+        t.nombuf += st.rx_nombuf;
+    }
+    return t;
+}
+
+std::string interval_meter::line() {
+    const auto now = std::chrono::steady_clock::now();
+    const double dt = std::chrono::duration<double>(now - last_time_).count();
+    const auto snap = snapshot_of(cores_);
+    const auto pt = read_ports();
+    auto rate = [dt](std::uint64_t now_v, std::uint64_t before) {
+        return dt > 0 ? static_cast<double>(now_v - before) / dt : 0.0;
+    };
+    std::string out = fmt::format("rx {:.0f} pps {:.3f} Gbps |", rate(pt.ipackets, last_ports_.ipackets),
+                                  rate(pt.ibytes, last_ports_.ibytes) * 8e-9);
+    std::uint64_t malformed = 0;
+    for (std::size_t c = 0; c < class_count; ++c) {
+        const auto b = class_base[c];
+        out += fmt::format(" {} {:.0f}", class_names[c], rate(snap.values[b], last_.values[b]));
+        malformed += snap.values[b + pipelines::offset_malformed] -
+                     last_.values[b + pipelines::offset_malformed];
+    }
+    out += fmt::format(" pps | malformed {:.0f}/s | missed {} nombuf {}",
+                       dt > 0 ? malformed / dt : 0.0, pt.imissed - last_ports_.imissed,
+                       pt.nombuf - last_ports_.nombuf);
+    last_ = snap;
+    last_ports_ = pt;
+    last_time_ = now;
+    return out;
+}
+
+}  // namespace ports::engine

@@ -1,0 +1,46 @@
+// Readers of the per-core figures for the engine's outputs: final JSON and interval log lines.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "ports.hpp"
+#include "ports/pipelines/counters.hpp"
+#include "ports/pipelines/worker.hpp"
+
+namespace ports::engine {
+
+struct lcore_figures {
+    unsigned lcore;
+    const pipelines::worker_stats* stats;
+};
+
+pipelines::counter_snapshot snapshot_of(const std::vector<const pipelines::core_counters*>& cores);
+
+nlohmann::ordered_json ports_json(const std::vector<port_runtime>& ports);
+nlohmann::ordered_json lcores_json(const std::vector<lcore_figures>& lcores);
+
+// Rates since the previous call, as one log line.
+class interval_meter {
+public:
+    interval_meter(const std::vector<port_runtime>& ports,
+                   std::vector<const pipelines::core_counters*> cores);
+    std::string line();
+
+private:
+    struct port_totals {
+        std::uint64_t ipackets = 0, ibytes = 0, imissed = 0, nombuf = 0;
+    };
+    port_totals read_ports() const;
+
+    const std::vector<port_runtime>& ports_;
+    std::vector<const pipelines::core_counters*> cores_;
+    pipelines::counter_snapshot last_;
+    port_totals last_ports_;
+    std::chrono::steady_clock::time_point last_time_;
+};
+
+}  // namespace ports::engine

@@ -1,0 +1,146 @@
+// Per-core traffic counters: one flat array of 64-bit counters per worker lcore, cache-line
+// aligned, written only by the core that owns it and summed by readers without locks.
+//
+// Why relaxed atomic_ref and not plain adds: a reader on another thread loads while the owner
+// stores; relaxed load/store of an aligned 64-bit word is a plain mov on x86-64 and keeps the
+// program free of data races. Never fetch_add: that is a locked instruction per packet.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace ports::pipelines {
+
+enum class traffic_class : std::uint8_t { ntp, snmp, snmp_trap, l2tp, pptp, gre, other };
+inline constexpr std::size_t class_count = 7;
+inline constexpr std::array<std::string_view, class_count> class_names = {
+    "ntp", "snmp", "snmp-trap", "l2tp", "pptp", "gre", "other"};
+
+// X(class, key): every counter, grouped by class. The first four of every class are the same
+// (packets, bytes, malformed, fragments); the rest are the class's detail counters, which count
+// valid packets only. Names are the keys of --stats-json, ports-analyze --json and the MIB.
+// clang-format off
+#define PORTS_CLASS_BASE(X, c) X(c, packets) X(c, bytes) X(c, malformed) X(c, fragments)
+#define PORTS_SNMP_DETAIL(X, c)                                                   \
+    X(c, version_1) X(c, version_2c) X(c, version_3)                              \
+    X(c, pdu_get) X(c, pdu_get_next) X(c, pdu_response) X(c, pdu_set)             \
+    X(c, pdu_trap_v1) X(c, pdu_get_bulk) X(c, pdu_inform) X(c, pdu_trap_v2)       \
+    X(c, pdu_report) X(c, encrypted)
+#define PORTS_COUNTERS(X)                                                         \
+    PORTS_CLASS_BASE(X, ntp)                                                      \
+    X(ntp, mode_reserved) X(ntp, mode_symmetric_active)                           \
+    X(ntp, mode_symmetric_passive) X(ntp, mode_client) X(ntp, mode_server)        \
+    X(ntp, mode_broadcast) X(ntp, mode_control) X(ntp, mode_private)              \
+    X(ntp, sntp_requests) X(ntp, with_mac) X(ntp, with_extensions)                \
+    PORTS_CLASS_BASE(X, snmp) PORTS_SNMP_DETAIL(X, snmp)                          \
+    PORTS_CLASS_BASE(X, snmp_trap) PORTS_SNMP_DETAIL(X, snmp_trap)                \
+    PORTS_CLASS_BASE(X, l2tp)                                                     \
+    X(l2tp, version_2) X(l2tp, version_3) X(l2tp, control) X(l2tp, data)          \
+    X(l2tp, zlb) X(l2tp, over_tcp) X(l2tp, tcp_no_payload)                        \
+    PORTS_CLASS_BASE(X, pptp)                                                     \
+    X(pptp, sccrq) X(pptp, sccrp) X(pptp, stopccrq) X(pptp, stopccrp)             \
+    X(pptp, echo_request) X(pptp, echo_reply) X(pptp, ocrq) X(pptp, ocrp)         \
+    X(pptp, icrq) X(pptp, icrp) X(pptp, iccn) X(pptp, ccrq) X(pptp, cdn)          \
+    X(pptp, wen) X(pptp, sli) X(pptp, tcp_no_payload)                             \
+    PORTS_CLASS_BASE(X, gre)                                                      \
+    X(gre, version_0) X(gre, version_1) X(gre, inner_ipv4) X(gre, inner_ipv6)     \
+    X(gre, inner_ppp) X(gre, inner_ethernet) X(gre, inner_erspan)                 \
+    X(gre, inner_other) X(gre, no_payload)                                        \
+    PORTS_CLASS_BASE(X, other)                                                    \
+    X(other, non_ip) X(other, arp) X(other, ipv4) X(other, ipv6)                  \
+    X(other, later_fragment)
+// clang-format on
+
+enum class counter : std::uint16_t {
+#define PORTS_COUNTER_ENUM(c, k) c##_##k,
+    PORTS_COUNTERS(PORTS_COUNTER_ENUM)
+#undef PORTS_COUNTER_ENUM
+};
+
+struct counter_def {
+    traffic_class cls;
+    std::string_view key;
+};
+
+inline constexpr counter_def counter_defs[] = {
+#define PORTS_COUNTER_DEF(c, k) {traffic_class::c, #k},
+    PORTS_COUNTERS(PORTS_COUNTER_DEF)
+#undef PORTS_COUNTER_DEF
+};
+inline constexpr std::size_t counter_count = std::size(counter_defs);
+
+// Index of a class's packets counter; bytes, malformed and fragments follow it.
+inline constexpr std::array<std::uint16_t, class_count> class_base = {
+    static_cast<std::uint16_t>(counter::ntp_packets),
+    static_cast<std::uint16_t>(counter::snmp_packets),
+    static_cast<std::uint16_t>(counter::snmp_trap_packets),
+    static_cast<std::uint16_t>(counter::l2tp_packets),
+    static_cast<std::uint16_t>(counter::pptp_packets),
+    static_cast<std::uint16_t>(counter::gre_packets),
+    static_cast<std::uint16_t>(counter::other_packets),
+};
+inline constexpr std::uint16_t offset_bytes = 1;
+inline constexpr std::uint16_t offset_malformed = 2;
+inline constexpr std::uint16_t offset_fragments = 3;
+
+constexpr std::uint16_t index_of(counter c) { return static_cast<std::uint16_t>(c); }
+
+// The counters of one worker core. Only that core writes; anyone reads.
+struct alignas(64) core_counters {
+    std::array<std::uint64_t, counter_count> values{};
+
+    void add(std::uint16_t index, std::uint64_t n) {
+        std::atomic_ref<std::uint64_t> v(values[index]);
+        v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    std::uint64_t load(std::size_t index) const {
+        // atomic_ref<const T> is C++26; the const_cast only lets the load be atomic.
+        return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(values[index]))
+            .load(std::memory_order_relaxed);
+    }
+};
+
+// A sum over cores, taken at one moment: what every reader (stats JSON, logs, SNMP) prints.
+struct counter_snapshot {
+    std::array<std::uint64_t, counter_count> values{};
+
+    void accumulate(const core_counters& c) {
+        for (std::size_t i = 0; i < counter_count; ++i) {
+            values[i] += c.load(i);
+        }
+    }
+    std::uint64_t get(counter c) const { return values[index_of(c)]; }
+    std::uint64_t packets(traffic_class c) const {
+        return values[class_base[static_cast<std::size_t>(c)]];
+    }
+    std::uint64_t bytes(traffic_class c) const {
+        return values[class_base[static_cast<std::size_t>(c)] + offset_bytes];
+    }
+    std::uint64_t total_packets() const {
+        std::uint64_t n = 0;
+        for (auto b : class_base) {
+            n += values[b];
+        }
+        return n;
+    }
+    std::uint64_t total_bytes() const {
+        std::uint64_t n = 0;
+        for (auto b : class_base) {
+            n += values[b + offset_bytes];
+        }
+        return n;
+    }
+};
+
+inline counter_snapshot snapshot(std::span<const core_counters> cores) {
+    counter_snapshot s;
+    for (const auto& c : cores) {
+        s.accumulate(c);
+    }
+    return s;
+}
+
+}  // namespace ports::pipelines

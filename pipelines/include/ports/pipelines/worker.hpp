@@ -1,0 +1,67 @@
+// The per-lcore run-to-completion loop (after DPDK's l3fwd): rx burst -> classify -> count ->
+// act (free in monitor mode, forward to the peer port in inline mode) -> tx, with TX buffers
+// drained on a TSC timer.
+#pragma once
+
+#include <rte_ethdev.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include "ports/pipelines/counters.hpp"
+
+namespace ports::pipelines {
+
+inline constexpr std::uint16_t burst_size = 32;
+inline constexpr std::uint16_t max_rx_per_lcore = 16;
+inline constexpr std::uint16_t no_peer = UINT16_MAX;
+
+struct rx_queue_conf {
+    std::uint16_t port = 0;
+    std::uint16_t queue = 0;
+    std::uint16_t peer = no_peer;  // inline mode: the port rx traffic is forwarded to
+};
+
+// Figures of the loop itself, beside the traffic counters; same single-writer rule.
+struct alignas(64) worker_stats {
+    std::uint64_t rx_packets = 0;
+    std::uint64_t tx_packets = 0;
+    std::uint64_t tx_dropped = 0;  // TX ring full: freed, never retried (no head-of-line wait)
+    std::uint64_t busy_cycles = 0;  // TSC cycles of iterations that received something
+    std::uint64_t total_cycles = 0;
+    std::uint64_t loops = 0;
+
+    static void add(std::uint64_t& field, std::uint64_t n) {
+        std::atomic_ref<std::uint64_t> v(field);
+        v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    static std::uint64_t load(const std::uint64_t& field) {
+        return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(field))
+            .load(std::memory_order_relaxed);
+    }
+};
+
+// Everything one worker lcore touches, allocated on its socket before launch.
+struct alignas(64) lcore_conf {
+    unsigned lcore_id = 0;
+    std::uint16_t rx_count = 0;
+    std::array<rx_queue_conf, max_rx_per_lcore> rx{};
+    // This lcore's TX queue and buffer on each port it sends to (null buffer: never sends).
+    std::array<std::uint16_t, RTE_MAX_ETHPORTS> tx_queue{};
+    std::array<rte_eth_dev_tx_buffer*, RTE_MAX_ETHPORTS> tx_buffer{};
+    core_counters* counters = nullptr;
+    worker_stats* stats = nullptr;
+    const std::atomic<bool>* stop = nullptr;
+};
+
+// Processes one received burst (the part benchmarks and in-process tests call directly).
+void process_burst(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, std::uint16_t n);
+
+// Flushes every TX buffer of the lcore.
+void drain_tx(lcore_conf& conf);
+
+// rte_eal_remote_launch entry: arg is an lcore_conf*. Returns 0 when *stop is set.
+int worker_main(void* arg);
+
+}  // namespace ports::pipelines

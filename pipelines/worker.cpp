@@ -1,0 +1,103 @@
+#include "ports/pipelines/worker.hpp"
+
+#include <rte_cycles.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+
+#include "ports/pipelines/classify.hpp"
+
+namespace ports::pipelines {
+
+namespace {
+
+// Packets ahead whose first cache line is prefetched (l3fwd uses 3 as well).
+constexpr std::uint16_t prefetch_offset = 3;
+// TX buffers are flushed at least this often when traffic is light.
+constexpr std::uint64_t drain_interval_us = 100;
+
+parsers::byte_span frame_of(const rte_mbuf* m) {
+    // Only the first segment: RX scatter is not enabled, so a frame is one segment.
+    return {rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len};
+}
+
+}  // namespace
+
+// Cost (callgrind, see README "Performance"): parse+classify+count is the figure printed by
+// tests/bench/callgrind_ipp.sh; the loop adds the PMD's rx/tx and the free/forward.
+void process_burst(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, std::uint16_t n) {
+    core_counters& counters = *conf.counters;
+    for (std::uint16_t i = 0; i < n && i < prefetch_offset; ++i) {
+        rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+    }
+    for (std::uint16_t i = 0; i < n; ++i) {
+        if (i + prefetch_offset < n) {
+            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + prefetch_offset], void*));
+        }
+        const classification r = classify_frame(frame_of(pkts[i]));
+        count(counters, r, pkts[i]->pkt_len);
+    }
+    if (rx.peer == no_peer) {
+        rte_pktmbuf_free_bulk(pkts, n);
+        return;
+    }
+    rte_eth_dev_tx_buffer* buffer = conf.tx_buffer[rx.peer];
+    std::uint64_t sent = 0;
+    for (std::uint16_t i = 0; i < n; ++i) {
+        sent += rte_eth_tx_buffer(rx.peer, conf.tx_queue[rx.peer], buffer, pkts[i]);
+    }
+    worker_stats::add(conf.stats->tx_packets, sent);
+}
+
+void drain_tx(lcore_conf& conf) {
+    std::uint64_t sent = 0;
+    for (std::uint16_t port = 0; port < RTE_MAX_ETHPORTS; ++port) {
+        if (conf.tx_buffer[port] != nullptr) {
+            sent += rte_eth_tx_buffer_flush(port, conf.tx_queue[port], conf.tx_buffer[port]);
+        }
+    }
+    if (sent != 0) {
+        worker_stats::add(conf.stats->tx_packets, sent);
+    }
+}
+
+int worker_main(void* arg) {
+    lcore_conf& conf = *static_cast<lcore_conf*>(arg);
+    if (conf.rx_count == 0) {
+        return 0;
+    }
+    const std::uint64_t drain_cycles =
+        (rte_get_tsc_hz() + US_PER_S - 1) / US_PER_S * drain_interval_us;
+    std::uint64_t last_drain = rte_rdtsc();
+    std::uint64_t loop_start = last_drain;
+    std::array<rte_mbuf*, burst_size> pkts{};
+
+    while (!conf.stop->load(std::memory_order_relaxed)) {
+        bool busy = false;
+        for (std::uint16_t q = 0; q < conf.rx_count; ++q) {
+            const rx_queue_conf& rx = conf.rx[q];
+            const std::uint16_t n = rte_eth_rx_burst(rx.port, rx.queue, pkts.data(), burst_size);
+            if (n == 0) {
+                continue;
+            }
+            busy = true;
+            worker_stats::add(conf.stats->rx_packets, n);
+            process_burst(conf, rx, pkts.data(), n);
+        }
+        const std::uint64_t now = rte_rdtsc();
+        if (now - last_drain > drain_cycles) {
+            drain_tx(conf);
+            last_drain = now;
+        }
+        const std::uint64_t spent = now - loop_start;
+        loop_start = now;
+        worker_stats::add(conf.stats->total_cycles, spent);
+        worker_stats::add(conf.stats->loops, 1);
+        if (busy) {
+            worker_stats::add(conf.stats->busy_cycles, spent);
+        }
+    }
+    drain_tx(conf);
+    return 0;
+}
+
+}  // namespace ports::pipelines

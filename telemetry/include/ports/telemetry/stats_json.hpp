@@ -1,0 +1,22 @@
+// The statistics document shared by ports-engine --stats-json and ports-analyze --json:
+//   {"total": {"packets", "bytes"}, "classes": {"<class>": {"packets", "bytes", "malformed",
+//    "fragments", <detail counters>...}, ...}}   (every class present, even at zero)
+// The engine adds "ports" and "lcores" beside these.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "ports/pipelines/counters.hpp"
+
+namespace ports::telemetry {
+
+nlohmann::ordered_json classes_json(const pipelines::counter_snapshot& s);
+
+// One line for logs: "ntp 12 snmp 3 ... other 100" as a table with rates when interval > 0.
+std::string class_table(const pipelines::counter_snapshot& s);
+
+// Writes text to path atomically enough for tests: write then rename. Throws on failure.
+void write_file(const std::string& path, const std::string& text);
+
+}  // namespace ports::telemetry
