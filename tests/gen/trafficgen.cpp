@@ -1209,7 +1209,9 @@ std::vector<variant> make_variants() {
         const bytes p = ntp_sntp_request(4, ntp_now(c));
         return udp_frame(c.ep, p, static_cast<std::uint16_t>(8 + p.size() + 16));
     });
-    add("ntp", true, "ntp-first-fragment-short", ip_family::v4_only, 1,
+    // A first fragment is counted by its ports without parsing its partial payload (the engine
+    // does not reassemble), so a short one is not malformed either.
+    add("ntp", false, "ntp-first-fragment-short", ip_family::v4_only, 1,
         [](context& c) { return ntp_fragment(c, true, 16); });
 
     // --- snmp (161) ---------------------------------------------------------------------------

@@ -1,0 +1,297 @@
+// The classification rule, one behaviour per test, on frames built byte by byte.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "ports/pipelines/classify.hpp"
+
+using namespace ports;
+using pipelines::classify_frame;
+using pipelines::counter;
+using pipelines::traffic_class;
+
+namespace {
+
+using bytes = std::vector<std::uint8_t>;
+
+void put16(bytes& b, std::size_t at, std::uint16_t v) {
+    b[at] = static_cast<std::uint8_t>(v >> 8);
+    b[at + 1] = static_cast<std::uint8_t>(v);
+}
+
+bytes ethernet(std::uint16_t ethertype) {
+    bytes b = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x00, 0x66, 0x77, 0x88, 0x99, 0xaa, 0, 0};
+    put16(b, 12, ethertype);
+    return b;
+}
+
+// IPv4 header (no options) for `payload_len` bytes of `proto`; checksum left zero (the parser
+// does not verify it: NICs and veths deliver unfinished ones).
+bytes ipv4(std::uint8_t proto, std::size_t payload_len, std::uint16_t frag = 0) {
+    bytes b = {0x45, 0, 0, 0, 0x12, 0x34, 0, 0, 64, proto, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2};
+    put16(b, 2, static_cast<std::uint16_t>(20 + payload_len));
+    put16(b, 6, frag);
+    return b;
+}
+
+bytes ipv6(std::uint8_t next, std::size_t payload_len) {
+    bytes b(40, 0);
+    b[0] = 0x60;
+    put16(b, 4, static_cast<std::uint16_t>(payload_len));
+    b[6] = next;
+    b[7] = 64;
+    b[8] = 0x20;
+    b[9] = 0x01;
+    b[10] = 0x0d;
+    b[11] = 0xb8;
+    b[39] = 1;
+    b[24] = 0x20;
+    b[25] = 0x01;
+    b[26] = 0x0d;
+    b[27] = 0xb8;
+    b[23] = 2;
+    return b;
+}
+
+bytes udp(std::uint16_t src, std::uint16_t dst, const bytes& payload) {
+    bytes b(8, 0);
+    put16(b, 0, src);
+    put16(b, 2, dst);
+    put16(b, 4, static_cast<std::uint16_t>(8 + payload.size()));
+    b.insert(b.end(), payload.begin(), payload.end());
+    return b;
+}
+
+bytes tcp(std::uint16_t src, std::uint16_t dst, const bytes& payload) {
+    bytes b(20, 0);
+    put16(b, 0, src);
+    put16(b, 2, dst);
+    b[12] = 0x50;
+    b[13] = 0x18;
+    b.insert(b.end(), payload.begin(), payload.end());
+    return b;
+}
+
+bytes cat(std::initializer_list<bytes> parts) {
+    bytes out;
+    for (const auto& p : parts) {
+        out.insert(out.end(), p.begin(), p.end());
+    }
+    return out;
+}
+
+bytes udp4_frame(std::uint16_t src, std::uint16_t dst, const bytes& payload) {
+    const bytes l4 = udp(src, dst, payload);
+    return cat({ethernet(0x0800), ipv4(17, l4.size()), l4});
+}
+
+bytes tcp4_frame(std::uint16_t src, std::uint16_t dst, const bytes& payload) {
+    const bytes l4 = tcp(src, dst, payload);
+    return cat({ethernet(0x0800), ipv4(6, l4.size()), l4});
+}
+
+// RFC 5905 client request: LI 0, VN 4, mode 3, transmit timestamp set.
+bytes ntp_client() {
+    bytes b(48, 0);
+    b[0] = 0x23;
+    b[2] = 6;
+    b[3] = 0xe9;
+    for (int i = 40; i < 48; ++i) {
+        b[i] = static_cast<std::uint8_t>(i);
+    }
+    return b;
+}
+
+// RFC 4330 SNTP request: all zero but the first octet and the transmit timestamp.
+bytes sntp_request() {
+    bytes b(48, 0);
+    b[0] = 0x1b;
+    b[40] = 0xe9;
+    b[47] = 1;
+    return b;
+}
+
+// SNMPv2c GetRequest, community "public", request-id 1, one varbind sysDescr.0 NULL.
+bytes snmp_v2c_get() {
+    return {0x30, 0x26, 0x02, 0x01, 0x01, 0x04, 0x06, 'p',  'u',  'b',  'l',  'i',  'c',  0xa0,
+            0x19, 0x02, 0x01, 0x01, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x30, 0x0e, 0x30, 0x0c,
+            0x06, 0x08, 0x2b, 0x06, 0x01, 0x02, 0x01, 0x01, 0x01, 0x00, 0x05, 0x00};
+}
+
+bool has_detail(const pipelines::classification& r, counter c) {
+    for (std::uint8_t i = 0; i < r.detail_count; ++i) {
+        if (r.detail[i] == pipelines::index_of(c)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST(Classify, NtpClientToPort123IsValidNtp) {
+    const auto r = classify_frame(udp4_frame(40000, 123, ntp_client()));
+    EXPECT_EQ(r.cls, traffic_class::ntp);
+    EXPECT_FALSE(r.malformed);
+    EXPECT_TRUE(has_detail(r, counter::ntp_mode_client));
+    EXPECT_FALSE(has_detail(r, counter::ntp_sntp_requests));
+}
+
+TEST(Classify, SntpRequestIsCountedAsSntp) {
+    const auto r = classify_frame(udp4_frame(40000, 123, sntp_request()));
+    EXPECT_EQ(r.cls, traffic_class::ntp);
+    EXPECT_TRUE(has_detail(r, counter::ntp_sntp_requests));
+}
+
+TEST(Classify, SourcePortDecidesWhenDestinationIsNotAService) {
+    const auto r = classify_frame(udp4_frame(123, 80, ntp_client()));
+    EXPECT_EQ(r.cls, traffic_class::ntp);
+}
+
+TEST(Classify, DestinationServicePortWinsOverSource) {
+    const auto r = classify_frame(udp4_frame(123, 161, snmp_v2c_get()));
+    EXPECT_EQ(r.cls, traffic_class::snmp);
+    EXPECT_FALSE(r.malformed);
+    EXPECT_TRUE(has_detail(r, counter::snmp_version_2c));
+    EXPECT_TRUE(has_detail(r, counter::snmp_pdu_get));
+}
+
+TEST(Classify, TruncatedNtpIsNtpMalformed) {
+    bytes payload = ntp_client();
+    payload.resize(20);
+    const auto r = classify_frame(udp4_frame(40000, 123, payload));
+    EXPECT_EQ(r.cls, traffic_class::ntp);
+    EXPECT_TRUE(r.malformed);
+    EXPECT_EQ(r.detail_count, 0);
+}
+
+TEST(Classify, Port162IsSnmpTrapWithItsOwnCounters) {
+    const auto r = classify_frame(udp4_frame(40000, 162, snmp_v2c_get()));
+    EXPECT_EQ(r.cls, traffic_class::snmp_trap);
+    EXPECT_TRUE(has_detail(r, counter::snmp_trap_version_2c));
+    EXPECT_FALSE(has_detail(r, counter::snmp_version_2c));
+}
+
+TEST(Classify, Tcp123IsOther) {
+    EXPECT_EQ(classify_frame(tcp4_frame(40000, 123, {})).cls, traffic_class::other);
+}
+
+TEST(Classify, Udp1723IsOther) {
+    EXPECT_EQ(classify_frame(udp4_frame(40000, 1723, {1, 2, 3})).cls, traffic_class::other);
+}
+
+TEST(Classify, Tcp1723WithoutPayloadIsValidPptp) {
+    const auto r = classify_frame(tcp4_frame(40000, 1723, {}));
+    EXPECT_EQ(r.cls, traffic_class::pptp);
+    EXPECT_FALSE(r.malformed);
+    EXPECT_TRUE(has_detail(r, counter::pptp_tcp_no_payload));
+}
+
+TEST(Classify, Tcp1701IsL2tp) {
+    const auto r = classify_frame(tcp4_frame(40000, 1701, {}));
+    EXPECT_EQ(r.cls, traffic_class::l2tp);
+    EXPECT_TRUE(has_detail(r, counter::l2tp_over_tcp));
+}
+
+TEST(Classify, PptpWithWrongMagicIsMalformed) {
+    bytes msg(16, 0);
+    put16(msg, 0, 16);
+    put16(msg, 2, 1);
+    msg[4] = 0xde;  // magic must be 1A 2B 3C 4D
+    put16(msg, 8, 5);
+    const auto r = classify_frame(tcp4_frame(40000, 1723, msg));
+    EXPECT_EQ(r.cls, traffic_class::pptp);
+    EXPECT_TRUE(r.malformed);
+}
+
+TEST(Classify, GreWinsOverInnerNtp) {
+    const bytes inner_udp = udp(40000, 123, ntp_client());
+    const bytes inner = cat({ipv4(17, inner_udp.size()), inner_udp});
+    const bytes gre = cat({{0x00, 0x00, 0x08, 0x00}, inner});
+    const auto r = classify_frame(cat({ethernet(0x0800), ipv4(47, gre.size()), gre}));
+    EXPECT_EQ(r.cls, traffic_class::gre);
+    EXPECT_FALSE(r.malformed);
+    EXPECT_TRUE(has_detail(r, counter::gre_version_0));
+    EXPECT_TRUE(has_detail(r, counter::gre_inner_ipv4));
+}
+
+TEST(Classify, LaterFragmentIsNeverReadAsTransport) {
+    // Offset 185 * 8 bytes: the bytes where UDP would be are the middle of a datagram that
+    // happen to read as ports 40000 -> 123.
+    const bytes l4 = udp(40000, 123, ntp_client());
+    const auto r = classify_frame(cat({ethernet(0x0800), ipv4(17, l4.size(), 185), l4}));
+    EXPECT_EQ(r.cls, traffic_class::other);
+    EXPECT_TRUE(has_detail(r, counter::other_later_fragment));
+}
+
+TEST(Classify, FirstFragmentIsCountedByPortAsFragment) {
+    bytes payload = ntp_client();
+    bytes l4 = udp(40000, 123, payload);
+    put16(l4, 4, 1400);  // the whole datagram's length
+    const auto r = classify_frame(cat({ethernet(0x0800), ipv4(17, l4.size(), 0x2000), l4}));
+    EXPECT_EQ(r.cls, traffic_class::ntp);
+    EXPECT_TRUE(r.fragment);
+    EXPECT_FALSE(r.malformed);
+}
+
+TEST(Classify, ArpIsOther) {
+    bytes f = ethernet(0x0806);
+    f.resize(60, 0);
+    const auto r = classify_frame(f);
+    EXPECT_EQ(r.cls, traffic_class::other);
+    EXPECT_TRUE(has_detail(r, counter::other_arp));
+}
+
+TEST(Classify, QinQIpv6NtpIsNtp) {
+    bytes f = ethernet(0x88a8);
+    const bytes tags = {0x00, 0x64, 0x81, 0x00, 0x00, 0xc8, 0x86, 0xdd};
+    const bytes l4 = udp(40000, 123, ntp_client());
+    f = cat({f, tags, ipv6(17, l4.size()), l4});
+    const auto r = classify_frame(f);
+    EXPECT_EQ(r.cls, traffic_class::ntp);
+    EXPECT_FALSE(r.malformed);
+}
+
+TEST(Classify, EthernetPaddingIsNotPayload) {
+    // A 20-byte SNTP payload would be malformed; here UDP carries 48 bytes and the frame has
+    // 10 bytes of trailing padding that must not be read as a MAC or extension.
+    bytes f = udp4_frame(40000, 123, sntp_request());
+    f.resize(f.size() + 10, 0);
+    const auto r = classify_frame(f);
+    EXPECT_EQ(r.cls, traffic_class::ntp);
+    EXPECT_FALSE(r.malformed);
+}
+
+TEST(Classify, BrokenIpHeaderIsOtherMalformed) {
+    bytes f = udp4_frame(40000, 123, ntp_client());
+    f[14] = 0x43;  // IHL 3 (< 5)
+    const auto r = classify_frame(f);
+    EXPECT_EQ(r.cls, traffic_class::other);
+    EXPECT_TRUE(r.malformed);
+}
+
+TEST(Count, BumpsClassBytesMalformedAndDetails) {
+    pipelines::core_counters c;
+    pipelines::count(c, classify_frame(udp4_frame(40000, 123, ntp_client())), 90);
+    bytes bad = ntp_client();
+    bad.resize(10);
+    pipelines::count(c, classify_frame(udp4_frame(40000, 123, bad)), 60);
+    pipelines::counter_snapshot s;
+    s.accumulate(c);
+    EXPECT_EQ(s.packets(traffic_class::ntp), 2u);
+    EXPECT_EQ(s.bytes(traffic_class::ntp), 150u);
+    EXPECT_EQ(s.get(counter::ntp_malformed), 1u);
+    EXPECT_EQ(s.get(counter::ntp_mode_client), 1u);
+    EXPECT_EQ(s.total_packets(), 2u);
+}
+
+TEST(Counters, NamesAreUniqueWithinAClass) {
+    for (std::size_t i = 0; i < pipelines::counter_count; ++i) {
+        for (std::size_t j = i + 1; j < pipelines::counter_count; ++j) {
+            EXPECT_FALSE(pipelines::counter_defs[i].cls == pipelines::counter_defs[j].cls &&
+                         pipelines::counter_defs[i].key == pipelines::counter_defs[j].key)
+                << pipelines::counter_defs[i].key;
+        }
+    }
+    EXPECT_EQ(alignof(pipelines::core_counters), 64u);
+}
