@@ -1,0 +1,131 @@
+#include "runtime.hpp"
+
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <spdlog/spdlog.h>
+
+#include <new>
+
+namespace ports::engine {
+
+namespace {
+
+void unsent_callback(rte_mbuf** pkts, std::uint16_t unsent, void* userdata) {
+    rte_pktmbuf_free_bulk(pkts, unsent);
+    pipelines::worker_stats::add(*static_cast<std::uint64_t*>(userdata), unsent);
+}
+
+int launch_worker(void* arg) { return pipelines::worker_main(arg); }
+
+}  // namespace
+
+void runtime::start(const engine_config& cfg, std::vector<port_runtime> ports) {
+    ports_ = std::move(ports);
+    plan_ = plan_lcores(cfg, ports_);
+    pools_ = create_pools(cfg, ports_, plan_);
+    start_ports(ports_, plan_, pools_);
+    build_lcores();
+    log_link_status(ports_);
+    for (std::size_t i = 0; i < plan_.lcores.size(); ++i) {
+        spdlog::info("lcore {}: {} rx queue(s)", plan_.lcores[i], plan_.rx[i].size());
+    }
+}
+
+void runtime::build_lcores() {
+    for (std::size_t i = 0; i < plan_.lcores.size(); ++i) {
+        const unsigned lcore = plan_.lcores[i];
+        const int socket = static_cast<int>(rte_lcore_to_socket_id(lcore));
+        void* mem = rte_zmalloc_socket("lcore_block", sizeof(lcore_block), 64, socket);
+        if (mem == nullptr) {
+            throw init_error(
+                fmt::format("cannot allocate lcore {}'s state on socket {}", lcore, socket));
+        }
+        auto* b = new (mem) lcore_block();
+        blocks_.push_back(b);
+        b->conf.lcore_id = lcore;
+        b->conf.counters = &b->counters;
+        b->conf.stats = &b->stats;
+        b->conf.stop = &stop_;
+        b->conf.rx_count = static_cast<std::uint16_t>(plan_.rx[i].size());
+        std::copy(plan_.rx[i].begin(), plan_.rx[i].end(), b->conf.rx.begin());
+    }
+    // TX queue k of a port belongs to the k-th lcore that sends to it (start_ports sized it so).
+    for (const auto& p : ports_) {
+        std::uint16_t next_queue = 0;
+        for (auto* b : blocks_) {
+            bool sends = false;
+            for (std::uint16_t q = 0; q < b->conf.rx_count; ++q) {
+                sends = sends || b->conf.rx[q].peer == p.id;
+            }
+            if (!sends) {
+                continue;
+            }
+            const int socket = static_cast<int>(rte_lcore_to_socket_id(b->conf.lcore_id));
+            auto* buf = static_cast<rte_eth_dev_tx_buffer*>(rte_zmalloc_socket(
+                "tx_buffer", RTE_ETH_TX_BUFFER_SIZE(pipelines::burst_size), 0, socket));
+            if (buf == nullptr) {
+                throw init_error("cannot allocate a tx buffer");
+            }
+            tx_buffers_.push_back(buf);
+            rte_eth_tx_buffer_init(buf, pipelines::burst_size);
+            rte_eth_tx_buffer_set_err_callback(buf, unsent_callback, &b->stats.tx_dropped);
+            b->conf.tx_buffer[p.id] = buf;
+            b->conf.tx_queue[p.id] = next_queue++;
+        }
+    }
+}
+
+void runtime::run_workers() {
+    const unsigned main_lcore = rte_get_main_lcore();
+    lcore_block* main_block = nullptr;
+    for (auto* b : blocks_) {
+        if (b->conf.lcore_id == main_lcore) {
+            main_block = b;
+        } else if (rte_eal_remote_launch(launch_worker, &b->conf, b->conf.lcore_id) != 0) {
+            request_stop();
+            rte_eal_mp_wait_lcore();
+            throw init_error(fmt::format("cannot launch a worker on lcore {}", b->conf.lcore_id));
+        }
+    }
+    if (main_block != nullptr) {
+        pipelines::worker_main(&main_block->conf);
+    }
+    rte_eal_mp_wait_lcore();
+}
+
+std::vector<const pipelines::core_counters*> runtime::counters() const {
+    std::vector<const pipelines::core_counters*> out;
+    for (auto* b : blocks_) {
+        out.push_back(&b->counters);
+    }
+    return out;
+}
+
+std::vector<lcore_figures> runtime::lcores() const {
+    std::vector<lcore_figures> out;
+    for (std::size_t i = 0; i < blocks_.size(); ++i) {
+        out.push_back({plan_.lcores[i], &blocks_[i]->stats});
+    }
+    return out;
+}
+
+void runtime::release() {
+    stop_ports(ports_);
+    ports_.clear();
+    for (void* b : tx_buffers_) {
+        rte_free(b);
+    }
+    tx_buffers_.clear();
+    for (auto* b : blocks_) {
+        b->~lcore_block();
+        rte_free(b);
+    }
+    blocks_.clear();
+    for (auto* mp : pools_) {
+        rte_mempool_free(mp);
+    }
+    pools_.clear();
+}
+
+}  // namespace ports::engine

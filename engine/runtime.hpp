@@ -1,0 +1,58 @@
+// What a running engine owns between EAL init and cleanup: ports, pools, per-lcore state and
+// the stop flag, released in order (ports stopped and closed before their pools are freed).
+#pragma once
+
+#include <atomic>
+#include <vector>
+
+#include "config.hpp"
+#include "ports.hpp"
+#include "ports/pipelines/counters.hpp"
+#include "ports/pipelines/worker.hpp"
+#include "stats.hpp"
+
+namespace ports::engine {
+
+// One worker lcore's state, allocated on its NUMA socket.
+struct lcore_block {
+    pipelines::lcore_conf conf;
+    pipelines::core_counters counters;
+    pipelines::worker_stats stats;
+};
+
+class runtime {
+public:
+    runtime() = default;
+    runtime(const runtime&) = delete;
+    runtime& operator=(const runtime&) = delete;
+    ~runtime() { release(); }
+
+    // Plans lcores, creates pools, starts the ports and builds every lcore's conf. Throws
+    // init_error.
+    void start(const engine_config& cfg, std::vector<port_runtime> ports);
+
+    // Runs every planned worker (the main lcore's on the calling thread) until stop is set.
+    void run_workers();
+
+    void request_stop() { stop_.store(true, std::memory_order_relaxed); }
+    bool stopping() const { return stop_.load(std::memory_order_relaxed); }
+
+    std::vector<const pipelines::core_counters*> counters() const;
+    std::vector<lcore_figures> lcores() const;
+    const std::vector<port_runtime>& ports() const { return ports_; }
+    const std::vector<lcore_block*>& blocks() const { return blocks_; }
+
+    void release();
+
+private:
+    void build_lcores();
+
+    std::atomic<bool> stop_{false};
+    std::vector<port_runtime> ports_;
+    lcore_plan plan_;
+    std::vector<rte_mempool*> pools_;
+    std::vector<lcore_block*> blocks_;  // parallel to plan_.lcores
+    std::vector<void*> tx_buffers_;
+};
+
+}  // namespace ports::engine
