@@ -252,6 +252,25 @@ TEST(Classify, QinQIpv6NtpIsNtp) {
     EXPECT_FALSE(r.malformed);
 }
 
+TEST(Classify, PppoeSessionIsLookedThrough) {
+    // PPPoE session header: ver/type 0x11, code 0, session 0x1234, length, PPP proto 0x0021.
+    const bytes l4 = udp(1701, 1701, {0x00, 0x02, 0x00, 0x01, 0x00, 0x01});
+    const bytes ip = ipv4(17, l4.size());
+    bytes pppoe = {0x11, 0x00, 0x12, 0x34, 0x00, 0x00, 0x00, 0x21};
+    put16(pppoe, 4, static_cast<std::uint16_t>(2 + ip.size() + l4.size()));
+    const auto r = classify_frame(cat({ethernet(0x8864), pppoe, ip, l4}));
+    EXPECT_EQ(r.cls, traffic_class::l2tp);
+    EXPECT_FALSE(r.malformed);
+}
+
+TEST(Classify, PppoeWithoutIpIsOther) {
+    bytes f = cat({ethernet(0x8864), {0x11, 0x00, 0x12, 0x34, 0x00, 0x06, 0xc0, 0x21}});
+    f.resize(60, 0);  // LCP (0xC021), padded
+    const auto r = classify_frame(f);
+    EXPECT_EQ(r.cls, traffic_class::other);
+    EXPECT_FALSE(r.malformed);
+}
+
 TEST(Classify, EthernetPaddingIsNotPayload) {
     // A 20-byte SNTP payload would be malformed; here UDP carries 48 bytes and the frame has
     // 10 bytes of trailing padding that must not be read as a MAC or extension.

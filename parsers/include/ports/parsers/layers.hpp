@@ -12,6 +12,7 @@ inline constexpr std::uint16_t ethertype_ipv6 = 0x86DD;
 inline constexpr std::uint16_t ethertype_vlan = 0x8100;
 inline constexpr std::uint16_t ethertype_qinq = 0x88A8;
 inline constexpr std::uint16_t ethertype_qinq_old = 0x9100;
+inline constexpr std::uint16_t ethertype_pppoe_session = 0x8864;
 
 inline constexpr std::uint8_t ipproto_tcp = 6;
 inline constexpr std::uint8_t ipproto_udp = 17;
@@ -24,6 +25,7 @@ enum class l3_kind : std::uint8_t { none, ipv4, ipv6 };
 struct layers {
     status st = status::ok;     // first problem met; the fields before it stay valid
     std::uint8_t vlan_count = 0;  // 0..2 (802.1Q, 802.1ad/0x9100 outer)
+    bool pppoe = false;           // IP was found inside a PPPoE session frame
     std::uint16_t ethertype = 0;  // after the tags
     l3_kind l3 = l3_kind::none;
     std::uint8_t l4_proto = 0;    // IPv4 protocol or the last IPv6 next-header value
@@ -37,7 +39,8 @@ struct layers {
     std::uint16_t l4_length = 0;
 };
 
-// Ethernet II frame (with up to two VLAN tags) down to the transport header.
+// Ethernet II frame (with up to two VLAN tags, then optionally a PPPoE session header) down to
+// the transport header.
 // st != ok with l3 == none means the frame is not IP or is broken below IP.
 inline layers parse_ethernet(byte_span frame);
 

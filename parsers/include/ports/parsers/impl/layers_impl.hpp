@@ -197,8 +197,34 @@ inline layers parse_ethernet(byte_span frame) {
             return out;
         }
     }
+    // PPPoE session stage (RFC 2516) is framing below IP, like a tag: look through it.
+    bool pppoe = false;
+    if (et == ethertype_pppoe_session) {
+        constexpr std::size_t pppoe_header = 8;  // ver/type, code, session, length, PPP proto
+        if (frame.size() < off + pppoe_header) {
+            layers out;
+            out.st = status::truncated;
+            out.vlan_count = tags;
+            out.ethertype = et;
+            return out;
+        }
+        if (p[off] != 0x11 || p[off + 1] != 0x00) {
+            layers out;
+            out.st = status::bad_value;
+            out.vlan_count = tags;
+            out.ethertype = et;
+            return out;
+        }
+        const std::uint16_t ppp_proto = load_be16(p + off + 6);
+        off += pppoe_header;
+        pppoe = true;
+        et = ppp_proto == 0x0021   ? ethertype_ipv4
+             : ppp_proto == 0x0057 ? ethertype_ipv6
+                                   : ethertype_pppoe_session;
+    }
     // Below 0x0600 the field is an 802.3 length and LLC follows: not IP, not an error.
     layers out = parse_l3(et, frame.subspan(off));
+    out.pppoe = pppoe;
     out.vlan_count = tags;
     out.ethertype = et;
     out.l3_offset = static_cast<std::uint16_t>(off);

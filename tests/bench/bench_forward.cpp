@@ -1,0 +1,173 @@
+// Mpps of one core over the net_ring PMD: the raw rx -> tx forward (inline mode without the
+// classify stage) next to the engine's inline path (rx -> parse -> classify -> count -> tx),
+// measured in the same run over the same mbufs, and their ratio.
+//   bench-forward [--seconds S] [--rounds N] [--shared DIR]
+// A "wire" moves mbufs from port B's TX ring back to port A's RX ring, so the working set
+// circulates without allocation; both loops pay for it equally.
+#include <rte_eal.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "mix.hpp"
+#include "runtime.hpp"
+
+using namespace ports;
+
+namespace {
+
+constexpr unsigned ring_size = 16384;
+
+struct ring_port {
+    rte_ring* rx;
+    rte_ring* tx;
+    std::uint16_t id;
+};
+
+ring_port make_port(const std::string& name) {
+    ring_port p{};
+    p.rx = rte_ring_create((name + "_rx").c_str(), ring_size, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    p.tx = rte_ring_create((name + "_tx").c_str(), ring_size, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    p.id = static_cast<std::uint16_t>(rte_eth_from_rings(name.c_str(), &p.rx, 1, &p.tx, 1, 0));
+    return p;
+}
+
+engine::port_runtime runtime_port(const ring_port& p, const char* name, std::uint16_t peer) {
+    engine::port_runtime r;
+    r.id = p.id;
+    r.cfg.name = name;
+    r.cfg.device = name;
+    r.cfg.mode = engine::port_mode::inline_;
+    r.cfg.peer = "peer";
+    r.cfg.rx_descriptors = 1024;
+    r.cfg.tx_descriptors = 1024;
+    r.peer_id = peer;
+    return r;
+}
+
+void wire(const ring_port& from, const ring_port& to) {
+    void* objs[64];
+    const unsigned n = rte_ring_dequeue_burst(from.tx, objs, 64, nullptr);
+    if (n != 0) {
+        rte_ring_enqueue_burst(to.rx, objs, n, nullptr);
+    }
+}
+
+// Raw forward: what the inline path does with the classify stage taken out.
+void forward_only(pipelines::lcore_conf& conf, const pipelines::rx_queue_conf& rx,
+                  rte_mbuf** pkts, std::uint16_t n) {
+    rte_eth_dev_tx_buffer* buffer = conf.tx_buffer[rx.peer];
+    for (std::uint16_t i = 0; i < n; ++i) {
+        rte_eth_tx_buffer(rx.peer, conf.tx_queue[rx.peer], buffer, pkts[i]);
+    }
+}
+
+template <typename Stage>
+double run_mpps(pipelines::lcore_conf& conf, const ring_port& a, const ring_port& b,
+                double seconds, Stage stage) {
+    const pipelines::rx_queue_conf rx = conf.rx[0];
+    rte_mbuf* pkts[pipelines::burst_size];
+    std::uint64_t packets = 0;
+    const auto start = std::chrono::steady_clock::now();
+    auto now = start;
+    while (now - start < std::chrono::duration<double>(seconds)) {
+        for (int k = 0; k < 256; ++k) {
+            const std::uint16_t n = rte_eth_rx_burst(rx.port, rx.queue, pkts, pipelines::burst_size);
+            if (n == 0) {
+                pipelines::drain_tx(conf);
+            }
+            stage(conf, rx, pkts, n);
+            packets += n;
+            wire(b, a);
+        }
+        now = std::chrono::steady_clock::now();
+    }
+    pipelines::drain_tx(conf);
+    wire(b, a);
+    return static_cast<double>(packets) / std::chrono::duration<double>(now - start).count() / 1e6;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    double seconds = 1.0;
+    int rounds = 3;
+    std::string shared = "../shared";
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const std::string a = argv[i];
+        if (a == "--seconds") {
+            seconds = std::atof(argv[i + 1]);
+        } else if (a == "--rounds") {
+            rounds = std::atoi(argv[i + 1]);
+        } else if (a == "--shared") {
+            shared = argv[i + 1];
+        }
+    }
+    const std::string prefix = "ports-bench-" + std::to_string(getpid());
+    std::vector<std::string> eal = {"bench",    "--no-huge", "-m", "512",          "--no-pci",
+                                    "--no-shconf", "--file-prefix", prefix, "-l", "0",
+                                    "--log-level", "error"};
+    std::vector<char*> eal_argv;
+    for (auto& s : eal) {
+        eal_argv.push_back(s.data());
+    }
+    if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
+        std::fprintf(stderr, "bench-forward: EAL init failed\n");
+        return 1;
+    }
+    const auto traffic = bench::load_mix(shared);
+    const std::size_t working_set = std::min<std::size_t>(traffic.frames.size(), 8192);
+    rte_mempool* pool =
+        rte_pktmbuf_pool_create("bench", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+    const ring_port a = make_port("bench_a");
+    const ring_port b = make_port("bench_b");
+    if (pool == nullptr || a.rx == nullptr || b.rx == nullptr) {
+        std::fprintf(stderr, "bench-forward: cannot create pool or rings\n");
+        return 1;
+    }
+    std::uint64_t bytes = 0;
+    for (std::size_t i = 0; i < working_set; ++i) {
+        const auto& f = traffic.frames[i];
+        rte_mbuf* m = rte_pktmbuf_alloc(pool);
+        std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(f.size())), f.data(), f.size());
+        bytes += f.size();
+        rte_ring_enqueue(a.rx, m);
+    }
+
+    double best_forward = 0;
+    double best_classify = 0;
+    {
+        engine::runtime rt;
+        engine::engine_config cfg;
+        rt.start(cfg, {runtime_port(a, "bench_a", b.id), runtime_port(b, "bench_b", a.id)});
+        pipelines::lcore_conf& conf = rt.blocks()[0]->conf;
+        conf.rx_count = 1;  // poll A only: B's RX ring stays empty, the wire feeds A
+        for (int r = 0; r < rounds; ++r) {
+            best_forward = std::max(best_forward, run_mpps(conf, a, b, seconds, forward_only));
+            best_classify =
+                std::max(best_classify, run_mpps(conf, a, b, seconds, pipelines::process_burst));
+        }
+        const auto snap = engine::snapshot_of(rt.counters());
+        std::printf("traffic: %s; working set %zu mbufs, mean frame %.0f bytes\n",
+                    traffic.source.c_str(), working_set,
+                    static_cast<double>(bytes) / static_cast<double>(working_set));
+        std::printf("classified %llu packets in the classify rounds\n",
+                    static_cast<unsigned long long>(snap.total_packets()));
+        rt.release();
+    }
+    std::printf("net_ring raw forward (rx -> tx):              %7.2f Mpps/core\n", best_forward);
+    std::printf("engine inline (rx -> classify+count -> tx):   %7.2f Mpps/core\n", best_classify);
+    std::printf("ratio classify / raw forward: %.3f (target >= 0.95; best of %d rounds of %.1f s)\n",
+                best_classify / best_forward, rounds, seconds);
+    rte_eal_cleanup();
+    return 0;
+}

@@ -1,0 +1,67 @@
+"""ports-engine (net_pcap) and ports-analyze agree on every shared capture, and both match the
+per-class counts derived independently from TShark's dissection (expected_counts.json, made by
+derive_expected.py; see its docstring).
+
+Usage: test_captures.py ENGINE ANALYZE SHARED_DIR
+Exits 77 (meson: skipped) when SHARED_DIR/pcaps is absent, as in a fresh clone without ../shared.
+"""
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import classes_of, run_engine  # noqa: E402
+
+
+def main():
+    engine, analyze, shared = sys.argv[1:4]
+    pcaps = os.path.join(shared, "pcaps")
+    if not os.path.isdir(pcaps):
+        print(f"SKIP: {pcaps} is absent (the shared captures sit beside the clone in CI)")
+        return 77
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "expected_counts.json")) as f:
+        expected = json.load(f)["captures"]
+
+    failures = []
+    checked = 0
+    engine_runs = 0
+    for rel, exp in sorted(expected.items()):
+        path = os.path.join(pcaps, rel)
+        if not os.path.exists(path):
+            failures.append(f"{rel}: listed in expected_counts.json but missing")
+            continue
+        p = subprocess.run([analyze, "--json", path], capture_output=True, text=True, timeout=60)
+        if p.returncode != 0:
+            failures.append(f"{rel}: ports-analyze exit {p.returncode}: {p.stderr.strip()}")
+            continue
+        offline = json.loads(p.stdout)
+        got = classes_of(offline, ("packets", "bytes"))
+        if got != exp["classes"]:
+            failures.append(f"{rel}: ports-analyze {got} != tshark-derived {exp['classes']}")
+        if offline["total"]["packets"] != exp["frames"]:
+            failures.append(f"{rel}: {offline['total']['packets']} frames, expected {exp['frames']}")
+        checked += 1
+        # The DPDK engine sees Ethernet frames only: net_pcap hands it the records as they are
+        # (pcap or pcapng, through libpcap).
+        if exp["linktype"] != "EN10MB":
+            continue
+        tag = rel.replace("/", "-").replace(".", "-")
+        rc, _, err, doc = run_engine(engine, [f"net_pcap0,rx_pcap={path}"],
+                                     ["--duration", "0.5"], tag)
+        engine_runs += 1
+        if rc != 0 or doc is None:
+            failures.append(f"{rel}: ports-engine exit {rc}: {err.strip()[-400:]}")
+            continue
+        full_engine = {c: v for c, v in doc["classes"].items()}
+        full_offline = {c: v for c, v in offline["classes"].items()}
+        if full_engine != full_offline:
+            failures.append(f"{rel}: engine {classes_of(doc)} != analyzer {classes_of(offline)}")
+    for f in failures:
+        print("FAIL:", f)
+    print(f"{checked} captures checked against tshark, {engine_runs} through the engine")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
