@@ -131,7 +131,10 @@ TEST(CaptureGre, V0ChecksumKeySequence) {
 TEST(CaptureL2tp, V2DataWithOffsetAndPriorityInsidePppoe) {
     // Ethernet, PPPoE session (6 bytes), PPP protocol 0x0021 (2 bytes), then IPv4.
     const byte_span frame = capture::l2tp_pppoe_frame;
-    EXPECT_EQ(parse_ethernet(frame).l3, l3_kind::none);
+    const layers outer = parse_ethernet(frame);
+    EXPECT_EQ(outer.l3, l3_kind::ipv4);
+    EXPECT_TRUE(outer.pppoe);
+    EXPECT_EQ(outer.l3_offset, 14 + 8);
     const byte_span ip = frame.subspan(14 + 8);
     const layers l = parse_l3(ethertype_ipv4, ip);
     ASSERT_EQ(l.st, status::ok);
