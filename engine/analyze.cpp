@@ -10,9 +10,12 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "pcapng_reader.hpp"
 #include "ports/parsers/layers.hpp"
 #include "ports/pipelines/classify.hpp"
 #include "ports/telemetry/stats_json.hpp"
@@ -76,10 +79,7 @@ options parse_args(int argc, char** argv) {
 }
 
 // How a capture's link type reaches the network header.
-struct link_reader {
-    int dlt = DLT_EN10MB;
-
-    pipelines::classification classify(parsers::byte_span rec) const {
+pipelines::classification classify_record(int dlt, parsers::byte_span rec) {
         switch (dlt) {
             case DLT_EN10MB: return pipelines::classify_frame(rec);
             case DLT_RAW:
@@ -121,13 +121,86 @@ struct link_reader {
             }
             default: return pipelines::classify_l3(0, {});
         }
+}
+
+// Records of one capture file: libpcap first; where libpcap gives up on a pcapng file (mixed
+// snapshot lengths or link types between interfaces), the built-in reader takes over at the
+// same record, so no frame is lost.
+class capture_source {
+public:
+    struct record {
+        int dlt;
+        parsers::byte_span bytes;
+    };
+
+    explicit capture_source(const std::string& path) : path_(path) {
+        char err[PCAP_ERRBUF_SIZE] = {};
+        pcap_.reset(pcap_open_offline(path.c_str(), err));
+        if (!pcap_) {
+            if (!engine::pcapng_reader::is_pcapng(path)) {
+                throw std::runtime_error(path + ": " + err);
+            }
+            switch_to_fallback(err);
+        } else {
+            dlt_ = pcap_datalink(pcap_.get());
+        }
     }
+
+    std::optional<record> next() {
+        if (!fallback_) {
+            pcap_pkthdr* hdr = nullptr;
+            const u_char* bytes = nullptr;
+            const int rc = pcap_next_ex(pcap_.get(), &hdr, &bytes);
+            if (rc == 1) {
+                ++records_;
+                return record{dlt_, {bytes, hdr->caplen}};
+            }
+            if (rc != PCAP_ERROR) {
+                return std::nullopt;
+            }
+            const std::string err = pcap_geterr(pcap_.get());
+            if (!engine::pcapng_reader::is_pcapng(path_)) {
+                throw std::runtime_error(path_ + ": " + err);
+            }
+            switch_to_fallback(err);
+        }
+        const auto r = fallback_->next();
+        if (!r) {
+            return std::nullopt;
+        }
+        ++records_;
+        return record{r->linktype, r->bytes};
+    }
+
+private:
+    struct pcap_closer {
+        void operator()(pcap_t* p) const { pcap_close(p); }
+    };
+
+    void switch_to_fallback(const std::string& why) {
+        std::cerr << "ports-analyze: " << path_ << ": libpcap: " << why
+                  << "; reading on from record " << records_ + 1
+                  << " with the built-in pcapng reader\n";
+        fallback_.emplace(path_);
+        for (std::uint64_t i = 0; i < records_; ++i) {
+            if (!fallback_->next()) {
+                throw std::runtime_error(path_ + ": fewer records than libpcap read");
+            }
+        }
+    }
+
+    std::string path_;
+    std::unique_ptr<pcap_t, pcap_closer> pcap_;
+    std::optional<engine::pcapng_reader> fallback_;
+    int dlt_ = DLT_EN10MB;
+    std::uint64_t records_ = 0;
 };
 
 struct batch {
     std::uint64_t first_frame = 0;
     std::vector<std::uint8_t> data;
     std::vector<std::size_t> offsets;  // size()+1 entries
+    std::vector<int> dlts;
     std::vector<pipelines::classification> results;
     pipelines::core_counters counters;
 };
@@ -145,10 +218,6 @@ std::string detail_text(const pipelines::classification& r) {
     }
     return out;
 }
-
-struct pcap_closer {
-    void operator()(pcap_t* p) const { pcap_close(p); }
-};
 
 }  // namespace
 
@@ -172,13 +241,13 @@ int main(int argc, char** argv) {
     pipelines::counter_snapshot total;
     std::uint64_t frame = 0;
     for (const auto& path : opt.captures) {
-        char err[PCAP_ERRBUF_SIZE] = {};
-        std::unique_ptr<pcap_t, pcap_closer> pc(pcap_open_offline(path.c_str(), err));
-        if (!pc) {
-            std::cerr << "ports-analyze: " << path << ": " << err << "\n";
+        std::optional<capture_source> source;
+        try {
+            source.emplace(path);
+        } catch (const std::exception& e) {
+            std::cerr << "ports-analyze: " << e.what() << "\n";
             return 1;
         }
-        const link_reader link{pcap_datalink(pc.get())};
         bool read_error = false;
         tbb::parallel_pipeline(
             8,
@@ -188,20 +257,20 @@ int main(int argc, char** argv) {
                     auto b = std::make_shared<batch>();
                     b->first_frame = frame + 1;
                     b->offsets.push_back(0);
-                    pcap_pkthdr* hdr = nullptr;
-                    const u_char* bytes = nullptr;
-                    while (b->offsets.size() <= batch_packets) {
-                        const int rc = pcap_next_ex(pc.get(), &hdr, &bytes);
-                        if (rc != 1) {
-                            if (rc == PCAP_ERROR) {
-                                std::cerr << "ports-analyze: " << path << ": "
-                                          << pcap_geterr(pc.get()) << "\n";
-                                read_error = true;
-                            }
+                    while (!read_error && b->offsets.size() <= batch_packets) {
+                        std::optional<capture_source::record> rec;
+                        try {
+                            rec = source->next();
+                        } catch (const std::exception& e) {
+                            std::cerr << "ports-analyze: " << e.what() << "\n";
+                            read_error = true;
+                        }
+                        if (!rec) {
                             break;
                         }
-                        b->data.insert(b->data.end(), bytes, bytes + hdr->caplen);
+                        b->data.insert(b->data.end(), rec->bytes.begin(), rec->bytes.end());
                         b->offsets.push_back(b->data.size());
+                        b->dlts.push_back(rec->dlt);
                     }
                     frame += b->offsets.size() - 1;
                     if (b->offsets.size() == 1) {
@@ -218,7 +287,7 @@ int main(int argc, char** argv) {
                         for (std::size_t i = 0; i < n; ++i) {
                             const parsers::byte_span rec(b->data.data() + b->offsets[i],
                                                          b->offsets[i + 1] - b->offsets[i]);
-                            b->results[i] = link.classify(rec);
+                            b->results[i] = classify_record(b->dlts[i], rec);
                             pipelines::count(b->counters, b->results[i],
                                              static_cast<std::uint32_t>(rec.size()));
                         }

@@ -46,6 +46,11 @@ def main():
         # (pcap or pcapng, through libpcap).
         if exp["linktype"] != "EN10MB":
             continue
+        if "built-in pcapng reader" in p.stderr:
+            # libpcap (and so net_pcap) stops early on this file; only ports-analyze reads it
+            # whole. README notes the limitation.
+            print(f"note: {rel}: libpcap cannot read it whole; engine comparison skipped")
+            continue
         tag = rel.replace("/", "-").replace(".", "-")
         rc, _, err, doc = run_engine(engine, [f"net_pcap0,rx_pcap={path}"],
                                      ["--duration", "0.5"], tag)
