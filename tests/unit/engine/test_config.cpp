@@ -1,6 +1,7 @@
 // Config loading: the documented keys, and every refusal names file and line.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 
 #include "config.hpp"
@@ -130,4 +131,15 @@ TEST(Options, RefusesUnknownAndBadValues) {
     EXPECT_THROW(parse_app_options({"--durration", "1"}), usage_error);
     EXPECT_THROW(parse_app_options({"--duration", "-1"}), usage_error);
     EXPECT_THROW(parse_app_options({"--duration"}), usage_error);
+}
+
+TEST(Config, ShippedExamplesLoad) {
+    std::size_t loaded = 0;
+    for (const auto& e : std::filesystem::directory_iterator(PORTS_CONFIGS_DIR)) {
+        if (e.path().extension() == ".yaml") {
+            EXPECT_NO_THROW(load_config(e.path().string())) << e.path();
+            ++loaded;
+        }
+    }
+    EXPECT_GE(loaded, 4u);
 }
