@@ -105,6 +105,14 @@ class EngineCli(unittest.TestCase):
         self.assertNotEqual(rc, 0)
         self.assertIn("cannot probe device 'net_pcap0,rx_pcap=/nonexistent.pcap'", err)
 
+    def test_mempool_too_large_fails_with_a_clear_message(self):
+        pcap, _ = generate(self.tmp, "pool", 10, 26)
+        config = f"ports:\n  - name: a\n    device: \"net_pcap0,rx_pcap={pcap}\"\nmbufs: 4000000\n"
+        rc, _, err, doc = run_engine(ENGINE, [], ["--duration", "1"], "pool", config=config)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("cannot create a pool of 4000000 mbufs", err)
+        self.assertIsNone(doc)
+
     def test_no_ports_fails_with_a_clear_message(self):
         rc, _, err, _ = run_engine(ENGINE, [], ["--duration", "1"], "noports")
         self.assertNotEqual(rc, 0)
