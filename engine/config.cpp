@@ -1,7 +1,9 @@
 #include "config.hpp"
 
+#include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -85,10 +87,132 @@ struct context {
     }
 };
 
+std::vector<ip_address> addresses_of(const context& ctx, const YAML::Node& n,
+                                     const std::string& key) {
+    if (!n.IsSequence()) {
+        ctx.fail(n, "'" + key + "' must be a list of IPv4/IPv6 addresses");
+    }
+    std::vector<ip_address> out;
+    for (const auto& item : n) {
+        const std::string text = ctx.string_of(item, key);
+        const auto a = parse_ip_address(text);
+        if (!a) {
+            ctx.fail(item, "'" + text + "' is not an IPv4 or IPv6 address");
+        }
+        const bool multicast = a->v6 ? a->bytes[0] == 0xFF : (a->bytes[0] & 0xF0) == 0xE0;
+        const bool unspecified = std::all_of(a->bytes.begin(), a->bytes.end(),
+                                             [](std::uint8_t b) { return b == 0; });
+        if (multicast || unspecified) {
+            ctx.fail(item, "'" + text + "' cannot be a service address (multicast or unspecified)");
+        }
+        out.push_back(*a);
+    }
+    return out;
+}
+
+ip_prefix prefix_of(const context& ctx, const YAML::Node& item) {
+    ctx.only_keys(item, {"allow", "deny"}, "an access entry");
+    if (item.size() != 1) {
+        ctx.fail(item, "an access entry is {allow: PREFIX} or {deny: PREFIX}");
+    }
+    ip_prefix p;
+    p.allow = static_cast<bool>(item["allow"]);
+    const YAML::Node v = p.allow ? item["allow"] : item["deny"];
+    const std::string text = ctx.string_of(v, p.allow ? "allow" : "deny");
+    const auto slash = text.find('/');
+    const auto a = parse_ip_address(text.substr(0, slash));
+    if (!a) {
+        ctx.fail(v, "'" + text + "' is not an address prefix (192.0.2.0/24, 2001:db8::/32)");
+    }
+    p.address = *a;
+    const int max = a->v6 ? 128 : 32;
+    p.length = static_cast<std::uint8_t>(max);
+    if (slash != std::string::npos) {
+        const std::string len = text.substr(slash + 1);
+        const bool digits = !len.empty() && len.size() <= 3 &&
+                            std::all_of(len.begin(), len.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (!digits || std::stoi(len) > max) {
+            ctx.fail(v, "'" + text + "': prefix length must be 0.." + std::to_string(max));
+        }
+        p.length = static_cast<std::uint8_t>(std::stoi(len));
+    }
+    return p;
+}
+
+ntp_config parse_ntp(const context& ctx, const YAML::Node& n) {
+    ctx.only_keys(n,
+                  {"addresses", "keys", "require_auth", "stratum", "refid", "assume_synchronized",
+                   "ratelimit", "access"},
+                  "ntp");
+    ntp_config c;
+    c.enabled = true;
+    if (n["addresses"]) {
+        c.addresses = addresses_of(ctx, n["addresses"], "addresses");
+    }
+    if (n["keys"]) {
+        c.keys_path = ctx.string_of(n["keys"], "keys");
+        if (!c.keys_path.empty() && c.keys_path[0] != '/') {
+            // Relative to the config file, so a config and its key file travel together.
+            const auto dir = ctx.file.find_last_of('/');
+            if (dir != std::string::npos) {
+                c.keys_path = ctx.file.substr(0, dir + 1) + c.keys_path;
+            }
+        }
+    }
+    if (n["require_auth"]) {
+        c.require_auth = ctx.bool_of(n["require_auth"], "require_auth");
+        if (c.require_auth && c.keys_path.empty()) {
+            ctx.fail(n["require_auth"], "require_auth needs 'keys'");
+        }
+    }
+    if (n["stratum"]) {
+        c.stratum = static_cast<std::uint8_t>(ctx.integer_of(n["stratum"], "stratum", 1, 15));
+    }
+    if (n["refid"]) {
+        c.refid = ctx.string_of(n["refid"], "refid");
+        const bool ascii = c.refid.size() <= 4 && !c.refid.empty() &&
+                           std::all_of(c.refid.begin(), c.refid.end(),
+                                       [](char ch) { return ch >= 0x20 && ch < 0x7F; });
+        const auto as_ip = parse_ip_address(c.refid);
+        if (!ascii && !(as_ip && !as_ip->v6)) {
+            ctx.fail(n["refid"], "'refid' must be up to 4 ASCII characters or an IPv4 address");
+        }
+    }
+    if (n["assume_synchronized"]) {
+        c.assume_synchronized = ctx.bool_of(n["assume_synchronized"], "assume_synchronized");
+    }
+    if (n["ratelimit"]) {
+        const YAML::Node r = n["ratelimit"];
+        ctx.only_keys(r, {"interval", "burst", "leak", "kod"}, "ratelimit");
+        c.ratelimit.enabled = true;
+        if (r["interval"]) {
+            c.ratelimit.interval = static_cast<std::int8_t>(ctx.integer_of(r["interval"], "interval", -4, 12));
+        }
+        if (r["burst"]) {
+            c.ratelimit.burst = static_cast<std::uint8_t>(ctx.integer_of(r["burst"], "burst", 1, 255));
+        }
+        if (r["leak"]) {
+            c.ratelimit.leak = static_cast<std::uint8_t>(ctx.integer_of(r["leak"], "leak", 0, 4));
+        }
+        if (r["kod"]) {
+            c.ratelimit.kod = ctx.bool_of(r["kod"], "kod");
+        }
+    }
+    if (n["access"]) {
+        if (!n["access"].IsSequence()) {
+            ctx.fail(n["access"], "'access' must be a list of {allow: PREFIX} / {deny: PREFIX}");
+        }
+        for (const auto& item : n["access"]) {
+            c.access.push_back(prefix_of(ctx, item));
+        }
+    }
+    return c;
+}
+
 port_config parse_port(const context& ctx, const YAML::Node& n) {
     ctx.only_keys(n,
                   {"name", "device", "queues", "rx_descriptors", "tx_descriptors", "mode", "peer",
-                   "promiscuous"},
+                   "promiscuous", "ntp_addresses"},
                   "a port");
     port_config p;
     p.line = n.Mark().line + 1;
@@ -137,6 +261,9 @@ port_config parse_port(const context& ctx, const YAML::Node& n) {
     }
     if (n["promiscuous"]) {
         p.promiscuous = ctx.bool_of(n["promiscuous"], "promiscuous");
+    }
+    if (n["ntp_addresses"]) {
+        p.ntp_addresses = addresses_of(ctx, n["ntp_addresses"], "ntp_addresses");
     }
     return p;
 }
@@ -229,7 +356,7 @@ engine_config parse_config(const std::string& text, const std::string& file_name
     if (root.IsNull()) {
         return cfg;
     }
-    ctx.only_keys(root, {"ports", "lcores", "mbufs"}, "the top level");
+    ctx.only_keys(root, {"ports", "lcores", "mbufs", "ntp"}, "the top level");
     if (root["ports"]) {
         const YAML::Node ports_node = root["ports"];
         if (!ports_node.IsSequence()) {
@@ -246,6 +373,9 @@ engine_config parse_config(const std::string& text, const std::string& file_name
         }
         parse_lcores(ctx, root["lcores"], cfg);
     }
+    if (root["ntp"]) {
+        cfg.ntp = parse_ntp(ctx, root["ntp"]);
+    }
     if (root["mbufs"]) {
         cfg.mbufs = static_cast<std::uint32_t>(
             ctx.integer_of(root["mbufs"], "mbufs", 1024, 16 * 1024 * 1024));
@@ -261,6 +391,18 @@ engine_config load_config(const std::string& path) {
     std::stringstream text;
     text << f.rdbuf();
     return parse_config(text.str(), path);
+}
+
+std::optional<ip_address> parse_ip_address(const std::string& text) {
+    ip_address a;
+    if (inet_pton(AF_INET, text.c_str(), a.bytes.data()) == 1) {
+        return a;
+    }
+    if (inet_pton(AF_INET6, text.c_str(), a.bytes.data()) == 1) {
+        a.v6 = true;
+        return a;
+    }
+    return std::nullopt;
 }
 
 bool is_pci_address(const std::string& device) {

@@ -2,6 +2,7 @@
 // and bad values with "FILE:LINE: message" so the engine never starts on a config it misread.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -17,6 +18,40 @@ public:
 
 enum class port_mode : std::uint8_t { monitor, inline_ };
 
+// An IPv4 or IPv6 address as configured (network byte order; IPv4 in the first 4 bytes).
+struct ip_address {
+    bool v6 = false;
+    std::array<std::uint8_t, 16> bytes{};
+    bool operator==(const ip_address&) const = default;
+};
+
+// An allow or deny prefix of the NTP service's access list.
+struct ip_prefix {
+    ip_address address;
+    std::uint8_t length = 0;
+    bool allow = true;
+};
+
+struct ratelimit_config {
+    bool enabled = false;
+    std::int8_t interval = 3;  // log2 seconds between responses on average (chrony: -4..12)
+    std::uint8_t burst = 8;     // responses allowed in a burst
+    std::uint8_t leak = 2;      // 1 in 2^leak limited requests answered anyway
+    bool kod = false;           // answer limited requests with a RATE kiss-o'-death
+};
+
+struct ntp_config {
+    bool enabled = false;
+    std::vector<ip_address> addresses;  // served on every port without its own list
+    std::string keys_path;
+    bool require_auth = false;
+    std::uint8_t stratum = 1;
+    std::string refid = "GPS";  // up to 4 ASCII characters (stratum 1) or an IPv4 address
+    bool assume_synchronized = false;
+    ratelimit_config ratelimit;
+    std::vector<ip_prefix> access;
+};
+
 struct port_config {
     std::string name;
     std::string device;  // PCI address (0000:03:00.0) or vdev devargs (net_pcap0,rx_pcap=...)
@@ -26,6 +61,7 @@ struct port_config {
     port_mode mode = port_mode::monitor;
     std::string peer;  // inline mode: the port frames are forwarded to
     bool promiscuous = true;
+    std::optional<std::vector<ip_address>> ntp_addresses;  // overrides ntp.addresses
     int line = 0;
 };
 
@@ -41,6 +77,7 @@ struct engine_config {
     std::vector<port_config> ports;
     std::vector<lcore_assignment> lcores;  // empty: automatic
     std::optional<std::uint32_t> mbufs;    // per socket; default sized from descriptors
+    ntp_config ntp;
 };
 
 // Throws config_error.
@@ -48,5 +85,8 @@ engine_config load_config(const std::string& path);
 engine_config parse_config(const std::string& text, const std::string& file_name);
 
 bool is_pci_address(const std::string& device);
+
+// "192.0.2.1" or "2001:db8::1"; nothing when it is neither.
+std::optional<ip_address> parse_ip_address(const std::string& text);
 
 }  // namespace ports::engine

@@ -143,3 +143,73 @@ TEST(Config, ShippedExamplesLoad) {
     }
     EXPECT_GE(loaded, 4u);
 }
+
+TEST(ConfigNtp, DocumentedSectionLoads) {
+    const auto cfg = parse_config(R"(
+ntp:
+  addresses: [192.0.2.1, "2001:db8::1"]
+  keys: keys/ntp.keys
+  require_auth: false
+  stratum: 1
+  refid: GPS
+  assume_synchronized: true
+  ratelimit: {interval: 3, burst: 8, leak: 2, kod: true}
+  access:
+    - {deny: 198.51.100.0/24}
+    - {allow: "2001:db8::/32"}
+ports:
+  - name: a
+    device: net_null0
+    ntp_addresses: [203.0.113.5]
+)",
+                                  "/etc/ports/engine.yaml");
+    ASSERT_TRUE(cfg.ntp.enabled);
+    ASSERT_EQ(cfg.ntp.addresses.size(), 2u);
+    EXPECT_FALSE(cfg.ntp.addresses[0].v6);
+    EXPECT_EQ(cfg.ntp.addresses[0].bytes[0], 192);
+    EXPECT_EQ(cfg.ntp.addresses[0].bytes[3], 1);
+    EXPECT_TRUE(cfg.ntp.addresses[1].v6);
+    EXPECT_EQ(cfg.ntp.addresses[1].bytes[15], 1);
+    EXPECT_EQ(cfg.ntp.keys_path, "/etc/ports/keys/ntp.keys");
+    EXPECT_EQ(cfg.ntp.refid, "GPS");
+    EXPECT_TRUE(cfg.ntp.assume_synchronized);
+    EXPECT_TRUE(cfg.ntp.ratelimit.enabled);
+    EXPECT_EQ(cfg.ntp.ratelimit.interval, 3);
+    EXPECT_EQ(cfg.ntp.ratelimit.burst, 8);
+    EXPECT_EQ(cfg.ntp.ratelimit.leak, 2);
+    EXPECT_TRUE(cfg.ntp.ratelimit.kod);
+    ASSERT_EQ(cfg.ntp.access.size(), 2u);
+    EXPECT_FALSE(cfg.ntp.access[0].allow);
+    EXPECT_EQ(cfg.ntp.access[0].length, 24);
+    EXPECT_TRUE(cfg.ntp.access[1].allow);
+    EXPECT_EQ(cfg.ntp.access[1].length, 32);
+    ASSERT_TRUE(cfg.ports[0].ntp_addresses.has_value());
+    EXPECT_EQ(cfg.ports[0].ntp_addresses->size(), 1u);
+}
+
+TEST(ConfigNtp, BadAddressNamesLine) {
+    const auto e = error_of("ntp:\n  addresses: [192.0.2.300]\n");
+    EXPECT_EQ(e.rfind("t.yaml:2: '192.0.2.300' is not an IPv4 or IPv6 address", 0), 0u) << e;
+}
+
+TEST(ConfigNtp, MulticastServiceAddressIsRefused) {
+    EXPECT_NE(error_of("ntp:\n  addresses: [224.0.1.1]\n").find("multicast"), std::string::npos);
+}
+
+TEST(ConfigNtp, RequireAuthNeedsKeys) {
+    EXPECT_NE(error_of("ntp:\n  require_auth: true\n").find("needs 'keys'"), std::string::npos);
+}
+
+TEST(ConfigNtp, BadPrefixLengthIsRefused) {
+    const auto e = error_of("ntp:\n  access:\n    - {allow: 192.0.2.0/33}\n");
+    EXPECT_EQ(e.rfind("t.yaml:3:", 0), 0u) << e;
+}
+
+TEST(ConfigNtp, LongRefidIsRefused) {
+    EXPECT_NE(error_of("ntp:\n  refid: TOOLONG\n").find("'refid'"), std::string::npos);
+}
+
+TEST(ConfigNtp, UnknownRatelimitKeyIsRefused) {
+    const auto e = error_of("ntp:\n  ratelimit: {interval: 3, bust: 8}\n");
+    EXPECT_NE(e.find("unknown key 'bust'"), std::string::npos) << e;
+}
