@@ -1,6 +1,13 @@
 #include "ports/ntp/mac.hpp"
 
+// MD5_* and SHA1_* are deprecated in OpenSSL 3 but are the only digest calls that do not
+// allocate: EVP_DigestInit_ex2 in 3.0 frees and re-creates the provider context on every init,
+// even with the same digest (one malloc per packet, seen in the allocation-count test).
+#define OPENSSL_SUPPRESS_DEPRECATED
+
 #include <openssl/crypto.h>
+#include <openssl/md5.h>
+#include <openssl/sha.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -167,6 +174,25 @@ std::size_t mac_engine::sign(const key& k, byte_span signed_part,
         }
         return n;
     }
+#if !defined(OPENSSL_NO_DEPRECATED_3_0)
+    // On the stack: no allocation, no provider dispatch.
+    if (k.type == key_type::md5) {
+        MD5_CTX c;
+        if (MD5_Init(&c) != 1 || MD5_Update(&c, k.material.data(), k.length) != 1 ||
+            MD5_Update(&c, signed_part.data(), signed_part.size()) != 1 ||
+            MD5_Final(out.data(), &c) != 1) {
+            return 0;
+        }
+    } else {
+        SHA_CTX c;
+        if (SHA1_Init(&c) != 1 || SHA1_Update(&c, k.material.data(), k.length) != 1 ||
+            SHA1_Update(&c, signed_part.data(), signed_part.size()) != 1 ||
+            SHA1_Final(out.data(), &c) != 1) {
+            return 0;
+        }
+    }
+#else
+    // An OpenSSL built without the deprecated calls: correct, one allocation per call.
     EVP_MD_CTX* ctx = k.type == key_type::md5 ? md5_ctx_ : sha1_ctx_;
     const EVP_MD* md = k.type == key_type::md5 ? md5_ : sha1_;
     unsigned int written = 0;
@@ -176,6 +202,7 @@ std::size_t mac_engine::sign(const key& k, byte_span signed_part,
         EVP_DigestFinal_ex(ctx, out.data(), &written) != 1 || written != n) {
         return 0;
     }
+#endif
     return n;
 }
 

@@ -32,8 +32,11 @@ constexpr std::size_t digest_length(key_type t) {
 }
 
 // Allocation: everything is fetched and allocated in the constructor. Per packet:
-//  - MD5/SHA-1: one EVP_MD_CTX per algorithm, re-initialised with the same digest each time;
-//    OpenSSL 3 keeps the provider context when the digest does not change, so no allocation.
+//  - MD5/SHA-1: OpenSSL's low-level MD5_*/SHA1_* on a stack context (deprecated in 3.0, still
+//    shipped): EVP_DigestInit_ex2 in 3.0 re-creates its provider context on every init, one
+//    malloc per packet. Where the deprecated calls are compiled out, the EVP path is used
+//    (same digests, that allocation back). The EVP digests are still fetched at setup, so that
+//    a configuration without MD5 (FIPS) fails at start, not per packet.
 //  - AES-128-CMAC: one EVP_MAC_CTX per CMAC key of the table given at construction, keyed at
 //    setup; per packet it is only restarted (EVP_MAC_init with no key), which does not
 //    allocate. Setting a key on a CMAC context re-creates its cipher context inside OpenSSL
