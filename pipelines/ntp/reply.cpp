@@ -33,7 +33,8 @@ reply_result dropped(drop_reason why) {
 // Why a request is not answered at all, before authentication is looked at.
 drop_reason classify_request(std::span<const std::uint8_t> payload,
                              const parsers::ntp_view& request) {
-    if (request.st == parsers::status::bad_version) {
+    // An empty payload has no mode to speak of; a bad version makes the mode bits meaningless.
+    if (payload.empty() || request.st == parsers::status::bad_version) {
         return drop_reason::malformed;
     }
     if (request.mode == ntp_mode::control) {
