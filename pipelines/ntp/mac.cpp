@@ -142,8 +142,8 @@ void mac_engine::release() noexcept {
 }
 
 evp_mac_ctx_st* mac_engine::cmac_context(const key& k) noexcept {
-    const auto it = std::lower_bound(bound_.begin(), bound_.end(), k.id,
-                                     [](const bound_cmac& b, std::uint16_t id) { return b.id < id; });
+    const auto by_id = [](const bound_cmac& b, std::uint16_t id) { return b.id < id; };
+    const auto it = std::lower_bound(bound_.begin(), bound_.end(), k.id, by_id);
     if (it != bound_.end() && it->id == k.id && k.length == it->material.size() &&
         std::memcmp(it->material.data(), k.material.data(), it->material.size()) == 0) {
         // Restart with the key already bound: no allocation.

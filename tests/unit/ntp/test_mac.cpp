@@ -36,7 +36,8 @@ const bool counting_installed =
 bytes hex(std::string_view h) {
     bytes out;
     for (std::size_t i = 0; i + 1 < h.size(); i += 2) {
-        out.push_back(static_cast<std::uint8_t>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
+        const std::string pair(h.substr(i, 2));
+        out.push_back(static_cast<std::uint8_t>(std::stoi(pair, nullptr, 16)));
     }
     return out;
 }

@@ -16,7 +16,8 @@ using bytes = std::vector<std::uint8_t>;
 bytes hex(std::string_view h) {
     bytes out;
     for (std::size_t i = 0; i + 1 < h.size(); i += 2) {
-        out.push_back(static_cast<std::uint8_t>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
+        const std::string pair(h.substr(i, 2));
+        out.push_back(static_cast<std::uint8_t>(std::stoi(pair, nullptr, 16)));
     }
     return out;
 }
@@ -73,7 +74,8 @@ const bytes reply_md5 = hex("47a233614c52bc33b11dc51868dbf51e");
 // (printf 'a1b2c3d4e5f60718293a4b5c6d7e8f9001122334' | xxd -r -p; cat reply.bin) |
 //     openssl dgst -sha1 -binary | xxd -p
 const bytes reply_sha1 = hex("05ff2fe16201f246ca130e3c700e211d283c7535");
-// openssl mac -cipher AES-128-CBC -macopt hexkey:2b7e151628aed2a6abf7158809cf4f3c -in reply.bin CMAC
+// openssl mac -cipher AES-128-CBC -in reply.bin
+//     -macopt hexkey:2b7e151628aed2a6abf7158809cf4f3c CMAC
 const bytes reply_cmac = hex("c2339bd2ef74cdc39ad11eae369ad026");
 
 key_table test_keys() {
@@ -450,7 +452,9 @@ TEST_F(NtpAuth, ReplyNeverLongerThanRequest) {
         requests.push_back(bad);
     }
     for (std::uint8_t version = 1; version <= 3; ++version) {
-        requests.push_back(cat(with_first_octet(request, 0, version, 3), hex("000000010102030405060708")));
+        // NTPv3 and older may carry a DES-CBC MAC (key id + 8 bytes): unknown key, crypto-NAK.
+        const bytes des_mac = hex("000000010102030405060708");
+        requests.push_back(cat(with_first_octet(request, 0, version, 3), des_mac));
     }
     for (const bytes& req : requests) {
         built b = respond_final(req, synced_clock(), {}, auth);
@@ -480,7 +484,8 @@ TEST_F(NtpAuth, FinalizeRefusesWhatItCannotSign) {
     EXPECT_FALSE(finalize_transmit(b.payload, b.r, tx_ts));  // no keys given
     const key_table other;
     EXPECT_FALSE(finalize_transmit(b.payload, b.r, tx_ts, {&other, &engine}));
-    EXPECT_FALSE(finalize_transmit(std::span<std::uint8_t>(b.payload).first(60), b.r, tx_ts, auth));
+    const std::span<std::uint8_t> cut = std::span<std::uint8_t>(b.payload).first(60);
+    EXPECT_FALSE(finalize_transmit(cut, b.r, tx_ts, auth));
     reply_result dropped;
     EXPECT_FALSE(finalize_transmit(b.payload, dropped, tx_ts, auth));
     EXPECT_TRUE(finalize_transmit(b.payload, b.r, tx_ts, auth));

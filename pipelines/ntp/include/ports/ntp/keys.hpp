@@ -3,7 +3,8 @@
 //
 // Accepted (setup code: parsing allocates and throws key_error "FILE:LINE: message"):
 //   KEYID  1..65535 (decimal).
-//   TYPE   case-insensitive. MD5: `MD5`, `M` (ntpd). SHA-1: `SHA1`, `SHA-1` (not `SHA`: that names SHA-0 in OpenSSL).
+//   TYPE   case-insensitive. MD5: `MD5`, `M` (ntpd). SHA-1: `SHA1`, `SHA-1` (not `SHA`: that
+//          names SHA-0 in OpenSSL).
 //          AES-128-CMAC: `AES128CMAC` (ntpd), `AES-128-CMAC`, `AES` (ntpsec), `AES128` (chrony),
 //          `CMAC`. The type may be left out (chrony's `KEYID KEY`): MD5.
 //          Anything else (SHA256, AES256, ...) is refused: its MAC does not fit NTP's 16/20-byte
