@@ -452,7 +452,8 @@ TEST_F(NtpAuth, ReplyNeverLongerThanRequest) {
         requests.push_back(bad);
     }
     for (std::uint8_t version = 1; version <= 3; ++version) {
-        // NTPv3 and older may carry a DES-CBC MAC (key id + 8 bytes): unknown key, crypto-NAK.
+        // NTPv3 and older may carry a DES-CBC MAC (key id + 8 bytes): no key type here has an
+        // 8-byte digest, so it cannot verify: crypto-NAK.
         const bytes des_mac = hex("000000010102030405060708");
         requests.push_back(cat(with_first_octet(request, 0, version, 3), des_mac));
     }
