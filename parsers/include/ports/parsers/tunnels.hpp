@@ -2,6 +2,7 @@
 // L2TPv2 (RFC 2661) and L2TPv3 over UDP (RFC 3931), PPTP control messages (RFC 2637).
 #pragma once
 
+#include <bit>
 #include <optional>
 
 #include "ports/parsers/common.hpp"

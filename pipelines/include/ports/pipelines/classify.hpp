@@ -26,7 +26,20 @@ struct classification {
     std::uint8_t detail_count = 0;
     std::array<std::uint16_t, 3> detail{};  // counter indexes, valid packets only
 
-    void add_detail(counter c) { detail[detail_count++] = index_of(c); }
+    void add_detail(counter c) { add_detail_index(index_of(c)); }
+    // Every slot is written with a constant index (the branches fold away wherever the count
+    // is known, which is nearly everywhere once inlined): the compiler can then keep the whole
+    // result in registers through the classify path instead of in an array on the stack.
+    void add_detail_index(std::uint16_t index) {
+        if (detail_count == 0) {
+            detail[0] = index;
+        } else if (detail_count == 1) {
+            detail[1] = index;
+        } else {
+            detail[2] = index;
+        }
+        ++detail_count;
+    }
 };
 
 namespace detail {
@@ -59,7 +72,7 @@ inline traffic_class tcp_port_class(std::uint16_t port) {
     }
 }
 
-inline classification classify_ntp(byte_span payload, classification r) {
+[[gnu::noinline]] inline classification classify_ntp(byte_span payload, classification r) {
     const auto v = parsers::parse_ntp(payload);
     if (v.st != status::ok) {
         r.malformed = true;
@@ -78,7 +91,7 @@ inline classification classify_ntp(byte_span payload, classification r) {
     return r;
 }
 
-inline classification classify_snmp(byte_span payload, classification r) {
+[[gnu::always_inline]] inline classification classify_snmp(byte_span payload, classification r) {
     const auto v = parsers::parse_snmp(payload);
     if (v.st != status::ok) {
         r.malformed = true;
@@ -88,19 +101,19 @@ inline classification classify_snmp(byte_span payload, classification r) {
     const std::uint16_t base = r.cls == traffic_class::snmp ? index_of(counter::snmp_version_1)
                                                             : index_of(counter::snmp_trap_version_1);
     const std::uint16_t version_slot = v.version == 0 ? 0 : (v.version == 1 ? 1 : 2);
-    r.detail[r.detail_count++] = static_cast<std::uint16_t>(base + version_slot);
+    r.add_detail_index(static_cast<std::uint16_t>(base + version_slot));
     if (v.encrypted) {
-        r.detail[r.detail_count++] = static_cast<std::uint16_t>(
-            base + index_of(counter::snmp_encrypted) - index_of(counter::snmp_version_1));
+        r.add_detail_index(static_cast<std::uint16_t>(
+            base + index_of(counter::snmp_encrypted) - index_of(counter::snmp_version_1)));
     } else if (v.pdu_type >= parsers::snmp_pdu_get && v.pdu_type <= parsers::snmp_pdu_report) {
-        r.detail[r.detail_count++] = static_cast<std::uint16_t>(
+        r.add_detail_index(static_cast<std::uint16_t>(
             base + index_of(counter::snmp_pdu_get) - index_of(counter::snmp_version_1) +
-            (v.pdu_type - parsers::snmp_pdu_get));
+            (v.pdu_type - parsers::snmp_pdu_get)));
     }
     return r;
 }
 
-inline classification classify_l2tp(byte_span payload, classification r) {
+[[gnu::noinline]] inline classification classify_l2tp(byte_span payload, classification r) {
     const auto v = parsers::parse_l2tp(payload);
     if (v.st != status::ok) {
         r.malformed = true;
@@ -117,18 +130,17 @@ inline classification classify_l2tp(byte_span payload, classification r) {
     return r;
 }
 
-inline classification classify_pptp(byte_span payload, classification r) {
+[[gnu::noinline]] inline classification classify_pptp(byte_span payload, classification r) {
     const auto v = parsers::parse_pptp(payload);
     if (v.st != status::ok) {
         r.malformed = true;
         return r;
     }
-    r.detail[r.detail_count++] =
-        static_cast<std::uint16_t>(index_of(counter::pptp_sccrq) + v.control_type - 1);
+    r.add_detail_index(static_cast<std::uint16_t>(index_of(counter::pptp_sccrq) + v.control_type - 1));
     return r;
 }
 
-inline classification classify_gre(byte_span ip_payload, classification r) {
+[[gnu::always_inline]] inline classification classify_gre(byte_span ip_payload, classification r) {
     const auto v = parsers::parse_gre(ip_payload);
     if (v.st != status::ok) {
         r.malformed = true;
@@ -151,7 +163,7 @@ inline classification classify_gre(byte_span ip_payload, classification r) {
     return r;
 }
 
-inline classification classify_other(const parsers::layers& l) {
+[[gnu::always_inline]] inline classification classify_other(const parsers::layers& l) {
     classification r = make(traffic_class::other, false);
     if (l.l3 == parsers::l3_kind::none) {
         r.malformed = l.st != status::ok;
@@ -169,7 +181,7 @@ inline classification classify_other(const parsers::layers& l) {
 }
 
 // frame: the bytes the layers were parsed from.
-inline classification classify_layers(const parsers::layers& l, byte_span frame) {
+[[gnu::always_inline]] inline classification classify_layers(const parsers::layers& l, byte_span frame) {
     if (l.l3 == parsers::l3_kind::none || l.st != status::ok) {
         auto r = classify_other(l);
         r.malformed = l.st != status::ok;
@@ -248,11 +260,23 @@ inline classification classify_layers(const parsers::layers& l, byte_span frame)
     return classify_other(l);
 }
 
+// Every frame but untagged IPv4: the same walk, out of line.
+[[gnu::noinline]] inline classification classify_frame_other(byte_span frame) {
+    return classify_layers(parsers::parse_ethernet(frame), frame);
+}
+
 }  // namespace detail
 
-// An Ethernet frame, as a DPDK port delivers it.
-inline classification classify_frame(parsers::byte_span frame) {
-    return detail::classify_layers(parsers::parse_ethernet(frame), frame);
+// An Ethernet frame, as a DPDK port delivers it. Untagged IPv4, nearly every frame, gets its
+// own inlined copy of the walk, in which what that path knows (IPv4, no tags) folds into
+// constants and the result stays in registers up to count(); the rest takes the shared copy.
+[[gnu::always_inline]] inline classification classify_frame(parsers::byte_span frame) {
+    constexpr std::size_t ethertype_offset = 12;
+    if (frame.size() >= ethertype_offset + 2 &&
+        parsers::load_be16(frame.data() + ethertype_offset) == parsers::ethertype_ipv4) [[likely]] {
+        return detail::classify_layers(parsers::parse_ethernet(frame), frame);
+    }
+    return detail::classify_frame_other(frame);
 }
 
 // A network-layer packet whose ethertype the capture's link type gives (ports-analyze).
@@ -261,18 +285,39 @@ inline classification classify_l3(std::uint16_t ethertype, parsers::byte_span l3
 }
 
 // One packet's counters: class packets, bytes, malformed, fragments and its details.
-inline void count(core_counters& c, const classification& r, std::uint32_t bytes) {
+// The common shape (valid, not a fragment, one detail) is tested first: inlined after
+// classify_frame, each path knows its shape, so the compiler jumps straight to the right block.
+[[gnu::always_inline]] inline void count(core_counters& c, const classification& r,
+                                         std::uint32_t bytes) {
     const std::uint16_t base = class_base[static_cast<std::size_t>(r.cls)];
+    // Separate statements: written as one condition, GCC merges the adjacent bool fields into
+    // one 16-bit load, and the result then has to live in memory instead of registers.
+    const bool malformed = r.malformed;
+    const bool fragment = r.fragment;
+    const bool one_detail = r.detail_count == 1;
+    if (!malformed && !fragment && one_detail) [[likely]] {
+        c.add(base, 1);
+        c.add(base + offset_bytes, bytes);
+        c.add(r.detail[0], 1);
+        return;
+    }
     c.add(base, 1);
     c.add(base + offset_bytes, bytes);
-    if (r.malformed) {
+    if (malformed) {
         c.add(base + offset_malformed, 1);
     }
-    if (r.fragment) {
+    if (fragment) {
         c.add(base + offset_fragments, 1);
     }
-    for (std::uint8_t i = 0; i < r.detail_count; ++i) {
-        c.add(r.detail[i], 1);
+    // Unrolled with constant indexes, for the reason given at add_detail_index.
+    if (r.detail_count > 0) {
+        c.add(r.detail[0], 1);
+        if (r.detail_count > 1) {
+            c.add(r.detail[1], 1);
+            if (r.detail_count > 2) {
+                c.add(r.detail[2], 1);
+            }
+        }
     }
 }
 

@@ -21,30 +21,39 @@ inline bool is_tag(std::uint16_t et) {
     return et == ethertype_vlan || et == ethertype_qinq || et == ethertype_qinq_old;
 }
 
-inline layers parse_ipv4(byte_span l3) {
+// IPv4 at frame[off..]; the caller has checked off <= frame.size(). Offsets in the result are
+// from frame.data(), so parse_ethernet need not rebase them. Forced inline: the classifier
+// then keeps the fields in registers instead of building a struct per packet.
+[[gnu::always_inline]] inline layers parse_ipv4(byte_span frame, std::size_t off) {
     layers out;
     out.l3 = l3_kind::ipv4;
     out.ethertype = ethertype_ipv4;
-    if (l3.size() < ipv4_min_header) {
+    out.l3_offset = static_cast<std::uint16_t>(off);
+    const std::size_t avail = frame.size() - off;
+    if (avail < ipv4_min_header) [[unlikely]] {
         out.st = status::truncated;
         return out;
     }
-    const std::uint8_t* p = l3.data();
-    if ((p[0] >> 4) != 4) {
-        out.st = status::bad_version;
-        return out;
-    }
-    const std::size_t header_length = static_cast<std::size_t>(p[0] & 0x0F) * 4;
-    if (header_length < ipv4_min_header) {
-        out.st = status::bad_length;
-        return out;
-    }
-    if (l3.size() < header_length) {
-        out.st = status::truncated;
-        return out;
+    const std::uint8_t* p = frame.data() + off;
+    std::size_t header_length = ipv4_min_header;
+    // Version 4 without options is nearly every packet: one compare settles version and IHL.
+    if (p[0] != 0x45) [[unlikely]] {
+        if ((p[0] >> 4) != 4) {
+            out.st = status::bad_version;
+            return out;
+        }
+        header_length = static_cast<std::size_t>(p[0] & 0x0F) * 4;
+        if (header_length < ipv4_min_header) {
+            out.st = status::bad_length;
+            return out;
+        }
+        if (avail < header_length) {
+            out.st = status::truncated;
+            return out;
+        }
     }
     const std::size_t total_length = load_be16(p + 2);
-    if (total_length < header_length) {
+    if (total_length < header_length) [[unlikely]] {
         out.st = status::bad_length;
         return out;
     }
@@ -52,14 +61,11 @@ inline layers parse_ipv4(byte_span l3) {
     out.fragment = (frag & 0x3FFF) != 0;        // MF or a nonzero offset
     out.later_fragment = (frag & 0x1FFF) != 0;  // offset only
     out.l4_proto = p[9];
-    out.l4_offset = static_cast<std::uint16_t>(header_length);
+    out.l4_offset = static_cast<std::uint16_t>(off + header_length);
     // A datagram longer than the frame was cut by the capture or the NIC; a shorter one
     // leaves Ethernet padding behind it, which is not transport data.
-    std::size_t end = total_length;
-    if (total_length > l3.size()) {
-        out.truncated = true;
-        end = l3.size();
-    }
+    out.truncated = total_length > avail;
+    const std::size_t end = out.truncated ? avail : total_length;
     out.l4_length = static_cast<std::uint16_t>(end - header_length);
     return out;
 }
@@ -140,33 +146,16 @@ inline layers parse_ipv6(byte_span l3) {
     return out;
 }
 
-}  // namespace layers_detail
-
-inline layers parse_l3(std::uint16_t ethertype, byte_span l3) {
-    if (ethertype == ethertype_ipv4) {
-        return layers_detail::parse_ipv4(l3);
-    }
-    if (ethertype == ethertype_ipv6) {
-        return layers_detail::parse_ipv6(l3);
-    }
-    layers out;
-    out.ethertype = ethertype;
-    return out;
-}
-
-inline layers parse_ethernet(byte_span frame) {
+// Tags, PPPoE, IPv6 and non-IP ethertypes: the frames parse_ethernet does not take in its
+// untagged-IPv4 fast path. Out of line so that path stays small.
+[[gnu::noinline]] inline layers parse_ethernet_other(byte_span frame) {
     constexpr std::size_t eth_header = 14;
     constexpr std::size_t tag_length = 4;
-    if (frame.size() < eth_header) {
-        layers out;
-        out.st = status::truncated;
-        return out;
-    }
     const std::uint8_t* p = frame.data();
     std::size_t off = eth_header;
     std::uint16_t et = load_be16(p + 12);
     std::uint8_t tags = 0;
-    if (layers_detail::is_tag(et)) {
+    if (is_tag(et)) {
         if (frame.size() < off + tag_length) {
             layers out;
             out.st = status::truncated;
@@ -189,7 +178,7 @@ inline layers parse_ethernet(byte_span frame) {
             off += tag_length;
             tags = 2;
         }
-        if (layers_detail::is_tag(et)) {
+        if (is_tag(et)) {
             layers out;
             out.st = status::unsupported;
             out.vlan_count = tags;
@@ -223,62 +212,97 @@ inline layers parse_ethernet(byte_span frame) {
                                    : ethertype_pppoe_session;
     }
     // Below 0x0600 the field is an 802.3 length and LLC follows: not IP, not an error.
-    layers out = parse_l3(et, frame.subspan(off));
+    layers out;
+    if (et == ethertype_ipv4) {
+        out = parse_ipv4(frame, off);
+    } else if (et == ethertype_ipv6) {
+        out = parse_ipv6(frame.subspan(off));
+        if (out.l4_offset != 0) {
+            out.l4_offset = static_cast<std::uint16_t>(out.l4_offset + off);
+        }
+    }
     out.pppoe = pppoe;
     out.vlan_count = tags;
     out.ethertype = et;
     out.l3_offset = static_cast<std::uint16_t>(off);
-    if (out.l4_offset != 0) {
-        out.l4_offset = static_cast<std::uint16_t>(out.l4_offset + off);
-    }
     return out;
 }
 
-inline udp_view parse_udp(byte_span l4) {
+}  // namespace layers_detail
+
+inline layers parse_l3(std::uint16_t ethertype, byte_span l3) {
+    if (ethertype == ethertype_ipv4) {
+        return layers_detail::parse_ipv4(l3, 0);
+    }
+    if (ethertype == ethertype_ipv6) {
+        return layers_detail::parse_ipv6(l3);
+    }
+    layers out;
+    out.ethertype = ethertype;
+    return out;
+}
+
+[[gnu::always_inline]] inline layers parse_ethernet(byte_span frame) {
+    constexpr std::size_t eth_header = 14;
+    if (frame.size() < eth_header) [[unlikely]] {
+        layers out;
+        out.st = status::truncated;
+        return out;
+    }
+    // Untagged IPv4 is most of any real mix: one compare and straight to the IP header.
+    if (load_be16(frame.data() + 12) == ethertype_ipv4) [[likely]] {
+        return layers_detail::parse_ipv4(frame, eth_header);
+    }
+    return layers_detail::parse_ethernet_other(frame);
+}
+
+// udp_view and tcp_view are built in one expression per outcome: partial writes into a
+// default-initialised view made GCC keep it on the stack in the inlined classify path.
+[[gnu::always_inline]] inline udp_view parse_udp(byte_span l4) {
     constexpr std::size_t udp_header = 8;
-    udp_view out;
-    if (l4.size() < udp_header) {
+    if (l4.size() < udp_header) [[unlikely]] {
+        udp_view out;
         out.st = status::truncated;
         return out;
     }
     const std::uint8_t* p = l4.data();
-    out.src_port = load_be16(p);
-    out.dst_port = load_be16(p + 2);
-    out.length = load_be16(p + 4);
-    out.checksum = load_be16(p + 6);
-    if (out.length < udp_header || out.length > l4.size()) {
-        out.st = status::bad_length;
-        out.payload = l4.subspan(udp_header);
-        return out;
-    }
-    out.payload = l4.subspan(udp_header, out.length - udp_header);
-    return out;
+    const std::uint16_t length = load_be16(p + 4);
+    const bool length_ok = length >= udp_header && length <= l4.size();
+    return udp_view{
+        .st = length_ok ? status::ok : status::bad_length,
+        .src_port = load_be16(p),
+        .dst_port = load_be16(p + 2),
+        .length = length,
+        .checksum = load_be16(p + 6),
+        .payload = length_ok ? l4.subspan(udp_header, length - udp_header) : l4.subspan(udp_header),
+    };
 }
 
-inline tcp_view parse_tcp(byte_span l4) {
+[[gnu::always_inline]] inline tcp_view parse_tcp(byte_span l4) {
     constexpr std::size_t tcp_min_header = 20;
-    tcp_view out;
-    if (l4.size() < tcp_min_header) {
+    if (l4.size() < tcp_min_header) [[unlikely]] {
+        tcp_view out;
         out.st = status::truncated;
         return out;
     }
     const std::uint8_t* p = l4.data();
-    out.src_port = load_be16(p);
-    out.dst_port = load_be16(p + 2);
-    out.seq = load_be32(p + 4);
-    out.ack = load_be32(p + 8);
-    out.header_length = static_cast<std::uint8_t>((p[12] >> 4) * 4);
-    out.flags = p[13];
-    if (out.header_length < tcp_min_header) {
-        out.st = status::bad_length;
-        return out;
+    const auto header_length = static_cast<std::uint8_t>((p[12] >> 4) * 4);
+    status st = status::ok;
+    if (header_length < tcp_min_header) [[unlikely]] {
+        st = status::bad_length;
+    } else if (l4.size() < header_length) [[unlikely]] {
+        st = status::truncated;
     }
-    if (l4.size() < out.header_length) {
-        out.st = status::truncated;
-        return out;
-    }
-    out.payload = l4.subspan(out.header_length);
-    return out;
+    return tcp_view{
+        .st = st,
+        .src_port = load_be16(p),
+        .dst_port = load_be16(p + 2),
+        .seq = load_be32(p + 4),
+        .ack = load_be32(p + 8),
+        .flags = p[13],
+        .header_length = header_length,
+        .payload = st == status::ok ? l4.subspan(header_length) : byte_span{},
+    };
 }
 
 }  // namespace ports::parsers

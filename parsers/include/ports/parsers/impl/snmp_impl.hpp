@@ -241,17 +241,17 @@ inline snmp_view read_v3(snmp_view out, byte_span in) {
     return read_pdu(out, context.rest);
 }
 
-}  // namespace snmp_detail
-
-inline snmp_view parse_snmp(byte_span payload) {
+// The general walk: every form BER allows, every error told apart. Out of line: the common
+// v1/v2c shapes never get here (see parse_snmp).
+[[gnu::noinline]] inline snmp_view parse_snmp_general(byte_span payload) {
     snmp_view out;
-    const snmp_detail::tlv message = snmp_detail::read_tlv(payload);
+    const tlv message = read_tlv(payload);
     if (message.st != status::ok) {
         // At the top level a length past the end means the datagram was cut short.
         out.st = message.overrun ? status::truncated : message.st;
         return out;
     }
-    if (message.tag != snmp_detail::tag_sequence) {
+    if (message.tag != tag_sequence) {
         out.st = status::bad_value;
         return out;
     }
@@ -259,25 +259,108 @@ inline snmp_view parse_snmp(byte_span payload) {
         out.st = status::bad_length;
         return out;
     }
-    const snmp_detail::integer version = snmp_detail::read_integer(message.value);
+    const integer version = read_integer(message.value);
     if (version.st != status::ok) {
         out.st = version.st;
         return out;
     }
     out.version = version.value;
     if (out.version == 0 || out.version == 1) {
-        const snmp_detail::tlv community = snmp_detail::expect(version.rest, snmp_detail::tag_octet_string);
+        const tlv community = expect(version.rest, tag_octet_string);
         if (community.st != status::ok) {
             out.st = community.st;
             return out;
         }
         out.community = community.value;
-        return snmp_detail::read_pdu(out, community.rest);
+        return read_pdu(out, community.rest);
     }
     if (out.version == 3) {
-        return snmp_detail::read_v3(out, version.rest);
+        return read_v3(out, version.rest);
     }
     out.st = status::bad_version;
+    return out;
+}
+
+// A BER length in the forms the fast path takes: short, or long with one or two octets.
+// header == 0 means another form (or too few bytes for it): the general walk decides.
+struct short_length {
+    std::size_t header = 0;  // tag + length octets
+    std::size_t length = 0;
+};
+
+[[gnu::always_inline]] inline short_length read_short_length(const std::uint8_t* p,
+                                                             std::size_t avail) {
+    if (avail >= 2 && p[1] < 0x80) {
+        return {2, p[1]};
+    }
+    if (avail >= 3 && p[1] == 0x81) {
+        return {3, p[2]};
+    }
+    if (avail >= 4 && p[1] == 0x82) {
+        return {4, load_be16(p + 2)};
+    }
+    return {};
+}
+
+}  // namespace snmp_detail
+
+// Fast path: a v1/v2c message with a one-octet version, a short-form community and a
+// request-id (or a v1 Trap-PDU) is decoded here with the same checks as the general walk,
+// and anything else (v3, errors, unusual encodings) is handed to parse_snmp_general, which
+// then gives the exact result. Every check below only ever accepts what the general walk
+// accepts, with the same fields.
+[[gnu::always_inline]] inline snmp_view parse_snmp(byte_span payload) {
+    using namespace snmp_detail;
+    const std::uint8_t* p = payload.data();
+    const std::size_t n = payload.size();
+    // SEQUENCE spanning the whole datagram, then INTEGER 0 or 1 in one octet.
+    const short_length message = read_short_length(p, n);
+    if (message.header == 0 || p[0] != tag_sequence || message.header + message.length != n ||
+        message.length < 3) [[unlikely]] {
+        return parse_snmp_general(payload);
+    }
+    std::size_t off = message.header;
+    if (p[off] != tag_integer || p[off + 1] != 1 || p[off + 2] > 1) [[unlikely]] {
+        return parse_snmp_general(payload);
+    }
+    const std::int32_t version = p[off + 2];
+    off += 3;
+    // OCTET STRING community, short form.
+    if (n - off < 2 || p[off] != tag_octet_string || p[off + 1] >= 0x80 ||
+        p[off + 1] > n - off - 2) [[unlikely]] {
+        return parse_snmp_general(payload);
+    }
+    const byte_span community = payload.subspan(off + 2, p[off + 1]);
+    off += 2 + community.size();
+    // The PDU: its tag and a length that stays inside the message.
+    const short_length pdu = read_short_length(p + off, n - off);
+    if (pdu.header == 0 || p[off] < snmp_pdu_get || p[off] > snmp_pdu_report ||
+        pdu.length > n - off - pdu.header) [[unlikely]] {
+        return parse_snmp_general(payload);
+    }
+    const std::uint8_t pdu_type = p[off];
+    snmp_view out;
+    out.version = version;
+    out.community = community;
+    out.pdu_type = pdu_type;
+    if (pdu_type == snmp_pdu_trap_v1) {
+        // RFC 1157 Trap-PDU starts with the enterprise OID: there is no request-id.
+        return out;
+    }
+    // request-id: INTEGER of 1 to 4 octets inside the PDU.
+    off += pdu.header;
+    const std::size_t id_length = pdu.length >= 2 ? p[off + 1] : 0;
+    if (pdu.length < 2 || p[off] != tag_integer || id_length == 0 || id_length > 4 ||
+        id_length > pdu.length - 2) [[unlikely]] {
+        return parse_snmp_general(payload);
+    }
+    // Two's complement: start from the sign of the first octet.
+    std::uint32_t id = (p[off + 2] & 0x80) != 0 ? 0xFFFFFFFFu : 0u;
+    for (std::size_t i = 0; i < id_length; ++i) {
+        id = (id << 8) | p[off + 2 + i];
+    }
+    out.request_id = static_cast<std::int32_t>(id);
+    out.has_request_id = true;
     return out;
 }
 

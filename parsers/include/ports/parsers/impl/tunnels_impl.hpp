@@ -172,60 +172,14 @@ inline constexpr std::uint16_t pptp_lengths[16] = {
 
 }  // namespace tunnels_detail
 
-inline gre_view parse_gre(byte_span ip_payload) {
-    using namespace tunnels_detail;
-    gre_view out;
-    if (ip_payload.size() < 4) {
-        out.st = status::truncated;
-        return out;
-    }
+namespace tunnels_detail {
+
+// RFC 2637 4.1 enhanced GRE (version 1): key always present (payload length + call id), PPP
+// only. Out of line: PPTP's data channel is rare next to version 0.
+[[gnu::noinline]] inline gre_view parse_gre_v1(gre_view out, std::uint16_t flags,
+                                               byte_span ip_payload) {
     const std::uint8_t* p = ip_payload.data();
     const std::size_t size = ip_payload.size();
-    const std::uint16_t flags = load_be16(p);
-    out.version = static_cast<std::uint8_t>(flags & gre_ver);
-    out.checksum_present = (flags & gre_c) != 0;
-    out.routing_present = (flags & gre_r) != 0;
-    out.key_present = (flags & gre_k) != 0;
-    out.sequence_present = (flags & gre_s) != 0;
-    out.ack_present = (flags & gre_a) != 0;
-    out.protocol = load_be16(p + 2);
-    if (out.version > 1) {
-        out.st = status::bad_version;
-        return out;
-    }
-    if (out.version == 0) {
-        // RFC 1701 source routing: variable-length SREs, decoded by nobody we feed.
-        if (out.routing_present) {
-            out.st = status::unsupported;
-            return out;
-        }
-        if ((flags & (gre_strict | gre_recur | gre_reserved | gre_a)) != 0) {
-            out.st = status::bad_value;
-            return out;
-        }
-        const std::size_t header = 4 + (out.checksum_present ? 4 : 0) + (out.key_present ? 4 : 0) +
-                                   (out.sequence_present ? 4 : 0);
-        out.header_length = static_cast<std::uint8_t>(header);
-        if (size < header) {
-            out.st = status::truncated;
-            return out;
-        }
-        std::size_t off = 4;
-        if (out.checksum_present) {
-            out.checksum = load_be16(p + off);
-            off += 4;  // the checksum is followed by 16 reserved bits
-        }
-        if (out.key_present) {
-            out.key = load_be32(p + off);
-            off += 4;
-        }
-        if (out.sequence_present) {
-            out.sequence = load_be32(p + off);
-        }
-        out.payload = ip_payload.subspan(header);
-        return out;
-    }
-    // RFC 2637 4.1 enhanced GRE: key always present (payload length + call id), PPP only.
     if ((flags & (gre_c | gre_r | gre_strict | gre_recur | gre_reserved)) != 0 || !out.key_present ||
         out.protocol != gre_proto_ppp) {
         out.st = status::bad_value;
@@ -254,6 +208,64 @@ inline gre_view parse_gre(byte_span ip_payload) {
         return out;
     }
     out.payload = ip_payload.subspan(header, out.payload_length);
+    return out;
+}
+
+}  // namespace tunnels_detail
+
+// Forced inline: the classifier reads only status, version, protocol and whether a payload follows,
+// so everything else here folds away in its copy.
+[[gnu::always_inline]] inline gre_view parse_gre(byte_span ip_payload) {
+    using namespace tunnels_detail;
+    gre_view out;
+    if (ip_payload.size() < 4) [[unlikely]] {
+        out.st = status::truncated;
+        return out;
+    }
+    const std::uint8_t* p = ip_payload.data();
+    const std::size_t size = ip_payload.size();
+    const std::uint16_t flags = load_be16(p);
+    out.version = static_cast<std::uint8_t>(flags & gre_ver);
+    out.checksum_present = (flags & gre_c) != 0;
+    out.routing_present = (flags & gre_r) != 0;
+    out.key_present = (flags & gre_k) != 0;
+    out.sequence_present = (flags & gre_s) != 0;
+    out.ack_present = (flags & gre_a) != 0;
+    out.protocol = load_be16(p + 2);
+    if (out.version > 1) [[unlikely]] {
+        out.st = status::bad_version;
+        return out;
+    }
+    if (out.version == 1) [[unlikely]] {
+        return parse_gre_v1(out, flags, ip_payload);
+    }
+    // Routing (RFC 1701 source routing: variable-length SREs, decoded by nobody we feed) is
+    // unsupported; the other bits must be zero in version 0.
+    if ((flags & (gre_r | gre_strict | gre_recur | gre_reserved | gre_a)) != 0) [[unlikely]] {
+        out.st = out.routing_present ? status::unsupported : status::bad_value;
+        return out;
+    }
+    // Checksum (+16 reserved bits), key and sequence are 4 bytes each, in that order.
+    const std::size_t header =
+        4 + 4 * static_cast<std::size_t>(std::popcount(static_cast<unsigned>(flags & (gre_c | gre_k | gre_s))));
+    out.header_length = static_cast<std::uint8_t>(header);
+    if (size < header) [[unlikely]] {
+        out.st = status::truncated;
+        return out;
+    }
+    std::size_t off = 4;
+    if (out.checksum_present) {
+        out.checksum = load_be16(p + off);
+        off += 4;
+    }
+    if (out.key_present) {
+        out.key = load_be32(p + off);
+        off += 4;
+    }
+    if (out.sequence_present) {
+        out.sequence = load_be32(p + off);
+    }
+    out.payload = ip_payload.subspan(header);
     return out;
 }
 
