@@ -4,6 +4,7 @@
 # Run with the system interpreter that has scapy: /usr/bin/python3 make_fixtures.py > fixtures.hpp
 from scapy.all import (ARP, ICMP, IP, Dot1AD, Dot1Q, Ether, ICMPv6EchoReply, ICMPv6EchoRequest,
                        ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr, ICMPv6NDOptSrcLLAddr,
+                       IPv6ExtHdrHopByHop,
                        IPOption_NOP, IPOption_EOL, IPv6, Padding, raw)
 
 MY = "02:00:00:00:00:01"
@@ -83,6 +84,9 @@ FIXTURES = [
     ("echo6_request_multicast",
      f'Ether(dst="33:33:00:00:00:01", src="{PEER}")/IPv6(src="{PEER6}", dst="ff02::1")'
      f'/ICMPv6EchoRequest(id=1, seq=1)'),
+    ("echo6_request_hop_by_hop",
+     f'Ether(dst="{MY}", src="{PEER}")/IPv6(src="{PEER6}", dst="{SVC6}")/IPv6ExtHdrHopByHop()'
+     f'/ICMPv6EchoRequest(id=1, seq=1, data={PAYLOAD!r})'),
     ("ns_unicast_sll",
      f'Ether(dst="{MY}", src="{PEER}")/IPv6(src="{PEER6}", dst="{SVC6}", hlim=255)'
      f'/ICMPv6ND_NS(tgt="{SVC6}")/ICMPv6NDOptSrcLLAddr(lladdr="{PEER}")'),
@@ -101,6 +105,11 @@ FIXTURES = [
     ("na_dad_expected",
      f'Ether(dst="33:33:00:00:00:01", src="{MY}")/IPv6(src="{SVC6}", dst="ff02::1", hlim=255)'
      f'/ICMPv6ND_NA(tgt="{SVC6}", R=0, S=0, O=1)/ICMPv6NDOptDstLLAddr(lladdr="{MY}")'),
+    # Linux's DAD probe (enhanced DAD, RFC 7527): a nonce option (type 14), which is no reason
+    # to stay silent.
+    ("ns_dad_nonce",
+     f'Ether(dst="{SNM6_MAC}", src="{PEER}")/IPv6(src="::", dst="{SNM6}", hlim=255)'
+     f'/ICMPv6ND_NS(tgt="{SVC6}")/b"\\x0e\\x01\\x01\\x02\\x03\\x04\\x05\\x06"'),
     ("ns_dad_with_sll",
      f'Ether(dst="{SNM6_MAC}", src="{PEER}")/IPv6(src="::", dst="{SNM6}", hlim=255)'
      f'/ICMPv6ND_NS(tgt="{SVC6}")/ICMPv6NDOptSrcLLAddr(lladdr="{PEER}")'),

@@ -16,7 +16,9 @@ namespace ntest {
 
 using namespace ports::neighbour;
 
-inline mac_address my_mac() { return *parse_mac_address("02:00:00:00:00:01"); }
+inline mac_address my_mac() {
+    return *parse_mac_address("02:00:00:00:00:01");
+}
 
 inline service_addresses service() {
     service_addresses a;
@@ -63,7 +65,8 @@ inline bool ipv4_header_checksum_ok(std::span<const std::uint8_t> header) {
     return ones_sum(header) == 0xFFFF;
 }
 
-inline bool icmpv6_checksum_ok(std::span<const std::uint8_t> ip6, std::span<const std::uint8_t> msg) {
+inline bool icmpv6_checksum_ok(std::span<const std::uint8_t> ip6,
+                               std::span<const std::uint8_t> msg) {
     std::vector<std::uint8_t> pseudo(ip6.begin() + 8, ip6.begin() + 40);  // source, destination
     const std::uint32_t len = static_cast<std::uint32_t>(msg.size());
     for (int shift = 24; shift >= 0; shift -= 8) {

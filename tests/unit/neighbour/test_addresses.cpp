@@ -1,8 +1,7 @@
 // The service address set and the text forms of addresses.
-#include "ports/neighbour/addresses.hpp"
-
 #include <gtest/gtest.h>
 
+#include "ports/neighbour/addresses.hpp"
 #include "ports/neighbour/checksum.hpp"
 
 namespace {
@@ -35,8 +34,8 @@ TEST(Addresses, ParsesMac) {
 
 TEST(Addresses, SetRefusesNonUnicast) {
     service_addresses s;
-    for (const char* bad : {"0.0.0.0", "127.0.0.1", "224.0.0.1", "255.255.255.255", "::", "::1",
-                            "ff02::1"}) {
+    for (const char* bad :
+         {"0.0.0.0", "127.0.0.1", "224.0.0.1", "255.255.255.255", "::", "::1", "ff02::1"}) {
         EXPECT_FALSE(s.add(*parse_ip_address(bad))) << bad;
     }
     EXPECT_EQ(s.v4_count(), 0u);
@@ -50,7 +49,7 @@ TEST(Addresses, SetHoldsEachFamilyToCapacity) {
     }
     EXPECT_FALSE(s.add(ip_address::from_v4({10, 0, 0, 200})));
     EXPECT_TRUE(s.add(ip_address::from_v4({10, 0, 0, 1})));  // already there
-    EXPECT_TRUE(s.add(*parse_ip_address("2001:db8::1")));     // the other family has room
+    EXPECT_TRUE(s.add(*parse_ip_address("2001:db8::1")));    // the other family has room
     EXPECT_TRUE(s.contains(ip_address::from_v4({10, 0, 0, 16})));
     EXPECT_FALSE(s.contains(ip_address::from_v4({10, 0, 0, 17})));
     EXPECT_EQ(s.v4_count(), service_addresses::max_v4);

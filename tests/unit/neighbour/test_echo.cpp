@@ -124,6 +124,12 @@ TEST(Echo6, MulticastDestinationIsNotAnswered) {
     EXPECT_EQ(run(nfix::echo6_request_multicast).r.what, outcome::not_for_us);
 }
 
+TEST(Echo6, ExtensionHeadersAreNotAnswered) {
+    const reply out = run(nfix::echo6_request_hop_by_hop);
+    EXPECT_EQ(out.r.what, outcome::not_for_us);
+    EXPECT_EQ(out.bytes, bytes_of(nfix::echo6_request_hop_by_hop));
+}
+
 TEST(Echo6, MulticastSourceIsDropped) {
     std::vector<std::uint8_t> f = bytes_of(nfix::echo6_request);
     f[ip6 + 8] = 0xFF;  // checksum no longer matters: the source is checked first either way

@@ -73,6 +73,12 @@ TEST(Nd, DadProbeGetsAdvertToAllNodes) {
     EXPECT_EQ(out.bytes, bytes_of(nfix::na_dad_expected));
 }
 
+TEST(Nd, DadProbeWithNonceOptionIsAnswered) {
+    const reply out = run(nfix::ns_dad_nonce);
+    ASSERT_EQ(out.r.what, outcome::nd_advert);
+    EXPECT_EQ(out.bytes, bytes_of(nfix::na_dad_expected));
+}
+
 TEST(Nd, DadProbeWithSourceOptionIsDropped) {
     EXPECT_EQ(run(nfix::ns_dad_with_sll).r.what, outcome::dropped_malformed);
 }

@@ -60,7 +60,7 @@ constexpr bool is_assignable(const ip_address& a) {
 }
 
 class service_addresses {
-public:
+  public:
     static constexpr std::size_t max_v4 = 16;
     static constexpr std::size_t max_v6 = 16;
 
@@ -121,7 +121,7 @@ public:
     constexpr std::size_t v4_count() const { return v4_count_; }
     constexpr std::size_t v6_count() const { return v6_count_; }
 
-private:
+  private:
     std::array<std::array<std::uint8_t, 4>, max_v4> v4_{};
     std::array<std::array<std::uint8_t, 16>, max_v6> v6_{};
     std::size_t v4_count_ = 0;

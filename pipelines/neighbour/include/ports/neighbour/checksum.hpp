@@ -35,7 +35,9 @@ constexpr std::uint16_t checksum_finish(std::uint32_t acc) {
 }
 
 // A message that carries its own correct checksum sums to 0xFFFF (RFC 1071 verification).
-constexpr bool checksum_ok(std::uint32_t acc) { return checksum_fold(acc) == 0xFFFF; }
+constexpr bool checksum_ok(std::uint32_t acc) {
+    return checksum_fold(acc) == 0xFFFF;
+}
 
 // RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), when one 16-bit word changes from m to m'. Cheaper
 // than summing the message again, and eqn. 3 (unlike RFC 1141's form) keeps the result right

@@ -36,7 +36,7 @@
 namespace ports::neighbour {
 
 enum class outcome : std::uint8_t {
-    not_for_us,         // untouched; the rest of the engine handles it
+    not_for_us,  // untouched; the rest of the engine handles it
     arp_reply,
     nd_advert,
     icmp4_echo_reply,
@@ -46,12 +46,18 @@ enum class outcome : std::uint8_t {
 
 constexpr const char* to_string(outcome o) {
     switch (o) {
-        case outcome::not_for_us: return "not_for_us";
-        case outcome::arp_reply: return "arp_reply";
-        case outcome::nd_advert: return "nd_advert";
-        case outcome::icmp4_echo_reply: return "icmp4_echo_reply";
-        case outcome::icmp6_echo_reply: return "icmp6_echo_reply";
-        case outcome::dropped_malformed: return "dropped_malformed";
+        case outcome::not_for_us:
+            return "not_for_us";
+        case outcome::arp_reply:
+            return "arp_reply";
+        case outcome::nd_advert:
+            return "nd_advert";
+        case outcome::icmp4_echo_reply:
+            return "icmp4_echo_reply";
+        case outcome::icmp6_echo_reply:
+            return "icmp6_echo_reply";
+        case outcome::dropped_malformed:
+            return "dropped_malformed";
     }
     return "?";
 }
@@ -67,9 +73,8 @@ struct result {
 // than an NS without a source link-layer option. Values below frame.size() count as
 // frame.size(). l: parsers::parse_ethernet(frame); its offsets are checked against the frame
 // before use, so a mismatched one yields not_for_us, never an out-of-bounds access.
-inline result respond(std::span<std::uint8_t> frame, std::size_t capacity,
-                      const parsers::layers& l, const service_addresses& addrs,
-                      const mac_address& my_mac);
+inline result respond(std::span<std::uint8_t> frame, std::size_t capacity, const parsers::layers& l,
+                      const service_addresses& addrs, const mac_address& my_mac);
 
 }  // namespace ports::neighbour
 

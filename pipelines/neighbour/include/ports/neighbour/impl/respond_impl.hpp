@@ -40,7 +40,7 @@ inline constexpr std::uint8_t nd_flag_solicited = 0x40;
 inline constexpr std::uint8_t nd_flag_override = 0x20;
 
 inline constexpr std::array<std::uint8_t, 16> all_nodes = {0xFF, 0x02, 0, 0, 0, 0, 0, 0,
-                                                          0,    0,    0, 0, 0, 0, 0, 1};
+                                                           0,    0,    0, 0, 0, 0, 0, 1};
 inline constexpr std::array<std::uint8_t, 6> all_nodes_mac = {0x33, 0x33, 0, 0, 0, 1};
 
 inline result keep(std::span<const std::uint8_t> frame, outcome what) {
@@ -57,7 +57,9 @@ inline bool same_mac(const std::uint8_t* p, const mac_address& m) {
 }
 
 // The I/G bit: broadcast is a multicast address too.
-inline bool is_group_mac(const std::uint8_t* p) { return (p[0] & 0x01) != 0; }
+inline bool is_group_mac(const std::uint8_t* p) {
+    return (p[0] & 0x01) != 0;
+}
 
 inline bool is_broadcast_mac(const std::uint8_t* p) {
     return (p[0] & p[1] & p[2] & p[3] & p[4] & p[5]) == 0xFF;
@@ -71,7 +73,9 @@ inline std::span<const std::uint8_t, 16> v6_at(const std::uint8_t* p) {
 }
 
 // A source one may answer: not 0/8, loopback, multicast, class E or the limited broadcast.
-inline bool is_unicast_v4(const std::uint8_t* p) { return p[0] != 0 && p[0] != 127 && p[0] < 224; }
+inline bool is_unicast_v4(const std::uint8_t* p) {
+    return p[0] != 0 && p[0] != 127 && p[0] < 224;
+}
 
 inline bool is_unspecified_v6(const std::uint8_t* p) {
     std::uint8_t any = 0;
@@ -81,11 +85,13 @@ inline bool is_unspecified_v6(const std::uint8_t* p) {
     return any == 0;
 }
 
-inline bool is_multicast_v6(const std::uint8_t* p) { return p[0] == 0xFF; }
+inline bool is_multicast_v6(const std::uint8_t* p) {
+    return p[0] == 0xFF;
+}
 
 // ff02::1:ffXX:XXXX with the target's low 24 bits (RFC 4291 2.7.1).
 inline bool is_solicited_node_of(const std::uint8_t* dst, const std::uint8_t* target) {
-    static constexpr std::array<std::uint8_t, 13> prefix = {0xFF, 0x02, 0, 0, 0, 0, 0,
+    static constexpr std::array<std::uint8_t, 13> prefix = {0xFF, 0x02, 0, 0, 0, 0,   0,
                                                             0,    0,    0, 0, 1, 0xFF};
     return std::memcmp(dst, prefix.data(), prefix.size()) == 0 && dst[13] == target[13] &&
            dst[14] == target[14] && dst[15] == target[15];
@@ -348,24 +354,23 @@ inline result respond_ipv6(std::span<std::uint8_t> frame, std::size_t capacity,
 
 }  // namespace respond_detail
 
-inline result respond(std::span<std::uint8_t> frame, std::size_t capacity,
-                      const parsers::layers& l, const service_addresses& addrs,
-                      const mac_address& my_mac) {
+inline result respond(std::span<std::uint8_t> frame, std::size_t capacity, const parsers::layers& l,
+                      const service_addresses& addrs, const mac_address& my_mac) {
     if (frame.size() < respond_detail::eth_header || frame.size() > 0xFFFF) {
         return respond_detail::keep(frame, outcome::not_for_us);
     }
     switch (l.l3) {
         case parsers::l3_kind::none:
-            if (l.ethertype == parsers::ethertype_arp && !l.pppoe &&
-                l.st == parsers::status::ok && l.vlan_count <= 2) {
+            if (l.ethertype == parsers::ethertype_arp && !l.pppoe && l.st == parsers::status::ok &&
+                l.vlan_count <= 2) {
                 return respond_detail::respond_arp(frame, l, addrs, my_mac);
             }
             return respond_detail::keep(frame, outcome::not_for_us);
         case parsers::l3_kind::ipv4:
             return respond_detail::respond_icmp4(frame, l, addrs, my_mac);
         case parsers::l3_kind::ipv6:
-            return respond_detail::respond_ipv6(frame, std::max(capacity, frame.size()), l,
-                                                addrs, my_mac);
+            return respond_detail::respond_ipv6(frame, std::max(capacity, frame.size()), l, addrs,
+                                                my_mac);
     }
     return respond_detail::keep(frame, outcome::not_for_us);
 }
