@@ -19,6 +19,11 @@
 //   neighbour advertisement (Override, Solicited unless DAD, target link-layer option); DAD
 //   probes from :: get it on all-nodes ff02::1 (RFC 4862 5.4.3 defence).
 //
+// Echo replies keep the request's length (Ethernet padding included), IPv4 ID and TOS, IPv6
+// traffic class and flow label; TTL/hop limit becomes 64. The NA is always 32 bytes of ICMPv6
+// (options of the NS are not echoed) with traffic class and flow label 0. Frames inside PPPoE
+// sessions, and frames whose Ethernet source is my_mac (our own, looped back), are not_for_us.
+//
 // dropped_malformed: the message is addressed to us and of a kind we answer, but fails
 // validation (NS hop limit != 255, bad checksum, bad options, a broadcast/multicast or otherwise
 // bogus source, no room for the NA): the caller drops it; the frame is untouched. Invalid
