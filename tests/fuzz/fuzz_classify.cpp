@@ -24,9 +24,8 @@ void check(const pipelines::classification& r) {
             std::abort();
         }
     }
-    if (r.malformed && r.detail_count != 0 && r.cls != pipelines::traffic_class::l2tp &&
-        r.cls != pipelines::traffic_class::other) {
-        // Details count valid packets only (l2tp's over_tcp marks the transport, not validity).
+    if (r.malformed && r.detail_count != 0) {
+        // Details count valid packets only.
         std::abort();
     }
 }

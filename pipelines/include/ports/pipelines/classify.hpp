@@ -182,16 +182,21 @@ inline traffic_class tcp_port_class(std::uint16_t port) {
 
 // frame: the bytes the layers were parsed from.
 [[gnu::always_inline]] inline classification classify_layers(const parsers::layers& l, byte_span frame) {
-    if (l.l3 == parsers::l3_kind::none || l.st != status::ok) {
-        auto r = classify_other(l);
-        r.malformed = l.st != status::ok;
-        return r;
+    if (l.st != status::ok) {
+        // Broken below the transport header: other, malformed, and no detail (details count
+        // valid packets only).
+        return make(traffic_class::other, true);
+    }
+    if (l.l3 == parsers::l3_kind::none) {
+        return classify_other(l);
     }
     const byte_span l4 = frame.subspan(l.l4_offset, l.l4_length);
     if (l.l4_proto == parsers::ipproto_gre) {
         classification r = make(traffic_class::gre, l.truncated);
         r.fragment = l.fragment;
-        return l.fragment ? r : classify_gre(l4, r);
+        // A fragment's or a cut datagram's GRE header may be there, but details count valid
+        // packets only.
+        return (l.fragment || l.truncated) ? r : classify_gre(l4, r);
     }
     if (l.later_fragment) {
         return classify_other(l);
@@ -239,9 +244,6 @@ inline traffic_class tcp_port_class(std::uint16_t port) {
             return classify_other(l);
         }
         classification r = make(cls, l.truncated);
-        if (cls == traffic_class::l2tp) {
-            r.add_detail(counter::l2tp_over_tcp);
-        }
         if (l.fragment) {
             r.fragment = true;
             return r;
@@ -249,13 +251,23 @@ inline traffic_class tcp_port_class(std::uint16_t port) {
         if (l.truncated) {
             return r;
         }
+        if (cls == traffic_class::pptp) {
+            if (t.payload.empty()) {
+                r.add_detail(counter::pptp_tcp_no_payload);
+                return r;
+            }
+            return classify_pptp(t.payload, r);
+        }
         if (t.payload.empty()) {
-            r.add_detail(cls == traffic_class::pptp ? counter::pptp_tcp_no_payload
-                                                    : counter::l2tp_tcp_no_payload);
+            r.add_detail(counter::l2tp_over_tcp);
+            r.add_detail(counter::l2tp_tcp_no_payload);
             return r;
         }
-        return cls == traffic_class::pptp ? classify_pptp(t.payload, r)
-                                          : classify_l2tp(t.payload, r);
+        r = classify_l2tp(t.payload, r);
+        if (!r.malformed) {
+            r.add_detail(counter::l2tp_over_tcp);
+        }
+        return r;
     }
     return classify_other(l);
 }
