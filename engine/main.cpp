@@ -43,6 +43,7 @@ void control_loop(runtime& rt, const app_options& opt) {
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
     auto next_stats = start + std::chrono::duration<double>(opt.stats_interval_s);
+    auto next_tick = start + std::chrono::seconds(1);
     interval_meter meter(rt.ports(), rt.counters());
     while (!rt.stopping()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -54,6 +55,10 @@ void control_loop(runtime& rt, const app_options& opt) {
                    now - start >= std::chrono::duration<double>(*opt.duration_s)) {
             spdlog::info("duration of {} s reached: stopping", *opt.duration_s);
             rt.request_stop();
+        }
+        if (rt.service() != nullptr && now >= next_tick) {
+            rt.service()->tick();
+            next_tick += std::chrono::seconds(1);
         }
         if (opt.stats_interval_s > 0 && now >= next_stats) {
             spdlog::info("{}", meter.line());
@@ -84,6 +89,9 @@ int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
         doc["duration_s"] = seconds;
         doc["ports"] = ports_json(rt.ports());
         doc["lcores"] = lcores_json(rt.lcores());
+        if (rt.service() != nullptr) {
+            doc["ntp_server"] = server_json(rt.service()->counters());
+        }
         telemetry::write_file(opt.stats_json_path, doc.dump(2) + "\n");
         spdlog::info("statistics written to {}", opt.stats_json_path);
     }
@@ -128,11 +136,6 @@ int main(int argc, char** argv) {
             spdlog::error("config: {}", e.what());
             return 1;
         }
-    }
-
-    if (cfg.ntp.enabled) {
-        // The section is checked already; the fast-path server that uses it is still to come.
-        spdlog::warn("{}: 'ntp:' is read but not served yet by this version", cfg.file);
     }
 
     std::signal(SIGINT, on_signal);

@@ -144,15 +144,12 @@ lcore_plan plan_lcores(const engine_config& cfg, const std::vector<port_runtime>
     return plan;
 }
 
-namespace {
-
-// Lcores that transmit on a port: those forwarding into it (inline peers).
-std::vector<unsigned> senders_of(std::uint16_t port, const lcore_plan& plan) {
+std::vector<unsigned> senders_of(const port_runtime& port, const lcore_plan& plan) {
     std::vector<unsigned> out;
     for (std::size_t i = 0; i < plan.lcores.size(); ++i) {
         for (const auto& rx : plan.rx[i]) {
-            if (rx.peer == port &&
-                std::find(out.begin(), out.end(), plan.lcores[i]) == out.end()) {
+            const bool sends = rx.peer == port.id || (port.serves_ntp && rx.port == port.id);
+            if (sends && std::find(out.begin(), out.end(), plan.lcores[i]) == out.end()) {
                 out.push_back(plan.lcores[i]);
             }
         }
@@ -160,14 +157,12 @@ std::vector<unsigned> senders_of(std::uint16_t port, const lcore_plan& plan) {
     return out;
 }
 
-}  // namespace
-
 std::vector<rte_mempool*> create_pools(const engine_config& cfg,
                                        const std::vector<port_runtime>& ports,
                                        const lcore_plan& plan) {
     std::map<int, std::uint64_t> need;
     for (const auto& p : ports) {
-        const std::uint64_t txq = std::max<std::size_t>(1, senders_of(p.id, plan).size());
+        const std::uint64_t txq = std::max<std::size_t>(1, senders_of(p, plan).size());
         need[socket_of(p.id)] += std::uint64_t{p.cfg.rx_descriptors} * p.cfg.queues +
                                  std::uint64_t{p.cfg.tx_descriptors} * txq;
     }
@@ -201,7 +196,7 @@ void start_ports(std::vector<port_runtime>& ports, const lcore_plan& plan,
                                          errno_text(rc)));
         }
         p.driver = info.driver_name ? info.driver_name : "?";
-        p.tx_queues = static_cast<std::uint16_t>(std::max<std::size_t>(1, senders_of(p.id, plan).size()));
+        p.tx_queues = static_cast<std::uint16_t>(std::max<std::size_t>(1, senders_of(p, plan).size()));
         if (p.cfg.queues > info.max_rx_queues) {
             throw init_error(fmt::format("port '{}' ({}): {} rx queues asked, the device has {}",
                                          p.cfg.name, p.driver, p.cfg.queues, info.max_rx_queues));
@@ -212,8 +207,15 @@ void start_ports(std::vector<port_runtime>& ports, const lcore_plan& plan,
                 p.cfg.name, p.driver, p.tx_queues, info.max_tx_queues));
         }
         rte_eth_conf conf{};
+        if (p.serves_ntp && (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP) != 0) {
+            conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
+            p.rx_timestamp = true;
+        }
         if (p.cfg.queues > 1) {
-            const std::uint64_t wanted = RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_TCP;
+            // An NTP service port hashes on addresses only: a client's requests (chrony picks
+            // a new source port each time) then reach one lcore and one rate-limit table.
+            const std::uint64_t wanted =
+                p.serves_ntp ? RTE_ETH_RSS_IP : RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_TCP;
             const std::uint64_t hf = wanted & info.flow_type_rss_offloads;
             if (hf != 0) {
                 conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;

@@ -25,6 +25,8 @@ struct port_runtime {
     std::uint16_t tx_queues = 1;
     std::string driver;
     bool started = false;
+    bool serves_ntp = false;        // has NTP service addresses: answers on its own TX queues
+    bool rx_timestamp = false;      // the RX timestamp offload was enabled at configure
 };
 
 // Which lcore polls which (port, queue), and which TX queue each lcore uses on each port.
@@ -48,6 +50,10 @@ void start_ports(std::vector<port_runtime>& ports, const lcore_plan& plan,
                  const std::vector<rte_mempool*>& pools);
 
 void log_link_status(const std::vector<port_runtime>& ports);
+
+// Lcores that transmit on a port: those forwarding into it (inline peers) and, on a port with
+// an NTP service, those polling it (replies leave by the port they came in).
+std::vector<unsigned> senders_of(const port_runtime& port, const lcore_plan& plan);
 
 void stop_ports(std::vector<port_runtime>& ports);
 

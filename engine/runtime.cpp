@@ -5,6 +5,7 @@
 #include <rte_malloc.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <new>
 
 namespace ports::engine {
@@ -22,9 +23,16 @@ int launch_worker(void* arg) { return pipelines::worker_main(arg); }
 
 void runtime::start(const engine_config& cfg, std::vector<port_runtime> ports) {
     ports_ = std::move(ports);
+    if (cfg.ntp.enabled) {
+        service_ = std::make_unique<ntp_service>(cfg.ntp, ports_);
+    }
     plan_ = plan_lcores(cfg, ports_);
     pools_ = create_pools(cfg, ports_, plan_);
     start_ports(ports_, plan_, pools_);
+    if (service_) {
+        service_->attach_ports(ports_);
+        service_->tick();
+    }
     build_lcores();
     log_link_status(ports_);
     for (std::size_t i = 0; i < plan_.lcores.size(); ++i) {
@@ -50,17 +58,25 @@ void runtime::build_lcores() {
         b->conf.rx_count = static_cast<std::uint16_t>(plan_.rx[i].size());
         std::copy(plan_.rx[i].begin(), plan_.rx[i].end(), b->conf.rx.begin());
     }
+    if (service_) {
+        for (auto* b : blocks_) {
+            bool serves = false;
+            for (std::uint16_t q = 0; q < b->conf.rx_count; ++q) {
+                b->conf.rx[q].service = service_->port(b->conf.rx[q].port);
+                serves = serves || b->conf.rx[q].service != nullptr;
+            }
+            if (serves) {
+                b->conf.service = service_->make_lcore(b->conf.lcore_id);
+            }
+        }
+    }
     // TX queue k of a port belongs to the k-th lcore that sends to it (start_ports sized it so).
     for (const auto& p : ports_) {
-        std::uint16_t next_queue = 0;
-        for (auto* b : blocks_) {
-            bool sends = false;
-            for (std::uint16_t q = 0; q < b->conf.rx_count; ++q) {
-                sends = sends || b->conf.rx[q].peer == p.id;
-            }
-            if (!sends) {
-                continue;
-            }
+        const auto senders = senders_of(p, plan_);
+        for (std::size_t k = 0; k < senders.size(); ++k) {
+            lcore_block* b = blocks_[static_cast<std::size_t>(
+                std::find(plan_.lcores.begin(), plan_.lcores.end(), senders[k]) -
+                plan_.lcores.begin())];
             const int socket = static_cast<int>(rte_lcore_to_socket_id(b->conf.lcore_id));
             auto* buf = static_cast<rte_eth_dev_tx_buffer*>(rte_zmalloc_socket(
                 "tx_buffer", RTE_ETH_TX_BUFFER_SIZE(pipelines::burst_size), 0, socket));
@@ -71,7 +87,7 @@ void runtime::build_lcores() {
             rte_eth_tx_buffer_init(buf, pipelines::burst_size);
             rte_eth_tx_buffer_set_err_callback(buf, unsent_callback, &b->stats.tx_dropped);
             b->conf.tx_buffer[p.id] = buf;
-            b->conf.tx_queue[p.id] = next_queue++;
+            b->conf.tx_queue[p.id] = static_cast<std::uint16_t>(k);
         }
     }
 }
@@ -112,6 +128,7 @@ std::vector<lcore_figures> runtime::lcores() const {
 
 void runtime::release() {
     stop_ports(ports_);
+    service_.reset();
     ports_.clear();
     for (void* b : tx_buffers_) {
         rte_free(b);

@@ -3,12 +3,14 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <vector>
 
 #include "config.hpp"
 #include "ports.hpp"
 #include "ports/pipelines/counters.hpp"
 #include "ports/pipelines/worker.hpp"
+#include "service.hpp"
 #include "stats.hpp"
 
 namespace ports::engine {
@@ -38,6 +40,8 @@ public:
     bool stopping() const { return stop_.load(std::memory_order_relaxed); }
 
     std::vector<const pipelines::core_counters*> counters() const;
+    // Null without an ntp: section.
+    ntp_service* service() { return service_.get(); }
     std::vector<lcore_figures> lcores() const;
     const std::vector<port_runtime>& ports() const { return ports_; }
     const std::vector<lcore_block*>& blocks() const { return blocks_; }
@@ -53,6 +57,7 @@ private:
     std::vector<rte_mempool*> pools_;
     std::vector<lcore_block*> blocks_;  // parallel to plan_.lcores
     std::vector<void*> tx_buffers_;
+    std::unique_ptr<ntp_service> service_;
 };
 
 }  // namespace ports::engine

@@ -57,6 +57,18 @@ nlohmann::ordered_json lcores_json(const std::vector<lcore_figures>& lcores) {
     return out;
 }
 
+nlohmann::ordered_json server_json(const std::vector<const pipelines::server_counters*>& cores) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::object();
+    for (std::size_t i = 0; i < pipelines::server_counter_count; ++i) {
+        std::uint64_t sum = 0;
+        for (const auto* c : cores) {
+            sum += c->load(i);
+        }
+        out[std::string(pipelines::server_counter_names[i])] = sum;
+    }
+    return out;
+}
+
 interval_meter::interval_meter(const std::vector<port_runtime>& ports,
                                std::vector<const pipelines::core_counters*> cores)
     : ports_(ports), cores_(std::move(cores)), last_(snapshot_of(cores_)),

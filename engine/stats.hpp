@@ -9,6 +9,7 @@
 
 #include "ports.hpp"
 #include "ports/pipelines/counters.hpp"
+#include "ports/pipelines/service.hpp"
 #include "ports/pipelines/worker.hpp"
 
 namespace ports::engine {
@@ -22,6 +23,7 @@ pipelines::counter_snapshot snapshot_of(const std::vector<const pipelines::core_
 
 nlohmann::ordered_json ports_json(const std::vector<port_runtime>& ports);
 nlohmann::ordered_json lcores_json(const std::vector<lcore_figures>& lcores);
+nlohmann::ordered_json server_json(const std::vector<const pipelines::server_counters*>& cores);
 
 // Rates since the previous call, as one log line.
 class interval_meter {

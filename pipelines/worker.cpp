@@ -5,6 +5,7 @@
 #include <rte_prefetch.h>
 
 #include "ports/pipelines/classify.hpp"
+#include "ports/pipelines/service.hpp"
 
 namespace ports::pipelines {
 
@@ -26,23 +27,33 @@ parsers::byte_span frame_of(const rte_mbuf* m) {
 // tests/bench/callgrind_ipp.sh; the loop adds the PMD's rx/tx and the free/forward.
 void process_burst(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, std::uint16_t n) {
     core_counters& counters = *conf.counters;
+    // The software receive time of the burst, for ports without a hardware stamp.
+    const std::uint64_t rx_tsc = rx.service != nullptr ? rte_rdtsc() : 0;
     for (std::uint16_t i = 0; i < n && i < prefetch_offset; ++i) {
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
     }
+    std::uint16_t kept = 0;
     for (std::uint16_t i = 0; i < n; ++i) {
         if (i + prefetch_offset < n) {
             rte_prefetch0(rte_pktmbuf_mtod(pkts[i + prefetch_offset], void*));
         }
         const classification r = classify_frame(frame_of(pkts[i]));
         count(counters, r, pkts[i]->pkt_len);
+        if (rx.service != nullptr && serve(conf, rx, pkts[i], r.cls, rx_tsc)) {
+            continue;
+        }
+        pkts[kept++] = pkts[i];
+    }
+    if (rx.service != nullptr) {
+        flush_replies(conf);
     }
     if (rx.peer == no_peer) {
-        rte_pktmbuf_free_bulk(pkts, n);
+        rte_pktmbuf_free_bulk(pkts, kept);
         return;
     }
     rte_eth_dev_tx_buffer* buffer = conf.tx_buffer[rx.peer];
     std::uint64_t sent = 0;
-    for (std::uint16_t i = 0; i < n; ++i) {
+    for (std::uint16_t i = 0; i < kept; ++i) {
         sent += rte_eth_tx_buffer(rx.peer, conf.tx_queue[rx.peer], buffer, pkts[i]);
     }
     worker_stats::add(conf.stats->tx_packets, sent);

@@ -17,10 +17,14 @@ inline constexpr std::uint16_t burst_size = 32;
 inline constexpr std::uint16_t max_rx_per_lcore = 16;
 inline constexpr std::uint16_t no_peer = UINT16_MAX;
 
+struct port_service;
+struct service_lcore;
+
 struct rx_queue_conf {
     std::uint16_t port = 0;
     std::uint16_t queue = 0;
     std::uint16_t peer = no_peer;  // inline mode: the port rx traffic is forwarded to
+    const port_service* service = nullptr;  // the port's NTP service, if it has one
 };
 
 // Figures of the loop itself, beside the traffic counters; same single-writer rule.
@@ -52,6 +56,7 @@ struct alignas(64) lcore_conf {
     std::array<rte_eth_dev_tx_buffer*, RTE_MAX_ETHPORTS> tx_buffer{};
     core_counters* counters = nullptr;
     worker_stats* stats = nullptr;
+    service_lcore* service = nullptr;  // set when any port this lcore polls has a service
     const std::atomic<bool>* stop = nullptr;
 };
 

@@ -1,0 +1,222 @@
+#include "service.hpp"
+
+#include <arpa/inet.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf_dyn.h>
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+
+namespace ports::engine {
+
+namespace {
+
+neighbour::ip_address to_neighbour(const ip_address& a) {
+    neighbour::ip_address n;
+    n.v6 = a.v6;
+    n.bytes = a.bytes;
+    return n;
+}
+
+std::string text_of(const ip_address& a) {
+    char buf[64] = {};
+    inet_ntop(a.v6 ? AF_INET6 : AF_INET, a.bytes.data(), buf, sizeof(buf));
+    return buf;
+}
+
+std::uint32_t refid_of(const std::string& refid) {
+    if (const auto ip = parse_ip_address(refid); ip && !ip->v6) {
+        return static_cast<std::uint32_t>(ip->bytes[0]) << 24 | ip->bytes[1] << 16 |
+               ip->bytes[2] << 8 | ip->bytes[3];
+    }
+    std::uint32_t v = 0;
+    for (std::size_t i = 0; i < 4; ++i) {
+        v = v << 8 | (i < refid.size() ? static_cast<std::uint8_t>(refid[i]) : 0);
+    }
+    return v;
+}
+
+// Microseconds to NTP short format (16.16 seconds), saturating.
+std::uint32_t ntp_short_of_us(std::uint64_t us) {
+    const std::uint64_t v = us * 65536 / 1000000;
+    return v > 0xFFFFFFFFULL ? 0xFFFFFFFFU : static_cast<std::uint32_t>(v);
+}
+
+constexpr std::uint64_t assumed_dispersion_us = 1000;
+
+}  // namespace
+
+struct ntp_service::lcore_state {
+    pipelines::service_lcore lcore;
+    pipelines::server_counters counters;
+    std::unique_ptr<ntp::mac_engine> mac;
+    std::unique_ptr<ntp::rate_limiter> limiter;
+};
+
+ntp_service::ntp_service(const ntp_config& cfg, std::vector<port_runtime>& ports) : cfg_(cfg) {
+    if (!cfg.keys_path.empty()) {
+        try {
+            keys_ = ntp::load_key_file(cfg.keys_path);
+        } catch (const std::exception& e) {
+            throw init_error(std::string("ntp keys: ") + e.what());
+        }
+        spdlog::info("ntp: {} key(s) from {}", keys_.size(), cfg.keys_path);
+    }
+    for (const auto& rule : cfg.access) {
+        ntp::address a = rule.address.v6 ? ntp::address::from_ipv6(rule.address.bytes.data())
+                                         : ntp::address::from_ipv4(rule.address.bytes.data());
+        access_.add(rule.allow, a, rule.address.v6 ? rule.length : 96u + rule.length);
+    }
+    shared_.config.stratum = cfg.stratum;
+    shared_.config.refid = refid_of(cfg.refid);
+    shared_.config.require_auth = cfg.require_auth;
+    shared_.keys = keys_.empty() ? nullptr : &keys_;
+    shared_.access = cfg.access.empty() ? nullptr : &access_;
+    shared_.kod = cfg.ratelimit.enabled && cfg.ratelimit.kod;
+
+    ports_.resize(RTE_MAX_ETHPORTS);
+    for (auto& p : ports) {
+        const auto& list = p.cfg.ntp_addresses ? *p.cfg.ntp_addresses : cfg.addresses;
+        if (list.empty()) {
+            continue;
+        }
+        auto svc = std::make_unique<pipelines::port_service>();
+        std::string names;
+        for (const auto& a : list) {
+            if (!svc->addresses.add(to_neighbour(a))) {
+                throw init_error(fmt::format("port '{}': cannot serve {} (too many addresses, or "
+                                             "not a unicast address)",
+                                             p.cfg.name, text_of(a)));
+            }
+            names += (names.empty() ? "" : ", ") + text_of(a);
+        }
+        p.serves_ntp = true;
+        spdlog::info("port '{}': NTP service on {}", p.cfg.name, names);
+        ports_[p.id] = std::move(svc);
+    }
+    if (std::none_of(ports.begin(), ports.end(), [](const port_runtime& p) { return p.serves_ntp; })) {
+        spdlog::warn("ntp: no port has service addresses (ntp.addresses or a port's "
+                     "ntp_addresses): nothing will be answered");
+    }
+}
+
+ntp_service::~ntp_service() = default;
+
+void ntp_service::attach_ports(const std::vector<port_runtime>& ports) {
+    int ts_offset = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, nullptr);
+    const int ts_bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, nullptr);
+    for (const auto& p : ports) {
+        auto* svc = ports_[p.id].get();
+        if (svc == nullptr) {
+            continue;
+        }
+        rte_ether_addr mac{};
+        rte_eth_macaddr_get(p.id, &mac);
+        std::copy(std::begin(mac.addr_bytes), std::end(mac.addr_bytes), svc->mac.bytes.begin());
+        const bool stamped = ts_offset >= 0 && ts_bit >= 0;
+        if (p.driver == "net_pcap" && stamped) {
+            // DPDK 22.11's net_pcap stamps every mbuf with the record's time, in microseconds,
+            // while it refuses the timestamp offload.
+            svc->ts_kind = pipelines::rx_timestamp_kind::pcap_microseconds;
+        } else if (p.rx_timestamp && stamped && sample_nic(p.id)) {
+            svc->ts_kind = pipelines::rx_timestamp_kind::device_ticks;
+            rte_eth_link link{};
+            rte_eth_link_get_nowait(p.id, &link);
+            if (link.link_speed != 0 && link.link_speed != RTE_ETH_SPEED_NUM_UNKNOWN) {
+                // ns per byte at the link rate: 8000 / Mb/s.
+                svc->ns_per_byte_q16 = (8000ULL << 16) / link.link_speed;
+            }
+            device_clock_ports_.push_back(p.id);
+            device_calibrators_.push_back(std::make_unique<clock_calibrator>());
+        }
+        if (svc->ts_kind != pipelines::rx_timestamp_kind::software) {
+            svc->ts_offset = ts_offset;
+            svc->ts_flag = 1ULL << ts_bit;
+        }
+        const char* kind = svc->ts_kind == pipelines::rx_timestamp_kind::pcap_microseconds
+                               ? "net_pcap record time (microseconds)"
+                           : svc->ts_kind == pipelines::rx_timestamp_kind::device_ticks
+                               ? "NIC hardware timestamp, device clock calibrated to UTC"
+                               : "software (TSC at the rx burst, calibrated to UTC)";
+        spdlog::info("port '{}': NTP service MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, receive "
+                     "timestamps: {}",
+                     p.cfg.name, svc->mac.bytes[0], svc->mac.bytes[1], svc->mac.bytes[2],
+                     svc->mac.bytes[3], svc->mac.bytes[4], svc->mac.bytes[5], kind);
+    }
+}
+
+const pipelines::port_service* ntp_service::port(std::uint16_t id) const {
+    return id < ports_.size() ? ports_[id].get() : nullptr;
+}
+
+pipelines::service_lcore* ntp_service::make_lcore(unsigned lcore) {
+    auto st = std::make_unique<lcore_state>();
+    st->mac = std::make_unique<ntp::mac_engine>(keys_);
+    if (cfg_.ratelimit.enabled) {
+        ntp::rate_limit_config rl;
+        rl.interval_log2 = cfg_.ratelimit.interval;
+        rl.burst = cfg_.ratelimit.burst;
+        rl.leak_log2 = cfg_.ratelimit.leak;
+        try {
+            st->limiter = std::make_unique<ntp::rate_limiter>(rl);
+        } catch (const std::exception& e) {
+            throw init_error(std::string("ntp ratelimit: ") + e.what());
+        }
+    }
+    st->lcore.shared = &shared_;
+    st->lcore.mac = st->mac.get();
+    st->lcore.limiter = st->limiter.get();
+    st->lcore.counters = &st->counters;
+    st->lcore.mono_ns_per_tsc_q32 =
+        static_cast<std::uint64_t>((static_cast<unsigned __int128>(pipelines::ns_per_s) << 32) /
+                                   rte_get_tsc_hz());
+    (void)lcore;
+    lcores_.push_back(std::move(st));
+    return &lcores_.back()->lcore;
+}
+
+void ntp_service::tick() {
+    const clock_sample tsc = sample_tsc();
+    auto map = tsc_calibrator_.add(tsc);
+    if (!map && !shared_.tsc_map.read().valid()) {
+        // First tick: one sample and the nominal TSC rate until a second sample comes.
+        map = pipelines::linear_map{
+            tsc.counter, tsc.utc_ns,
+            static_cast<std::uint64_t>(
+                (static_cast<unsigned __int128>(pipelines::ns_per_s) << 32) / rte_get_tsc_hz())};
+    }
+    if (map) {
+        shared_.tsc_map.publish(*map);
+    }
+    for (std::size_t i = 0; i < device_clock_ports_.size(); ++i) {
+        if (const auto s = sample_nic(device_clock_ports_[i])) {
+            if (const auto m = device_calibrators_[i]->add(*s)) {
+                ports_[device_clock_ports_[i]]->device_map.publish(*m);
+            }
+        }
+    }
+    const kernel_clock k = read_kernel_clock();
+    ntp::clock_state c;
+    c.synchronized = k.synchronized || cfg_.assume_synchronized;
+    c.leap = k.synchronized ? k.leap : 0;
+    c.stratum = cfg_.stratum;
+    c.precision = -20;
+    c.root_delay = 0;
+    c.root_dispersion =
+        ntp_short_of_us(k.synchronized ? k.max_error_us : assumed_dispersion_us);
+    c.refid = shared_.config.refid;
+    c.reference_ts = pipelines::ntp_from_unix_ns(tsc.utc_ns);
+    shared_.clock.publish(c);
+}
+
+std::vector<const pipelines::server_counters*> ntp_service::counters() const {
+    std::vector<const pipelines::server_counters*> out;
+    for (const auto& l : lcores_) {
+        out.push_back(&l->counters);
+    }
+    return out;
+}
+
+}  // namespace ports::engine

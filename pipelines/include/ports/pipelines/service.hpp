@@ -1,0 +1,169 @@
+// The NTP service stage: for a port's service addresses the worker answers ARP, IPv6 neighbour
+// solicitations, ICMP/ICMPv6 echo and NTP client requests itself, in place in the received
+// mbuf, and sends the replies back out of the same port. Everything else keeps its path.
+//
+// Cost per NTP reply (callgrind, bench-ntp): see README "Performance"; the stage re-walks the
+// headers it rewrites (a few tens of instructions) and spends the rest in ntp::build_reply,
+// the checksum and, for authenticated requests, OpenSSL.
+#pragma once
+
+#include <rte_mbuf.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <type_traits>
+
+#include "ports/neighbour/addresses.hpp"
+#include "ports/ntp/mac.hpp"
+#include "ports/ntp/ratelimit.hpp"
+#include "ports/ntp/reply.hpp"
+#include "ports/pipelines/counters.hpp"
+#include "ports/pipelines/timestamp.hpp"
+
+namespace ports::pipelines {
+
+// clang-format off
+#define PORTS_SERVER_COUNTERS(X)                                                  \
+    X(requests) X(replies) X(version_1) X(version_2) X(version_3) X(version_4)    \
+    X(auth_ok) X(auth_fail) X(crypto_nak) X(rate_limited) X(kod_sent)             \
+    X(drop_mode6) X(drop_mode7) X(drop_other_mode) X(drop_access)                 \
+    X(drop_malformed) X(drop_auth_required) X(drop_unsupported_ip)                \
+    X(drop_sign_failed) X(arp_replies) X(nd_adverts) X(icmp_echo_replies)         \
+    X(icmp6_echo_replies) X(neighbour_malformed) X(tx_dropped)
+// clang-format on
+
+enum class server_counter : std::uint16_t {
+#define PORTS_SERVER_ENUM(k) k,
+    PORTS_SERVER_COUNTERS(PORTS_SERVER_ENUM)
+#undef PORTS_SERVER_ENUM
+};
+
+inline constexpr std::string_view server_counter_names[] = {
+#define PORTS_SERVER_NAME(k) #k,
+    PORTS_SERVER_COUNTERS(PORTS_SERVER_NAME)
+#undef PORTS_SERVER_NAME
+};
+inline constexpr std::size_t server_counter_count = std::size(server_counter_names);
+
+// Same single-writer rule as core_counters.
+struct alignas(64) server_counters {
+    std::array<std::uint64_t, server_counter_count> values{};
+
+    void add(server_counter c, std::uint64_t n = 1) {
+        std::atomic_ref<std::uint64_t> v(values[static_cast<std::size_t>(c)]);
+        v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    std::uint64_t load(std::size_t i) const {
+        return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(values[i]))
+            .load(std::memory_order_relaxed);
+    }
+};
+
+// A trivially copyable value with one writer and lock-free readers (the seqlock of
+// timestamp.hpp, for any size that is a multiple of 8 bytes).
+template <typename T>
+class seqlocked {
+    static_assert(std::is_trivially_copyable_v<T> && sizeof(T) % 8 == 0);
+
+public:
+    seqlocked() { rte_seqlock_init(&lock_); }
+    void publish(const T& v) {
+        std::uint64_t words[sizeof(T) / 8];
+        std::memcpy(words, &v, sizeof(T));
+        rte_seqlock_write_lock(&lock_);
+        for (std::size_t i = 0; i < std::size(words); ++i) {
+            std::atomic_ref<std::uint64_t>(words_[i]).store(words[i], std::memory_order_relaxed);
+        }
+        rte_seqlock_write_unlock(&lock_);
+    }
+    T read() const {
+        std::uint64_t words[sizeof(T) / 8];
+        std::uint32_t sn = 0;
+        do {
+            sn = rte_seqlock_read_begin(&lock_);
+            for (std::size_t i = 0; i < std::size(words); ++i) {
+                words[i] = std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(words_[i]))
+                               .load(std::memory_order_relaxed);
+            }
+        } while (rte_seqlock_read_retry(&lock_, sn));
+        T v;
+        std::memcpy(&v, words, sizeof(T));
+        return v;
+    }
+
+private:
+    rte_seqlock_t lock_;
+    std::uint64_t words_[sizeof(T) / 8] = {};
+};
+
+enum class rx_timestamp_kind : std::uint8_t {
+    software,           // TSC at the rx burst, mapped to UTC
+    pcap_microseconds,  // net_pcap (DPDK 22.11): microseconds since the epoch from the file
+    device_ticks,       // a NIC's device clock, mapped to UTC by calibration
+};
+
+// One port's service, read-only for workers once they run (the device map is seqlocked).
+struct port_service {
+    neighbour::service_addresses addresses;
+    neighbour::mac_address mac;
+    rx_timestamp_kind ts_kind = rx_timestamp_kind::software;
+    int ts_offset = -1;        // dynamic field of the RX timestamp
+    std::uint64_t ts_flag = 0;  // dynamic flag saying the field is set
+    published_map device_map;
+    // Preamble-to-trailer correction (as chrony's hwtimestamp does): a NIC stamps the start
+    // of the frame; NTP's receive time is when the whole frame is in. ns per byte, 16.16.
+    std::uint64_t ns_per_byte_q16 = 0;
+};
+
+static_assert(sizeof(ntp::clock_state) % 8 == 0);
+
+// Shared by every worker; the control thread writes the clock and the TSC map.
+struct service_shared {
+    seqlocked<ntp::clock_state> clock;
+    published_map tsc_map;
+    ntp::server_config config;
+    const ntp::key_table* keys = nullptr;
+    const ntp::access_list* access = nullptr;
+    bool kod = false;
+    std::uint32_t kod_per_second = 100;  // per lcore: KoDs are replies too, never a flood
+};
+
+// One lcore's part of the service.
+struct service_lcore {
+    const service_shared* shared = nullptr;
+    ntp::mac_engine* mac = nullptr;
+    ntp::rate_limiter* limiter = nullptr;  // null: no rate limiting
+    server_counters* counters = nullptr;
+    std::uint64_t mono_ns_per_tsc_q32 = 0;  // TSC to monotonic ns for the rate limiter
+    std::uint64_t kod_window_start_ns = 0;
+    std::uint32_t kod_in_window = 0;
+
+    struct staged {
+        rte_mbuf* m;
+        std::uint16_t port;
+        std::uint16_t payload_offset;  // NTP payload, from the frame start; 0: not NTP
+        std::uint16_t l3_offset;
+        std::uint16_t l4_offset;
+        bool ipv4;
+        ntp::reply_result reply;
+    };
+    std::array<staged, 64> out{};  // a burst's replies, sent at the end of the burst
+    std::uint16_t out_count = 0;
+};
+
+struct lcore_conf;
+struct rx_queue_conf;
+
+// Offers a received frame to the service. True: the service took the mbuf (a reply is staged
+// or it was dropped and freed); false: untouched, it keeps its path.
+bool serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, traffic_class cls,
+           std::uint64_t burst_tsc);
+
+// Stamps the transmit time into the staged NTP replies, signs them, finishes their checksums
+// and sends every staged reply.
+void flush_replies(lcore_conf& conf);
+
+}  // namespace ports::pipelines

@@ -1,0 +1,324 @@
+#include "ports/pipelines/service.hpp"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_mbuf_dyn.h>
+
+#include "ports/neighbour/respond.hpp"
+#include "ports/parsers/layers.hpp"
+#include "ports/parsers/ntp.hpp"
+#include "ports/pipelines/worker.hpp"
+
+namespace ports::pipelines {
+
+namespace {
+
+using parsers::l3_kind;
+using sc = server_counter;
+
+constexpr std::uint16_t ntp_port = 123;
+constexpr std::uint8_t reply_ttl = 64;
+
+std::uint64_t mono_ns(const service_lcore& s, std::uint64_t tsc) {
+    return static_cast<std::uint64_t>((static_cast<unsigned __int128>(tsc) * s.mono_ns_per_tsc_q32) >> 32);
+}
+
+// The receive time of a frame as an NTP timestamp: the port's stamp where the PMD set one,
+// else the TSC of the rx burst.
+std::uint64_t receive_time(const service_lcore& s, const port_service& svc, const rte_mbuf* m,
+                           std::uint64_t burst_tsc) {
+    if (svc.ts_flag != 0 && (m->ol_flags & svc.ts_flag) != 0) {
+        const std::uint64_t stamp = *RTE_MBUF_DYNFIELD(m, svc.ts_offset, const std::uint64_t*);
+        if (svc.ts_kind == rx_timestamp_kind::pcap_microseconds) {
+            return ntp_from_unix_ns(stamp * 1000);
+        }
+        if (svc.ts_kind == rx_timestamp_kind::device_ticks) {
+            const linear_map map = svc.device_map.read();
+            if (map.valid()) {
+                const std::uint64_t trailer = (std::uint64_t{m->pkt_len} + 4) * svc.ns_per_byte_q16 >> 16;
+                return ntp_from_unix_ns(map.to_ns(stamp) + trailer);
+            }
+        }
+    }
+    return ntp_from_unix_ns(s.shared->tsc_map.read().to_ns(burst_tsc));
+}
+
+bool unicast_source_v4(const std::uint8_t* a) {
+    return a[0] != 0 && a[0] < 224 && !(a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255);
+}
+
+bool unicast_source_v6(const std::uint8_t* a) {
+    if (a[0] == 0xFF) {
+        return false;
+    }
+    for (int i = 0; i < 16; ++i) {
+        if (a[i] != 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// Rewrites Ethernet, IP and UDP headers of a request into those of its reply (addresses and
+// ports swapped, lengths for `ntp_length` bytes of NTP); the UDP checksum comes later, once
+// the transmit timestamp is in.
+void turn_around(std::uint8_t* frame, const parsers::layers& l, const neighbour::mac_address& mac,
+                 std::uint16_t ntp_length) {
+    // Ethernet: back to the requester's MAC, from ours; VLAN tags stay as received.
+    std::memcpy(frame, frame + 6, 6);
+    std::memcpy(frame + 6, mac.bytes.data(), 6);
+    std::uint8_t* ip = frame + l.l3_offset;
+    std::uint8_t* udp = frame + l.l4_offset;
+    const std::uint16_t udp_length = static_cast<std::uint16_t>(8 + ntp_length);
+    if (l.l3 == l3_kind::ipv4) {
+        auto* h = reinterpret_cast<rte_ipv4_hdr*>(ip);
+        const rte_be32_t src = h->src_addr;
+        h->src_addr = h->dst_addr;
+        h->dst_addr = src;
+        h->total_length = rte_cpu_to_be_16(static_cast<std::uint16_t>(20 + udp_length));
+        h->time_to_live = reply_ttl;
+        h->fragment_offset = 0;
+        h->hdr_checksum = 0;
+        h->hdr_checksum = rte_ipv4_cksum(h);
+    } else {
+        auto* h = reinterpret_cast<rte_ipv6_hdr*>(ip);
+        std::uint8_t tmp[16];
+        std::memcpy(tmp, h->src_addr, 16);
+        std::memcpy(h->src_addr, h->dst_addr, 16);
+        std::memcpy(h->dst_addr, tmp, 16);
+        h->payload_len = rte_cpu_to_be_16(udp_length);
+        h->hop_limits = reply_ttl;
+    }
+    auto* u = reinterpret_cast<rte_udp_hdr*>(udp);
+    const rte_be16_t sport = u->src_port;
+    u->src_port = u->dst_port;
+    u->dst_port = sport;
+    u->dgram_len = rte_cpu_to_be_16(udp_length);
+    u->dgram_cksum = 0;
+}
+
+void finish_udp_checksum(std::uint8_t* frame, l3_kind l3, std::uint16_t l3_offset,
+                         std::uint16_t l4_offset) {
+    auto* u = reinterpret_cast<rte_udp_hdr*>(frame + l4_offset);
+    u->dgram_cksum = 0;
+    if (l3 == l3_kind::ipv4) {
+        u->dgram_cksum =
+            rte_ipv4_udptcp_cksum(reinterpret_cast<const rte_ipv4_hdr*>(frame + l3_offset), u);
+    } else {
+        u->dgram_cksum =
+            rte_ipv6_udptcp_cksum(reinterpret_cast<const rte_ipv6_hdr*>(frame + l3_offset), u);
+    }
+}
+
+void stage(service_lcore& s, rte_mbuf* m, std::uint16_t port, const parsers::layers& l,
+           std::uint16_t payload_offset, const ntp::reply_result& r) {
+    s.out[s.out_count++] = {m,           port, payload_offset, l.l3_offset,
+                            l.l4_offset, l.l3 == l3_kind::ipv4, r};
+}
+
+bool kod_allowed(service_lcore& s, std::uint64_t now_ns) {
+    if (now_ns - s.kod_window_start_ns >= ns_per_s) {
+        s.kod_window_start_ns = now_ns;
+        s.kod_in_window = 0;
+    }
+    if (s.kod_in_window >= s.shared->kod_per_second) {
+        return false;
+    }
+    ++s.kod_in_window;
+    return true;
+}
+
+void count_drop(server_counters& c, ntp::drop_reason r) {
+    switch (r) {
+        case ntp::drop_reason::mode6: c.add(sc::drop_mode6); break;
+        case ntp::drop_reason::mode7: c.add(sc::drop_mode7); break;
+        case ntp::drop_reason::other_mode: c.add(sc::drop_other_mode); break;
+        case ntp::drop_reason::auth_required: c.add(sc::drop_auth_required); break;
+        default: c.add(sc::drop_malformed); break;
+    }
+}
+
+bool serve_neighbour(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m,
+                     const parsers::layers& l) {
+    const bool candidate =
+        (l.l3 == l3_kind::none && l.ethertype == parsers::ethertype_arp) ||
+        (l.l3 == l3_kind::ipv4 && l.l4_proto == 1) || (l.l3 == l3_kind::ipv6 && l.l4_proto == 58);
+    if (!candidate) {
+        return false;
+    }
+    auto* data = rte_pktmbuf_mtod(m, std::uint8_t*);
+    const std::size_t capacity = std::size_t{m->data_len} + rte_pktmbuf_tailroom(m);
+    const auto res = neighbour::respond({data, m->data_len}, capacity, l, rx.service->addresses,
+                                        rx.service->mac);
+    switch (res.what) {
+        case neighbour::outcome::not_for_us: return false;
+        case neighbour::outcome::dropped_malformed:
+            s.counters->add(sc::neighbour_malformed);
+            rte_pktmbuf_free(m);
+            return true;
+        case neighbour::outcome::arp_reply: s.counters->add(sc::arp_replies); break;
+        case neighbour::outcome::nd_advert: s.counters->add(sc::nd_adverts); break;
+        case neighbour::outcome::icmp4_echo_reply: s.counters->add(sc::icmp_echo_replies); break;
+        case neighbour::outcome::icmp6_echo_reply: s.counters->add(sc::icmp6_echo_replies); break;
+    }
+    m->data_len = res.length;
+    m->pkt_len = res.length;
+    stage(s, m, rx.port, l, 0, {});
+    return true;
+}
+
+}  // namespace
+
+bool serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, traffic_class cls,
+           std::uint64_t burst_tsc) {
+    service_lcore& s = *conf.service;
+    if (s.out_count == s.out.size() || m->nb_segs != 1) {
+        return false;
+    }
+    auto* frame = rte_pktmbuf_mtod(m, std::uint8_t*);
+    const parsers::layers l = parsers::parse_ethernet({frame, m->data_len});
+    if (l.st != parsers::status::ok || l.pppoe) {
+        return false;
+    }
+    if (cls == traffic_class::other) {
+        return serve_neighbour(s, rx, m, l);
+    }
+    if (cls != traffic_class::ntp || l.l4_proto != parsers::ipproto_udp || l.fragment ||
+        l.truncated) {
+        return false;
+    }
+    const parsers::byte_span l4(frame + l.l4_offset, l.l4_length);
+    const auto u = parsers::parse_udp(l4);
+    if (u.st != parsers::status::ok || u.dst_port != ntp_port) {
+        return false;
+    }
+    if (std::memcmp(frame, rx.service->mac.bytes.data(), 6) != 0) {
+        // Not sent to this port's MAC (a mirror port sees other hosts' traffic, a broadcast is
+        // nobody's request): not ours to answer.
+        return false;
+    }
+    const std::uint8_t* ip = frame + l.l3_offset;
+    const bool v4 = l.l3 == l3_kind::ipv4;
+    const bool ours = v4 ? rx.service->addresses.contains_v4(std::span<const std::uint8_t, 4>(ip + 16, 4))
+                         : rx.service->addresses.contains_v6(std::span<const std::uint8_t, 16>(ip + 24, 16));
+    if (!ours) {
+        return false;  // NTP to someone else: transit traffic
+    }
+    server_counters& c = *s.counters;
+    c.add(sc::requests);
+    const bool plain_ip = v4 ? l.l4_offset == l.l3_offset + 20 : l.l4_offset == l.l3_offset + 40;
+    if (!plain_ip) {
+        // IPv4 options or IPv6 extension headers are not echoed into replies.
+        c.add(sc::drop_unsupported_ip);
+        rte_pktmbuf_free(m);
+        return true;
+    }
+    const std::uint8_t* src = v4 ? ip + 12 : ip + 8;
+    if (!(v4 ? unicast_source_v4(src) : unicast_source_v6(src))) {
+        c.add(sc::drop_access);
+        rte_pktmbuf_free(m);
+        return true;
+    }
+    const ntp::address source = v4 ? ntp::address::from_ipv4(src) : ntp::address::from_ipv6(src);
+    const service_shared& shared = *s.shared;
+    if (shared.access != nullptr && !shared.access->allowed(source)) {
+        c.add(sc::drop_access);
+        rte_pktmbuf_free(m);
+        return true;
+    }
+    const auto view = parsers::parse_ntp(u.payload);
+    if (view.version >= 1 && view.version <= 4) {
+        c.add(static_cast<sc>(static_cast<std::uint16_t>(sc::version_1) + view.version - 1));
+    }
+    const std::uint16_t payload_offset = static_cast<std::uint16_t>(u.payload.data() - frame);
+    const std::span<std::uint8_t> payload(frame + payload_offset, u.payload.size());
+    const ntp::clock_state clock = shared.clock.read();
+    const std::uint64_t rx_ts = receive_time(s, *rx.service, m, burst_tsc);
+
+    bool limited = false;
+    const std::uint64_t now = mono_ns(s, burst_tsc);
+    if (s.limiter != nullptr && s.limiter->check(source, now) == ntp::decision::limit) {
+        limited = true;
+        c.add(sc::rate_limited);
+    }
+    ntp::reply_result r;
+    if (limited) {
+        if (!shared.kod || !kod_allowed(s, now)) {
+            rte_pktmbuf_free(m);
+            return true;
+        }
+        r = ntp::build_kod_rate(payload, view, clock, rx_ts);
+        if (r.act == ntp::action::reply) {
+            c.add(sc::kod_sent);
+        }
+    } else {
+        r = ntp::build_reply(payload, view, clock, rx_ts, shared.config, {shared.keys, s.mac});
+    }
+    if (r.act == ntp::action::drop) {
+        count_drop(c, r.reason);
+        rte_pktmbuf_free(m);
+        return true;
+    }
+    if (r.authenticated) {
+        c.add(sc::auth_ok);
+    }
+    if (r.crypto_nak) {
+        c.add(sc::auth_fail);
+        c.add(sc::crypto_nak);
+    }
+    turn_around(frame, l, rx.service->mac, r.reply_length);
+    const std::uint16_t frame_length = static_cast<std::uint16_t>(payload_offset + r.reply_length);
+    m->data_len = frame_length;
+    m->pkt_len = frame_length;
+    stage(s, m, rx.port, l, payload_offset, r);
+    return true;
+}
+
+void flush_replies(lcore_conf& conf) {
+    service_lcore& s = *conf.service;
+    if (s.out_count == 0) {
+        return;
+    }
+    // As late as this core can: after every reply of the burst is built, right before TX.
+    const std::uint64_t tx_ts = ntp_from_unix_ns(s.shared->tsc_map.read().to_ns(rte_rdtsc()));
+    std::array<rte_mbuf*, 64> ready{};
+    std::uint16_t ready_count = 0;
+    std::uint16_t port = s.out[0].port;
+    auto send = [&] {
+        if (ready_count == 0) {
+            return;
+        }
+        const std::uint16_t sent = rte_eth_tx_burst(port, conf.tx_queue[port], ready.data(), ready_count);
+        for (std::uint16_t i = sent; i < ready_count; ++i) {
+            rte_pktmbuf_free(ready[i]);
+        }
+        s.counters->add(sc::tx_dropped, ready_count - sent);
+        worker_stats::add(conf.stats->tx_packets, sent);
+        ready_count = 0;
+    };
+    for (std::uint16_t i = 0; i < s.out_count; ++i) {
+        auto& o = s.out[i];
+        if (o.port != port) {
+            send();
+            port = o.port;
+        }
+        if (o.payload_offset != 0) {
+            auto* frame = rte_pktmbuf_mtod(o.m, std::uint8_t*);
+            const std::span<std::uint8_t> payload(frame + o.payload_offset, o.reply.reply_length);
+            if (!ntp::finalize_transmit(payload, o.reply, tx_ts, {s.shared->keys, s.mac})) {
+                s.counters->add(sc::drop_sign_failed);
+                rte_pktmbuf_free(o.m);
+                continue;
+            }
+            finish_udp_checksum(frame, o.ipv4 ? l3_kind::ipv4 : l3_kind::ipv6, o.l3_offset,
+                                o.l4_offset);
+            s.counters->add(sc::replies);
+        }
+        ready[ready_count++] = o.m;
+    }
+    send();
+    s.out_count = 0;
+}
+
+}  // namespace ports::pipelines
