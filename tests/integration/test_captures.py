@@ -53,15 +53,18 @@ def main():
             print(f"note: {rel}: libpcap cannot read it whole; engine comparison skipped")
             continue
         tag = rel.replace("/", "-").replace(".", "-")
-        rc, _, err, doc = run_engine(engine, [f"net_pcap0,rx_pcap={path}"],
-                                     ["--duration", "0.5"], tag)
+        full_offline = {c: v for c, v in offline["classes"].items()}
+        for duration in ("0.5", "3"):
+            # A busy machine may starve the replay; a longer run settles a real mismatch.
+            rc, _, err, doc = run_engine(engine, [f"net_pcap0,rx_pcap={path}"],
+                                         ["--duration", duration], tag)
+            if rc == 0 and doc is not None and doc["classes"] == full_offline:
+                break
         engine_runs += 1
         if rc != 0 or doc is None:
             failures.append(f"{rel}: ports-engine exit {rc}: {err.strip()[-400:]}")
             continue
-        full_engine = {c: v for c, v in doc["classes"].items()}
-        full_offline = {c: v for c, v in offline["classes"].items()}
-        if full_engine != full_offline:
+        if doc["classes"] != full_offline:
             failures.append(f"{rel}: engine {classes_of(doc)} != analyzer {classes_of(offline)}")
     for f in failures:
         print("FAIL:", f)
