@@ -15,8 +15,8 @@ using namespace ports;
 __attribute__((noinline)) void classify_all(const bench::traffic& t,
                                             pipelines::core_counters& counters) {
     for (const auto& f : t.frames) {
-        const auto r = pipelines::classify_frame({f.data(), f.size()});
-        pipelines::count(counters, r, static_cast<std::uint32_t>(f.size()));
+        pipelines::classify_and_count(counters, {f.data(), f.size()},
+                                      static_cast<std::uint32_t>(f.size()));
     }
 }
 

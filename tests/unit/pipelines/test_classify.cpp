@@ -1,9 +1,11 @@
 // The classification rule, one behaviour per test, on frames built byte by byte.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <vector>
 
 #include "ports/pipelines/classify.hpp"
+#include "trafficgen.hpp"
 
 using namespace ports;
 using pipelines::classify_frame;
@@ -313,4 +315,136 @@ TEST(Counters, NamesAreUniqueWithinAClass) {
         }
     }
     EXPECT_EQ(alignof(pipelines::core_counters), 64u);
+}
+
+// classify_and_count (the workers' fused walk with counting_sink, and its untagged-IPv4 fast
+// path) must bump exactly the counters count(classify_frame(...)) bumps, on any input.
+namespace {
+
+struct fused_vs_reference {
+    pipelines::core_counters fused;
+    pipelines::core_counters reference;
+    std::size_t frames = 0;
+
+    // Per frame, not only in the sum: a difference on one frame cannot hide behind another.
+    void check(const bytes& f) {
+        const parsers::byte_span frame(f.data(), f.size());
+        const auto len = static_cast<std::uint32_t>(f.size());
+        pipelines::core_counters one_fused;
+        pipelines::core_counters one_reference;
+        pipelines::classify_and_count(one_fused, frame, len);
+        pipelines::count(one_reference, classify_frame(frame), len);
+        ASSERT_EQ(one_fused.values, one_reference.values) << "frame " << frames;
+        pipelines::classify_and_count(fused, frame, len);
+        pipelines::count(reference, classify_frame(frame), len);
+        ++frames;
+    }
+};
+
+// splitmix64, as the generator does: deterministic everywhere.
+struct rng {
+    std::uint64_t s;
+    std::uint64_t next() {
+        std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        return z ^ (z >> 31);
+    }
+};
+
+}  // namespace
+
+TEST(ClassifyAndCount, MatchesCountOfClassifyFrameOnTheGeneratorMix) {
+    fused_vs_reference cmp;
+    for (const auto& f : gen::make_mix({.count = 20000, .seed = 11, .malformed_share = 0.2})) {
+        cmp.check(f.bytes);
+    }
+    EXPECT_EQ(cmp.fused.values, cmp.reference.values);
+    EXPECT_EQ(cmp.frames, 20000u);
+}
+
+TEST(ClassifyAndCount, MatchesCountOfClassifyFrameOnMutatedFrames) {
+    // Every header byte the walk reads, bent: flips, truncations, and the header fields the
+    // fast path tests set to the values around its limits.
+    fused_vs_reference cmp;
+    rng r{42};
+    const auto mix = gen::make_mix({.count = 2000, .seed = 5, .malformed_share = 0.1});
+    const std::uint8_t interesting[] = {0x00, 0x01, 0x05, 0x06, 0x08, 0x11, 0x13, 0x14, 0x2f,
+                                        0x3f, 0x40, 0x45, 0x46, 0x4f, 0x50, 0x7b, 0x80, 0x86,
+                                        0xa1, 0xa2, 0xa5, 0xbb, 0xdd, 0xff};
+    for (const auto& g : mix) {
+        const bytes& base = g.bytes;
+        cmp.check(base);
+        for (int m = 0; m < 24; ++m) {
+            bytes f = base;
+            const std::uint64_t x = r.next();
+            // Mostly the first 64 bytes: Ethernet, IPv4/IPv6 and transport headers.
+            const std::size_t span = std::min<std::size_t>(f.size(), (x & 3) == 0 ? f.size() : 64);
+            if (span == 0) {
+                continue;
+            }
+            switch ((x >> 2) % 5) {
+                case 0: f[(x >> 8) % span] ^= static_cast<std::uint8_t>(1u << ((x >> 40) % 8)); break;
+                case 1: f[(x >> 8) % span] = interesting[(x >> 40) % std::size(interesting)]; break;
+                case 2: f.resize((x >> 8) % (f.size() + 1)); break;
+                case 3: {
+                    // IPv4 total length or fragment field (untagged frames), near the limits.
+                    const std::size_t at = (x & 0x100) ? 16 : 20;
+                    if (f.size() >= at + 2) {
+                        const auto v = static_cast<std::uint16_t>(
+                            (x & 0x200) ? (f.size() - 14 + ((x >> 16) % 5) - 2) : (x >> 16));
+                        put16(f, at, v);
+                    }
+                    break;
+                }
+                default: {
+                    // Transport ports onto service ports, either side.
+                    const std::uint16_t ports[] = {123, 161, 162, 1701, 1723, 1536, 1791, 80};
+                    const std::size_t at = 34 + ((x >> 8) % 2) * 2;
+                    if (f.size() >= at + 2) {
+                        put16(f, at, ports[(x >> 16) % std::size(ports)]);
+                    }
+                    break;
+                }
+            }
+            cmp.check(f);
+        }
+    }
+    EXPECT_EQ(cmp.fused.values, cmp.reference.values);
+    EXPECT_GT(cmp.frames, 40000u);
+}
+
+TEST(ClassifyAndCount, SimpleIpv4ShapeParsesAsParseEthernet) {
+    // The fast path's layers equal parse_ethernet's wherever it claims a frame.
+    rng r{7};
+    std::size_t claimed = 0;
+    for (const auto& g : gen::make_mix({.count = 5000, .seed = 3, .malformed_share = 0.2})) {
+        for (int m = 0; m < 8; ++m) {
+            bytes f = g.bytes;
+            if (m > 0 && !f.empty()) {
+                const std::uint64_t x = r.next();
+                f[(x >> 8) % std::min<std::size_t>(f.size(), 40)] = static_cast<std::uint8_t>(x);
+            }
+            const parsers::byte_span frame(f.data(), f.size());
+            parsers::layers fast;
+            if (!parsers::parse_ethernet_simple_ipv4(frame, fast)) {
+                continue;
+            }
+            ++claimed;
+            const parsers::layers ref = parsers::parse_ethernet(frame);
+            ASSERT_EQ(fast.st, ref.st);
+            ASSERT_EQ(fast.vlan_count, ref.vlan_count);
+            ASSERT_EQ(fast.pppoe, ref.pppoe);
+            ASSERT_EQ(fast.ethertype, ref.ethertype);
+            ASSERT_EQ(fast.l3, ref.l3);
+            ASSERT_EQ(fast.l4_proto, ref.l4_proto);
+            ASSERT_EQ(fast.fragment, ref.fragment);
+            ASSERT_EQ(fast.later_fragment, ref.later_fragment);
+            ASSERT_EQ(fast.truncated, ref.truncated);
+            ASSERT_EQ(fast.l3_offset, ref.l3_offset);
+            ASSERT_EQ(fast.l4_offset, ref.l4_offset);
+            ASSERT_EQ(fast.l4_length, ref.l4_length);
+        }
+    }
+    EXPECT_GT(claimed, 10000u);
 }

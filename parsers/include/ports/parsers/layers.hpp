@@ -44,6 +44,11 @@ struct layers {
 // st != ok with l3 == none means the frame is not IP or is broken below IP.
 inline layers parse_ethernet(byte_span frame);
 
+// parse_ethernet's common case only: true, with out = parse_ethernet(frame), for an untagged
+// IPv4 frame without options that is neither a fragment nor cut short; false (out untouched)
+// for anything else.
+inline bool parse_ethernet_simple_ipv4(byte_span frame, layers& out);
+
 // Same walk starting at a network header whose ethertype is already known (pcap link types
 // without Ethernet: raw IP, Linux cooked, BSD loopback). Offsets are from l3.data().
 inline layers parse_l3(std::uint16_t ethertype, byte_span l3);

@@ -42,17 +42,47 @@ struct classification {
     }
 };
 
+// Where a classification goes. The walk below is written once, generic over a sink, and
+// reports each packet at its terminal point: packet() once (class, malformed, fragment), then
+// detail() once per detail counter, in order. At most terminal points the class and the flags
+// are constants, so an inlined sink sees constants too.
+//
+// recording_sink builds a classification (ports-analyze, tests). counting_sink bumps the
+// counters directly: inlined at every terminal point, each path writes its own counters at
+// constant offsets, with no classification in between.
+struct recording_sink {
+    classification* r;
+
+    [[gnu::always_inline]] void packet(traffic_class cls, bool malformed, bool fragment) const {
+        r->cls = cls;
+        r->malformed = malformed;
+        r->fragment = fragment;
+    }
+    [[gnu::always_inline]] void detail(std::uint16_t index) const { r->add_detail_index(index); }
+};
+
+struct counting_sink {
+    core_counters* c;
+    std::uint32_t bytes;
+
+    [[gnu::always_inline]] void packet(traffic_class cls, bool malformed, bool fragment) const {
+        const std::uint16_t base = class_base[static_cast<std::size_t>(cls)];
+        c->add(base, 1);
+        c->add(base + offset_bytes, bytes);
+        if (malformed) {
+            c->add(base + offset_malformed, 1);
+        }
+        if (fragment) {
+            c->add(base + offset_fragments, 1);
+        }
+    }
+    [[gnu::always_inline]] void detail(std::uint16_t index) const { c->add(index, 1); }
+};
+
 namespace detail {
 
 using parsers::byte_span;
 using parsers::status;
-
-inline classification make(traffic_class cls, bool malformed) {
-    classification r;
-    r.cls = cls;
-    r.malformed = malformed;
-    return r;
-}
 
 // The service class of a port, or other. A switch compiles to a few compares.
 inline traffic_class udp_port_class(std::uint16_t port) {
@@ -72,265 +102,292 @@ inline traffic_class tcp_port_class(std::uint16_t port) {
     }
 }
 
-[[gnu::noinline]] inline classification classify_ntp(byte_span payload, classification r) {
+// The class of a UDP or TCP datagram: the destination port when it is a service port, else
+// the source port.
+inline traffic_class udp_class(std::uint16_t src_port, std::uint16_t dst_port) {
+    const traffic_class cls = udp_port_class(dst_port);
+    return cls != traffic_class::other ? cls : udp_port_class(src_port);
+}
+inline traffic_class tcp_class(std::uint16_t src_port, std::uint16_t dst_port) {
+    const traffic_class cls = tcp_port_class(dst_port);
+    return cls != traffic_class::other ? cls : tcp_port_class(src_port);
+}
+
+constexpr std::uint16_t plus(counter c, unsigned n) {
+    return static_cast<std::uint16_t>(index_of(c) + n);
+}
+
+template <typename Sink>
+[[gnu::noinline]] void classify_ntp(byte_span payload, Sink s) {
     const auto v = parsers::parse_ntp(payload);
     if (v.st != status::ok) {
-        r.malformed = true;
-        return r;
+        s.packet(traffic_class::ntp, true, false);
+        return;
     }
-    r.add_detail(static_cast<counter>(index_of(counter::ntp_mode_reserved) +
-                                      static_cast<std::uint16_t>(v.mode)));
+    s.packet(traffic_class::ntp, false, false);
+    s.detail(plus(counter::ntp_mode_reserved, static_cast<unsigned>(v.mode)));
     if (v.sntp_request) {
-        r.add_detail(counter::ntp_sntp_requests);
+        s.detail(index_of(counter::ntp_sntp_requests));
     }
     if (v.has_mac) {
-        r.add_detail(counter::ntp_with_mac);
+        s.detail(index_of(counter::ntp_with_mac));
     } else if (v.extension_count > 0) {
-        r.add_detail(counter::ntp_with_extensions);
+        s.detail(index_of(counter::ntp_with_extensions));
     }
-    return r;
 }
 
-[[gnu::always_inline]] inline classification classify_snmp(byte_span payload, classification r) {
+// snmp and snmp-trap have the same detail layout; trap counters follow snmp's.
+template <traffic_class Cls, typename Sink>
+[[gnu::always_inline]] inline void classify_snmp(byte_span payload, Sink s) {
+    static_assert(Cls == traffic_class::snmp || Cls == traffic_class::snmp_trap);
+    constexpr std::uint16_t base = Cls == traffic_class::snmp ? index_of(counter::snmp_version_1)
+                                                              : index_of(counter::snmp_trap_version_1);
+    constexpr auto rel = [](counter c) {
+        return static_cast<std::uint16_t>(index_of(c) - index_of(counter::snmp_version_1));
+    };
     const auto v = parsers::parse_snmp(payload);
     if (v.st != status::ok) {
-        r.malformed = true;
-        return r;
+        s.packet(Cls, true, false);
+        return;
     }
-    // snmp and snmp-trap have the same detail layout; trap counters follow snmp's.
-    const std::uint16_t base = r.cls == traffic_class::snmp ? index_of(counter::snmp_version_1)
-                                                            : index_of(counter::snmp_trap_version_1);
+    s.packet(Cls, false, false);
     const std::uint16_t version_slot = v.version == 0 ? 0 : (v.version == 1 ? 1 : 2);
-    r.add_detail_index(static_cast<std::uint16_t>(base + version_slot));
+    s.detail(static_cast<std::uint16_t>(base + version_slot));
     if (v.encrypted) {
-        r.add_detail_index(static_cast<std::uint16_t>(
-            base + index_of(counter::snmp_encrypted) - index_of(counter::snmp_version_1)));
+        s.detail(static_cast<std::uint16_t>(base + rel(counter::snmp_encrypted)));
     } else if (v.pdu_type >= parsers::snmp_pdu_get && v.pdu_type <= parsers::snmp_pdu_report) {
-        r.add_detail_index(static_cast<std::uint16_t>(
-            base + index_of(counter::snmp_pdu_get) - index_of(counter::snmp_version_1) +
-            (v.pdu_type - parsers::snmp_pdu_get)));
+        s.detail(static_cast<std::uint16_t>(base + rel(counter::snmp_pdu_get) +
+                                            (v.pdu_type - parsers::snmp_pdu_get)));
     }
-    return r;
 }
 
-[[gnu::noinline]] inline classification classify_l2tp(byte_span payload, classification r) {
+// over_tcp: L2TP carried in a TCP segment's payload (l2tp_over_tcp follows its other details).
+template <typename Sink>
+[[gnu::noinline]] void classify_l2tp(byte_span payload, bool over_tcp, Sink s) {
     const auto v = parsers::parse_l2tp(payload);
     if (v.st != status::ok) {
-        r.malformed = true;
-        return r;
+        s.packet(traffic_class::l2tp, true, false);
+        return;
     }
-    r.add_detail(v.version == 2 ? counter::l2tp_version_2 : counter::l2tp_version_3);
+    s.packet(traffic_class::l2tp, false, false);
+    s.detail(index_of(v.version == 2 ? counter::l2tp_version_2 : counter::l2tp_version_3));
     if (!v.control) {
-        r.add_detail(counter::l2tp_data);
+        s.detail(index_of(counter::l2tp_data));
     } else if (v.message_type == 0) {
-        r.add_detail(counter::l2tp_zlb);
+        s.detail(index_of(counter::l2tp_zlb));
     } else {
-        r.add_detail(counter::l2tp_control);
+        s.detail(index_of(counter::l2tp_control));
     }
-    return r;
+    if (over_tcp) {
+        s.detail(index_of(counter::l2tp_over_tcp));
+    }
 }
 
-[[gnu::noinline]] inline classification classify_pptp(byte_span payload, classification r) {
+template <typename Sink>
+[[gnu::noinline]] void classify_pptp(byte_span payload, Sink s) {
     const auto v = parsers::parse_pptp(payload);
     if (v.st != status::ok) {
-        r.malformed = true;
-        return r;
+        s.packet(traffic_class::pptp, true, false);
+        return;
     }
-    r.add_detail_index(static_cast<std::uint16_t>(index_of(counter::pptp_sccrq) + v.control_type - 1));
-    return r;
+    s.packet(traffic_class::pptp, false, false);
+    s.detail(plus(counter::pptp_sccrq, v.control_type - 1u));
 }
 
-[[gnu::always_inline]] inline classification classify_gre(byte_span ip_payload, classification r) {
+// A whole (not fragmented, not cut) GRE datagram.
+template <typename Sink>
+[[gnu::always_inline]] inline void classify_gre(byte_span ip_payload, Sink s) {
     const auto v = parsers::parse_gre(ip_payload);
     if (v.st != status::ok) {
-        r.malformed = true;
-        return r;
+        s.packet(traffic_class::gre, true, false);
+        return;
     }
-    r.add_detail(v.version == 0 ? counter::gre_version_0 : counter::gre_version_1);
+    s.packet(traffic_class::gre, false, false);
+    s.detail(index_of(v.version == 0 ? counter::gre_version_0 : counter::gre_version_1));
     if (v.payload.empty()) {
-        r.add_detail(counter::gre_no_payload);
-        return r;
+        s.detail(index_of(counter::gre_no_payload));
+        return;
     }
     switch (v.protocol) {
-        case parsers::ethertype_ipv4: r.add_detail(counter::gre_inner_ipv4); break;
-        case parsers::ethertype_ipv6: r.add_detail(counter::gre_inner_ipv6); break;
-        case parsers::gre_proto_ppp: r.add_detail(counter::gre_inner_ppp); break;
-        case parsers::gre_proto_teb: r.add_detail(counter::gre_inner_ethernet); break;
+        case parsers::ethertype_ipv4: s.detail(index_of(counter::gre_inner_ipv4)); break;
+        case parsers::ethertype_ipv6: s.detail(index_of(counter::gre_inner_ipv6)); break;
+        case parsers::gre_proto_ppp: s.detail(index_of(counter::gre_inner_ppp)); break;
+        case parsers::gre_proto_teb: s.detail(index_of(counter::gre_inner_ethernet)); break;
         case parsers::gre_proto_erspan2:
-        case parsers::gre_proto_erspan3: r.add_detail(counter::gre_inner_erspan); break;
-        default: r.add_detail(counter::gre_inner_other); break;
+        case parsers::gre_proto_erspan3: s.detail(index_of(counter::gre_inner_erspan)); break;
+        default: s.detail(index_of(counter::gre_inner_other)); break;
     }
-    return r;
 }
 
-[[gnu::always_inline]] inline classification classify_other(const parsers::layers& l) {
-    classification r = make(traffic_class::other, false);
+// Valid layers that no service claims.
+template <typename Sink>
+[[gnu::always_inline]] inline void classify_other(const parsers::layers& l, Sink s) {
     if (l.l3 == parsers::l3_kind::none) {
-        r.malformed = l.st != status::ok;
-        if (!r.malformed) {
-            r.add_detail(l.ethertype == parsers::ethertype_arp ? counter::other_arp
-                                                               : counter::other_non_ip);
+        if (l.st != status::ok) {
+            s.packet(traffic_class::other, true, false);
+            return;
         }
-        return r;
+        s.packet(traffic_class::other, false, false);
+        s.detail(index_of(l.ethertype == parsers::ethertype_arp ? counter::other_arp
+                                                                 : counter::other_non_ip));
+        return;
     }
-    r.add_detail(l.l3 == parsers::l3_kind::ipv4 ? counter::other_ipv4 : counter::other_ipv6);
+    s.packet(traffic_class::other, false, false);
+    s.detail(index_of(l.l3 == parsers::l3_kind::ipv4 ? counter::other_ipv4 : counter::other_ipv6));
     if (l.later_fragment) {
-        r.add_detail(counter::other_later_fragment);
+        s.detail(index_of(counter::other_later_fragment));
     }
-    return r;
 }
 
 // frame: the bytes the layers were parsed from.
-[[gnu::always_inline]] inline classification classify_layers(const parsers::layers& l, byte_span frame) {
+template <typename Sink>
+[[gnu::always_inline]] inline void classify_layers(const parsers::layers& l, byte_span frame, Sink s) {
     if (l.st != status::ok) {
         // Broken below the transport header: other, malformed, and no detail (details count
         // valid packets only).
-        return make(traffic_class::other, true);
+        s.packet(traffic_class::other, true, false);
+        return;
     }
     if (l.l3 == parsers::l3_kind::none) {
-        return classify_other(l);
+        classify_other(l, s);
+        return;
     }
     const byte_span l4 = frame.subspan(l.l4_offset, l.l4_length);
     if (l.l4_proto == parsers::ipproto_gre) {
-        classification r = make(traffic_class::gre, l.truncated);
-        r.fragment = l.fragment;
-        // A fragment's or a cut datagram's GRE header may be there, but details count valid
-        // packets only.
-        return (l.fragment || l.truncated) ? r : classify_gre(l4, r);
+        if (l.fragment || l.truncated) {
+            // A fragment's or a cut datagram's GRE header may be there, but details count
+            // valid packets only.
+            s.packet(traffic_class::gre, l.truncated, l.fragment);
+            return;
+        }
+        classify_gre(l4, s);
+        return;
     }
     if (l.later_fragment) {
-        return classify_other(l);
+        classify_other(l, s);
+        return;
     }
     if (l.l4_proto == parsers::ipproto_udp) {
         const auto u = parsers::parse_udp(l4);
         if (u.st == status::truncated) {
-            return make(traffic_class::other, true);
+            s.packet(traffic_class::other, true, false);
+            return;
         }
-        traffic_class cls = udp_port_class(u.dst_port);
+        const traffic_class cls = udp_class(u.src_port, u.dst_port);
         if (cls == traffic_class::other) {
-            cls = udp_port_class(u.src_port);
+            classify_other(l, s);
+            return;
         }
-        if (cls == traffic_class::other) {
-            return classify_other(l);
-        }
-        classification r = make(cls, false);
         if (l.fragment) {
             // The UDP length covers the whole datagram; the payload here is a piece of it.
-            r.fragment = true;
-            return r;
+            s.packet(cls, false, true);
+            return;
         }
         if (u.st != status::ok || l.truncated) {
-            r.malformed = true;
-            return r;
+            s.packet(cls, true, false);
+            return;
         }
         switch (cls) {
-            case traffic_class::ntp: return classify_ntp(u.payload, r);
-            case traffic_class::snmp:
-            case traffic_class::snmp_trap: return classify_snmp(u.payload, r);
-            default: return classify_l2tp(u.payload, r);
+            case traffic_class::ntp: classify_ntp(u.payload, s); return;
+            case traffic_class::snmp: classify_snmp<traffic_class::snmp>(u.payload, s); return;
+            case traffic_class::snmp_trap:
+                classify_snmp<traffic_class::snmp_trap>(u.payload, s);
+                return;
+            default: classify_l2tp(u.payload, false, s); return;
         }
     }
     if (l.l4_proto == parsers::ipproto_tcp) {
         const auto t = parsers::parse_tcp(l4);
         if (t.st != status::ok) {
             // Ports may be readable, but a TCP header we cannot bound carries no payload.
-            return make(traffic_class::other, true);
+            s.packet(traffic_class::other, true, false);
+            return;
         }
-        traffic_class cls = tcp_port_class(t.dst_port);
+        const traffic_class cls = tcp_class(t.src_port, t.dst_port);
         if (cls == traffic_class::other) {
-            cls = tcp_port_class(t.src_port);
+            classify_other(l, s);
+            return;
         }
-        if (cls == traffic_class::other) {
-            return classify_other(l);
-        }
-        classification r = make(cls, l.truncated);
-        if (l.fragment) {
-            r.fragment = true;
-            return r;
-        }
-        if (l.truncated) {
-            return r;
+        if (l.fragment || l.truncated) {
+            s.packet(cls, l.truncated, l.fragment);
+            return;
         }
         if (cls == traffic_class::pptp) {
             if (t.payload.empty()) {
-                r.add_detail(counter::pptp_tcp_no_payload);
-                return r;
+                s.packet(traffic_class::pptp, false, false);
+                s.detail(index_of(counter::pptp_tcp_no_payload));
+                return;
             }
-            return classify_pptp(t.payload, r);
+            classify_pptp(t.payload, s);
+            return;
         }
         if (t.payload.empty()) {
-            r.add_detail(counter::l2tp_over_tcp);
-            r.add_detail(counter::l2tp_tcp_no_payload);
-            return r;
+            s.packet(traffic_class::l2tp, false, false);
+            s.detail(index_of(counter::l2tp_over_tcp));
+            s.detail(index_of(counter::l2tp_tcp_no_payload));
+            return;
         }
-        r = classify_l2tp(t.payload, r);
-        if (!r.malformed) {
-            r.add_detail(counter::l2tp_over_tcp);
-        }
-        return r;
+        classify_l2tp(t.payload, true, s);
+        return;
     }
-    return classify_other(l);
+    classify_other(l, s);
 }
 
 // Every frame but untagged IPv4: the same walk, out of line.
-[[gnu::noinline]] inline classification classify_frame_other(byte_span frame) {
-    return classify_layers(parsers::parse_ethernet(frame), frame);
+template <typename Sink>
+[[gnu::noinline]] void classify_frame_other(byte_span frame, Sink s) {
+    classify_layers(parsers::parse_ethernet(frame), frame, s);
 }
 
 }  // namespace detail
 
-// An Ethernet frame, as a DPDK port delivers it. Untagged IPv4, nearly every frame, gets its
-// own inlined copy of the walk, in which what that path knows (IPv4, no tags) folds into
-// constants and the result stays in registers up to count(); the rest takes the shared copy.
-[[gnu::always_inline]] inline classification classify_frame(parsers::byte_span frame) {
-    constexpr std::size_t ethertype_offset = 12;
-    if (frame.size() >= ethertype_offset + 2 &&
-        parsers::load_be16(frame.data() + ethertype_offset) == parsers::ethertype_ipv4) [[likely]] {
-        return detail::classify_layers(parsers::parse_ethernet(frame), frame);
+// An Ethernet frame, as a DPDK port delivers it, reported to a sink. The common shape
+// (untagged IPv4, no options, whole, not a fragment) gets its own inlined copy of the walk, in
+// which what that shape implies folds into constants; every other frame takes the shared copy.
+template <typename Sink>
+[[gnu::always_inline]] inline void classify_frame_into(parsers::byte_span frame, Sink s) {
+    parsers::layers l;
+    if (parsers::parse_ethernet_simple_ipv4(frame, l)) [[likely]] {
+        detail::classify_layers(l, frame, s);
+        return;
     }
-    return detail::classify_frame_other(frame);
+    detail::classify_frame_other(frame, s);
+}
+
+// A network-layer packet whose ethertype the capture's link type gives, reported to a sink.
+template <typename Sink>
+inline void classify_l3_into(std::uint16_t ethertype, parsers::byte_span l3, Sink s) {
+    detail::classify_layers(parsers::parse_l3(ethertype, l3), l3, s);
+}
+
+// An Ethernet frame's classification.
+inline classification classify_frame(parsers::byte_span frame) {
+    classification r;
+    classify_frame_into(frame, recording_sink{&r});
+    return r;
 }
 
 // A network-layer packet whose ethertype the capture's link type gives (ports-analyze).
 inline classification classify_l3(std::uint16_t ethertype, parsers::byte_span l3) {
-    return detail::classify_layers(parsers::parse_l3(ethertype, l3), l3);
+    classification r;
+    classify_l3_into(ethertype, l3, recording_sink{&r});
+    return r;
 }
 
 // One packet's counters: class packets, bytes, malformed, fragments and its details.
-// The common shape (valid, not a fragment, one detail) is tested first: inlined after
-// classify_frame, each path knows its shape, so the compiler jumps straight to the right block.
-[[gnu::always_inline]] inline void count(core_counters& c, const classification& r,
-                                         std::uint32_t bytes) {
-    const std::uint16_t base = class_base[static_cast<std::size_t>(r.cls)];
-    // Separate statements: written as one condition, GCC merges the adjacent bool fields into
-    // one 16-bit load, and the result then has to live in memory instead of registers.
-    const bool malformed = r.malformed;
-    const bool fragment = r.fragment;
-    const bool one_detail = r.detail_count == 1;
-    if (!malformed && !fragment && one_detail) [[likely]] {
-        c.add(base, 1);
-        c.add(base + offset_bytes, bytes);
-        c.add(r.detail[0], 1);
-        return;
+inline void count(core_counters& c, const classification& r, std::uint32_t bytes) {
+    const counting_sink s{&c, bytes};
+    s.packet(r.cls, r.malformed, r.fragment);
+    for (std::uint8_t i = 0; i < r.detail_count; ++i) {
+        s.detail(r.detail[i]);
     }
-    c.add(base, 1);
-    c.add(base + offset_bytes, bytes);
-    if (malformed) {
-        c.add(base + offset_malformed, 1);
-    }
-    if (fragment) {
-        c.add(base + offset_fragments, 1);
-    }
-    // Unrolled with constant indexes, for the reason given at add_detail_index.
-    if (r.detail_count > 0) {
-        c.add(r.detail[0], 1);
-        if (r.detail_count > 1) {
-            c.add(r.detail[1], 1);
-            if (r.detail_count > 2) {
-                c.add(r.detail[2], 1);
-            }
-        }
-    }
+}
+
+// classify_frame then count, in one pass: the same walk with counting_sink, so every path
+// bumps its own counters (constant offsets) and no classification is built. The worker's call.
+[[gnu::always_inline]] inline void classify_and_count(core_counters& c, parsers::byte_span frame,
+                                                      std::uint32_t bytes) {
+    classify_frame_into(frame, counting_sink{&c, bytes});
 }
 
 }  // namespace ports::pipelines

@@ -256,6 +256,36 @@ inline layers parse_l3(std::uint16_t ethertype, byte_span l3) {
     return layers_detail::parse_ethernet_other(frame);
 }
 
+// The shape of nearly every frame, decided in a few compares: untagged IPv4 without options,
+// not a fragment, not cut short. Where it applies the result is exactly parse_ethernet's (and
+// known to be ok, unfragmented, whole, transport at offset 34, which a caller's inlined copy
+// folds into constants); anywhere else it returns false and decides nothing.
+[[gnu::always_inline]] inline bool parse_ethernet_simple_ipv4(byte_span frame, layers& out) {
+    constexpr std::size_t eth_header = 14;
+    constexpr std::size_t l4_offset = eth_header + layers_detail::ipv4_min_header;
+    if (frame.size() < l4_offset) [[unlikely]] {
+        return false;
+    }
+    const std::uint8_t* p = frame.data();
+    if (load_be16(p + 12) != ethertype_ipv4 || p[eth_header] != 0x45) [[unlikely]] {
+        return false;
+    }
+    const std::size_t total_length = load_be16(p + eth_header + 2);
+    if (total_length < layers_detail::ipv4_min_header ||
+        total_length > frame.size() - eth_header || (load_be16(p + eth_header + 6) & 0x3FFF) != 0)
+        [[unlikely]] {
+        return false;
+    }
+    out = layers{};
+    out.ethertype = ethertype_ipv4;
+    out.l3 = l3_kind::ipv4;
+    out.l4_proto = p[eth_header + 9];
+    out.l3_offset = static_cast<std::uint16_t>(eth_header);
+    out.l4_offset = static_cast<std::uint16_t>(l4_offset);
+    out.l4_length = static_cast<std::uint16_t>(total_length - layers_detail::ipv4_min_header);
+    return true;
+}
+
 // udp_view and tcp_view are built in one expression per outcome: partial writes into a
 // default-initialised view made GCC keep it on the stack in the inlined classify path.
 [[gnu::always_inline]] inline udp_view parse_udp(byte_span l4) {
