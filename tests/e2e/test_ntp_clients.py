@@ -50,8 +50,21 @@ CHRONY_LINE = re.compile(r"System clock wrong by (-?\d+\.\d+) seconds")
 MAX_OFFSET_S = 0.5  # the engine's clock is this host's clock: anything near zero
 
 
+CHILD = None  # the client command now running, for the signal handler to end
+
+
 def sh(*cmd, check=True, timeout=30):
-    p = subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout)
+    global CHILD
+    with subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as CHILD:
+        try:
+            out, err = CHILD.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            CHILD.kill()
+            out, err = CHILD.communicate()
+            err += f"\n(killed after {timeout} s)"
+        p = subprocess.CompletedProcess(cmd, CHILD.returncode, out, err)
+    CHILD = None
     if check and p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)}: exit {p.returncode}: {p.stderr.strip()}")
     return p
@@ -420,10 +433,24 @@ def main():
         print("SKIP: neither ntpdig (ntpsec-ntpdig) nor chronyd (chrony) is installed")
         return SKIP
 
-    # meson's timeout sends SIGTERM: unwind through tearDownClass so nothing is left behind.
+    # meson's timeout (or ^C) stops the run: clean up at once and leave (unittest would catch a
+    # SystemExit raised inside a test and carry on).
     def on_term(signum, _frame):
-        raise SystemExit(128 + signum)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            if CHILD is not None and CHILD.poll() is None:
+                CHILD.kill()
+            if NtpClients.engine is not None:
+                NtpClients.stop_engine()
+            teardown_topology()
+            if getattr(NtpClients, "tmp", None):
+                shutil.rmtree(NtpClients.tmp, ignore_errors=True)
+        finally:
+            print(f"\nstopped by signal {signum}; cleaned up", file=sys.stderr, flush=True)
+            os._exit(128 + signum)
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
     try:
         prog = unittest.main(argv=[sys.argv[0], "-v"] + sys.argv[3:], exit=False)
     finally:
