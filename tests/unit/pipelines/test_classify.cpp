@@ -448,3 +448,44 @@ TEST(ClassifyAndCount, SimpleIpv4ShapeParsesAsParseEthernet) {
     }
     EXPECT_GT(claimed, 10000u);
 }
+
+TEST(ClassifyAndCount, GreFastPathParsesAsTheGeneralWalk) {
+    // parse_gre decodes the usual version-0 shape inline; every field must equal the general
+    // walk's, on every header of 4 to 16 bytes whose flag word or length is bent.
+    rng r{9};
+    std::size_t compared = 0;
+    for (int i = 0; i < 200000; ++i) {
+        const std::uint64_t x = r.next();
+        bytes g(4 + (x % 24), 0);
+        for (std::size_t j = 0; j < g.size(); ++j) {
+            g[j] = static_cast<std::uint8_t>(r.next());
+        }
+        // Mostly flag words the fast path takes: C, K, S in any mix and nothing else.
+        if ((x >> 8) % 4 != 0) {
+            g[0] = static_cast<std::uint8_t>(g[0] & 0xB0);
+            g[1] = 0;
+        }
+        const parsers::byte_span in(g.data(), g.size());
+        const auto a = parsers::parse_gre(in);
+        const auto b = parsers::tunnels_detail::parse_gre_general(in);
+        ASSERT_EQ(a.st, b.st);
+        ASSERT_EQ(a.version, b.version);
+        ASSERT_EQ(a.checksum_present, b.checksum_present);
+        ASSERT_EQ(a.routing_present, b.routing_present);
+        ASSERT_EQ(a.key_present, b.key_present);
+        ASSERT_EQ(a.sequence_present, b.sequence_present);
+        ASSERT_EQ(a.ack_present, b.ack_present);
+        ASSERT_EQ(a.protocol, b.protocol);
+        ASSERT_EQ(a.checksum, b.checksum);
+        ASSERT_EQ(a.key, b.key);
+        ASSERT_EQ(a.sequence, b.sequence);
+        ASSERT_EQ(a.ack, b.ack);
+        ASSERT_EQ(a.payload_length, b.payload_length);
+        ASSERT_EQ(a.call_id, b.call_id);
+        ASSERT_EQ(a.header_length, b.header_length);
+        ASSERT_EQ(a.payload.data(), b.payload.data());
+        ASSERT_EQ(a.payload.size(), b.payload.size());
+        ++compared;
+    }
+    EXPECT_EQ(compared, 200000u);
+}

@@ -213,10 +213,11 @@ namespace tunnels_detail {
 
 }  // namespace tunnels_detail
 
-// Forced inline: the classifier reads only status, version, protocol and whether a payload follows,
-// so everything else here folds away in its copy.
-[[gnu::always_inline]] inline gre_view parse_gre(byte_span ip_payload) {
-    using namespace tunnels_detail;
+namespace tunnels_detail {
+
+// The general walk: every version, flag and error. Out of line: parse_gre takes the usual
+// shape itself.
+[[gnu::noinline]] inline gre_view parse_gre_general(byte_span ip_payload) {
     gre_view out;
     if (ip_payload.size() < 4) [[unlikely]] {
         out.st = status::truncated;
@@ -267,6 +268,51 @@ namespace tunnels_detail {
     }
     out.payload = ip_payload.subspan(header);
     return out;
+}
+
+
+}  // namespace tunnels_detail
+
+// Fast path: version 0 with no routing, no must-be-zero bit set and the whole header present
+// (nearly every GRE packet) is decoded here, in one expression, so that an inlined copy keeps
+// it in registers and drops the fields its caller ignores; the same checks and fields as
+// parse_gre_general, which decides everything else.
+[[gnu::always_inline]] inline gre_view parse_gre(byte_span ip_payload) {
+    using namespace tunnels_detail;
+    const std::size_t size = ip_payload.size();
+    if (size >= 4) [[likely]] {
+        const std::uint8_t* p = ip_payload.data();
+        const std::uint16_t flags = load_be16(p);
+        if ((flags & (gre_r | gre_strict | gre_recur | gre_reserved | gre_a | gre_ver)) == 0) [[likely]] {
+            const bool c = (flags & gre_c) != 0;
+            const bool k = (flags & gre_k) != 0;
+            const bool sq = (flags & gre_s) != 0;
+            const std::size_t header = 4 + (c ? 4 : 0) + (k ? 4 : 0) + (sq ? 4 : 0);
+            if (size >= header) [[likely]] {
+                const std::size_t key_at = c ? 8 : 4;
+                const std::size_t sequence_at = key_at + (k ? 4 : 0);
+                return gre_view{
+                    .st = status::ok,
+                    .version = 0,
+                    .checksum_present = c,
+                    .routing_present = false,
+                    .key_present = k,
+                    .sequence_present = sq,
+                    .ack_present = false,
+                    .protocol = load_be16(p + 2),
+                    .checksum = c ? load_be16(p + 4) : std::uint16_t{0},
+                    .key = k ? load_be32(p + key_at) : 0u,
+                    .sequence = sq ? load_be32(p + sequence_at) : 0u,
+                    .ack = 0,
+                    .payload_length = 0,
+                    .call_id = 0,
+                    .header_length = static_cast<std::uint8_t>(header),
+                    .payload = ip_payload.subspan(header),
+                };
+            }
+        }
+    }
+    return tunnels_detail::parse_gre_general(ip_payload);
 }
 
 inline l2tp_view parse_l2tp(byte_span payload) {
