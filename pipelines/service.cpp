@@ -6,6 +6,7 @@
 #include <rte_mbuf_dyn.h>
 
 #include "ports/neighbour/respond.hpp"
+#include "ports/ntp/checksum.hpp"
 #include "ports/parsers/layers.hpp"
 #include "ports/parsers/ntp.hpp"
 #include "ports/pipelines/worker.hpp"
@@ -24,10 +25,20 @@ std::uint64_t mono_ns(const service_lcore& s, std::uint64_t tsc) {
     return static_cast<std::uint64_t>((static_cast<unsigned __int128>(tsc) * s.mono_ns_per_tsc_q32) >> 32);
 }
 
+// Reads what the burst's replies share (see service_lcore::burst_state), once per burst.
+void refresh_burst(service_lcore& s, std::uint64_t burst_tsc) {
+    const service_shared& shared = *s.shared;
+    service_lcore::burst_state& b = s.burst;
+    b.clock = shared.clock.read();
+    b.header = ntp::make_reply_header(b.clock, shared.config.stratum, shared.config.refid, false);
+    b.software_rx_ts = ntp_from_unix_ns(shared.tsc_map.read().to_ns(burst_tsc));
+    b.mono_ns = mono_ns(s, burst_tsc);
+    b.fresh = true;
+}
+
 // The receive time of a frame as an NTP timestamp: the port's stamp where the PMD set one,
-// else the TSC of the rx burst.
-std::uint64_t receive_time(const service_lcore& s, const port_service& svc, const rte_mbuf* m,
-                           std::uint64_t burst_tsc) {
+// else the TSC of the rx burst (converted once per burst).
+std::uint64_t receive_time(const service_lcore& s, const port_service& svc, const rte_mbuf* m) {
     if (svc.ts_flag != 0 && (m->ol_flags & svc.ts_flag) != 0) {
         const std::uint64_t stamp = *RTE_MBUF_DYNFIELD(m, svc.ts_offset, const std::uint64_t*);
         if (svc.ts_kind == rx_timestamp_kind::pcap_microseconds) {
@@ -41,7 +52,7 @@ std::uint64_t receive_time(const service_lcore& s, const port_service& svc, cons
             }
         }
     }
-    return ntp_from_unix_ns(s.shared->tsc_map.read().to_ns(burst_tsc));
+    return s.burst.software_rx_ts;
 }
 
 bool unicast_source_v4(const std::uint8_t* a) {
@@ -80,7 +91,7 @@ void turn_around(std::uint8_t* frame, const parsers::layers& l, const neighbour:
         h->time_to_live = reply_ttl;
         h->fragment_offset = 0;
         h->hdr_checksum = 0;
-        h->hdr_checksum = rte_ipv4_cksum(h);
+        h->hdr_checksum = ntp::checksum::ipv4_header(ip);
     } else {
         auto* h = reinterpret_cast<rte_ipv6_hdr*>(ip);
         std::uint8_t tmp[16];
@@ -98,17 +109,15 @@ void turn_around(std::uint8_t* frame, const parsers::layers& l, const neighbour:
     u->dgram_cksum = 0;
 }
 
-void finish_udp_checksum(std::uint8_t* frame, l3_kind l3, std::uint16_t l3_offset,
-                         std::uint16_t l4_offset) {
+// From scratch: the request's own checksum may be unfinished (veth) or 0. The pseudo header's
+// addresses sit at the same offsets of both IP headers' ends: source then destination.
+void finish_udp_checksum(std::uint8_t* frame, bool ipv4, std::uint16_t l3_offset,
+                         std::uint16_t l4_offset, std::uint16_t ntp_length) {
     auto* u = reinterpret_cast<rte_udp_hdr*>(frame + l4_offset);
     u->dgram_cksum = 0;
-    if (l3 == l3_kind::ipv4) {
-        u->dgram_cksum =
-            rte_ipv4_udptcp_cksum(reinterpret_cast<const rte_ipv4_hdr*>(frame + l3_offset), u);
-    } else {
-        u->dgram_cksum =
-            rte_ipv6_udptcp_cksum(reinterpret_cast<const rte_ipv6_hdr*>(frame + l3_offset), u);
-    }
+    const std::uint8_t* addresses = frame + l3_offset + (ipv4 ? 12 : 8);
+    u->dgram_cksum = ntp::checksum::udp(addresses, ipv4 ? 8 : 32, frame + l4_offset,
+                                        static_cast<std::uint16_t>(8 + ntp_length));
 }
 
 void stage(service_lcore& s, rte_mbuf* m, std::uint16_t port, const parsers::layers& l,
@@ -172,12 +181,20 @@ bool serve_neighbour(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m,
 
 bool serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, traffic_class cls,
            std::uint64_t burst_tsc) {
+    if (cls != traffic_class::ntp && cls != traffic_class::other) {
+        return false;  // no other class is ever answered: spare the walk
+    }
     service_lcore& s = *conf.service;
     if (s.out_count == s.out.size() || m->nb_segs != 1) {
         return false;
     }
     auto* frame = rte_pktmbuf_mtod(m, std::uint8_t*);
-    const parsers::layers l = parsers::parse_ethernet({frame, m->data_len});
+    const parsers::byte_span bytes(frame, m->data_len);
+    parsers::layers l;
+    if (!parsers::parse_ethernet_simple_ipv4(bytes, l)) {
+        // Tags, IPv6, options, ARP: the general walk (the common shape's is inline above).
+        l = parsers::parse_ethernet(bytes);
+    }
     if (l.st != parsers::status::ok || l.pppoe) {
         return false;
     }
@@ -227,33 +244,42 @@ bool serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, traffic_class
         rte_pktmbuf_free(m);
         return true;
     }
-    const auto view = parsers::parse_ntp(u.payload);
-    if (view.version >= 1 && view.version <= 4) {
-        c.add(static_cast<sc>(static_cast<std::uint16_t>(sc::version_1) + view.version - 1));
+    // parse_ntp's version: bits 3-5 of the first octet (none for an empty payload).
+    const std::uint8_t version =
+        u.payload.empty() ? 0 : static_cast<std::uint8_t>((u.payload[0] >> 3) & 0x07);
+    if (version >= 1 && version <= 4) {
+        c.add(static_cast<sc>(static_cast<std::uint16_t>(sc::version_1) + version - 1));
     }
     const std::uint16_t payload_offset = static_cast<std::uint16_t>(u.payload.data() - frame);
     const std::span<std::uint8_t> payload(frame + payload_offset, u.payload.size());
-    const ntp::clock_state clock = shared.clock.read();
-    const std::uint64_t rx_ts = receive_time(s, *rx.service, m, burst_tsc);
+    if (!s.burst.fresh) {
+        refresh_burst(s, burst_tsc);
+    }
+    const ntp::clock_state& clock = s.burst.clock;
+    const std::uint64_t rx_ts = receive_time(s, *rx.service, m);
 
     bool limited = false;
-    const std::uint64_t now = mono_ns(s, burst_tsc);
+    const std::uint64_t now = s.burst.mono_ns;
     if (s.limiter != nullptr && s.limiter->check(source, now) == ntp::decision::limit) {
         limited = true;
         c.add(sc::rate_limited);
     }
     ntp::reply_result r;
-    if (limited) {
+    if (!limited && !shared.config.require_auth && ntp::is_plain_client_request(payload)) {
+        // The common request: build_reply's answer without the general parse (see reply.hpp).
+        r = ntp::build_plain_reply(payload, s.burst.header, rx_ts);
+    } else if (limited) {
         if (!shared.kod || !kod_allowed(s, now)) {
             rte_pktmbuf_free(m);
             return true;
         }
-        r = ntp::build_kod_rate(payload, view, clock, rx_ts);
+        r = ntp::build_kod_rate(payload, parsers::parse_ntp(u.payload), clock, rx_ts);
         if (r.act == ntp::action::reply) {
             c.add(sc::kod_sent);
         }
     } else {
-        r = ntp::build_reply(payload, view, clock, rx_ts, shared.config, {shared.keys, s.mac});
+        r = ntp::build_reply(payload, parsers::parse_ntp(u.payload), clock, rx_ts, shared.config,
+                             {shared.keys, s.mac});
     }
     if (r.act == ntp::action::drop) {
         count_drop(c, r.reason);
@@ -277,12 +303,14 @@ bool serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, traffic_class
 
 void flush_replies(lcore_conf& conf) {
     service_lcore& s = *conf.service;
+    s.burst.fresh = false;  // the next burst reads the clock and its TSC anew
     if (s.out_count == 0) {
         return;
     }
     // As late as this core can: after every reply of the burst is built, right before TX.
     const std::uint64_t tx_ts = ntp_from_unix_ns(s.shared->tsc_map.read().to_ns(rte_rdtsc()));
-    std::array<rte_mbuf*, 64> ready{};
+    // Written before it is read: no zeroing.
+    std::array<rte_mbuf*, 64> ready;
     std::uint16_t ready_count = 0;
     std::uint16_t port = s.out[0].port;
     auto send = [&] {
@@ -306,13 +334,17 @@ void flush_replies(lcore_conf& conf) {
         if (o.payload_offset != 0) {
             auto* frame = rte_pktmbuf_mtod(o.m, std::uint8_t*);
             const std::span<std::uint8_t> payload(frame + o.payload_offset, o.reply.reply_length);
-            if (!ntp::finalize_transmit(payload, o.reply, tx_ts, {s.shared->keys, s.mac})) {
+            if (!o.reply.authenticated) {
+                // finalize_transmit's whole work for a staged unsigned reply (its checks hold
+                // by construction: a reply of reply_length >= 48 bytes).
+                const rte_be64_t be = rte_cpu_to_be_64(tx_ts);
+                std::memcpy(payload.data() + 40, &be, 8);
+            } else if (!ntp::finalize_transmit(payload, o.reply, tx_ts, {s.shared->keys, s.mac})) {
                 s.counters->add(sc::drop_sign_failed);
                 rte_pktmbuf_free(o.m);
                 continue;
             }
-            finish_udp_checksum(frame, o.ipv4 ? l3_kind::ipv4 : l3_kind::ipv6, o.l3_offset,
-                                o.l4_offset);
+            finish_udp_checksum(frame, o.ipv4, o.l3_offset, o.l4_offset, o.reply.reply_length);
             s.counters->add(sc::replies);
         }
         ready[ready_count++] = o.m;

@@ -8,20 +8,10 @@ namespace {
 
 using parsers::ntp_mode;
 
-constexpr std::uint8_t mode_server = 4;
-constexpr std::uint8_t li_unsynchronized = 3;
-constexpr std::uint32_t kiss_rate = 0x52415445;  // "RATE"
 constexpr std::size_t key_id_length = 4;
 
-void store_be32(std::uint8_t* p, std::uint32_t v) {
-    v = __builtin_bswap32(v);
-    std::memcpy(p, &v, 4);
-}
-
-void store_be64(std::uint8_t* p, std::uint64_t v) {
-    v = __builtin_bswap64(v);
-    std::memcpy(p, &v, 8);
-}
+using reply_detail::store_be32;
+using reply_detail::store_be64;
 
 reply_result dropped(drop_reason why) {
     reply_result r;
@@ -53,33 +43,12 @@ drop_reason classify_request(std::span<const std::uint8_t> payload,
     return drop_reason::none;
 }
 
-// Everything but the transmit timestamp and the MAC trailer. The origin is copied before the
-// transmit field is cleared: they are the same buffer.
+// Everything but the transmit timestamp and the MAC trailer.
 void write_header(std::uint8_t* p, const parsers::ntp_view& request, const clock_state& clock,
                   std::uint64_t rx_ts, std::uint8_t stratum_override, std::uint32_t refid_override,
                   bool kod) {
-    const std::uint8_t stratum = stratum_override != 0 ? stratum_override : clock.stratum;
-    const std::uint32_t refid = refid_override != 0 ? refid_override : clock.refid;
-    const bool synced = clock.synchronized && stratum >= 1 && stratum <= max_stratum;
-    std::uint8_t li = synced ? static_cast<std::uint8_t>(clock.leap & 0x03) : li_unsynchronized;
-    std::uint8_t wire_stratum = synced ? stratum : 0;
-    std::uint32_t wire_refid = refid;
-    if (kod) {
-        li = li_unsynchronized;
-        wire_stratum = 0;
-        wire_refid = kiss_rate;
-    }
-    p[0] = static_cast<std::uint8_t>((li << 6) | (request.version << 3) | mode_server);
-    p[1] = wire_stratum;
-    // p[2], the poll, stays the request's (RFC 5905 section 9.2: copied from the request).
-    p[3] = static_cast<std::uint8_t>(clock.precision);
-    store_be32(p + 4, clock.root_delay);
-    store_be32(p + 8, clock.root_dispersion);
-    store_be32(p + 12, wire_refid);
-    store_be64(p + 16, clock.reference_ts);
-    std::memmove(p + 24, p + 40, 8);
-    store_be64(p + 32, rx_ts);
-    std::memset(p + 40, 0, 8);
+    write_reply_header(p, make_reply_header(clock, stratum_override, refid_override, kod),
+                       request.version, rx_ts);
 }
 
 }  // namespace

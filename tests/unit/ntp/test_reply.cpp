@@ -2,6 +2,7 @@
 // (ntpd's fast_xmit behaviour) and the kiss-o'-death.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <vector>
 
 #include "ports/ntp/reply.hpp"
@@ -532,6 +533,63 @@ TEST(NtpKod, OnlyForClientRequests) {
     bytes v0 = with_first_octet(request, 0, 0, 3);
     EXPECT_EQ(build_kod_rate(v0, parse_ntp(v0), synced_clock(), rx_ts).reason,
               drop_reason::malformed);
+}
+
+// The fast path's plain reply is build_reply's, byte for byte and in every field of the
+// result, for every 48-byte client request over clocks and configurations that exercise each
+// header field (leap, sync, stratum bounds, overrides); other requests are not plain ones.
+TEST(NtpReply, PlainReplyEqualsBuildReply) {
+    std::mt19937_64 rng(7);
+    int compared = 0;
+    for (int i = 0; i < 20000; ++i) {
+        bytes req(48);
+        for (auto& b : req) {
+            b = static_cast<std::uint8_t>(rng());
+        }
+        if (i % 3 != 0) {
+            // Mostly client requests of a random version 0..7; else any first octet.
+            req[0] = static_cast<std::uint8_t>((req[0] & 0xC0) | ((i % 8) << 3) | 3);
+        }
+        clock_state c;
+        c.leap = static_cast<std::uint8_t>(rng() % 4);
+        c.synchronized = rng() % 4 != 0;
+        c.stratum = static_cast<std::uint8_t>(rng() % 18);
+        c.precision = static_cast<std::int8_t>(rng());
+        c.root_delay = static_cast<std::uint32_t>(rng());
+        c.root_dispersion = static_cast<std::uint32_t>(rng());
+        c.refid = static_cast<std::uint32_t>(rng());
+        c.reference_ts = rng();
+        server_config cfg;
+        if (rng() % 3 == 0) {
+            cfg.stratum = static_cast<std::uint8_t>(rng() % 17);
+            cfg.refid = static_cast<std::uint32_t>(rng());
+        }
+        const std::uint64_t rx = rng();
+        const bool plain = is_plain_client_request(req);
+        const auto view = parse_ntp(req);
+        const bool expected_plain = view.st == ports::parsers::status::ok &&
+                                    view.mode == ntp_mode::client && !view.has_mac &&
+                                    view.extension_count == 0 && req.size() == 48;
+        ASSERT_EQ(plain, expected_plain) << i;
+        if (!plain) {
+            continue;
+        }
+        bytes slow = req;
+        bytes fast = req;
+        const reply_result a = build_reply(slow, view, c, rx, cfg);
+        const reply_result b =
+            build_plain_reply(fast, make_reply_header(c, cfg.stratum, cfg.refid, false), rx);
+        ASSERT_EQ(slow, fast) << i;
+        ASSERT_EQ(a.act, b.act);
+        ASSERT_EQ(a.reason, b.reason);
+        ASSERT_EQ(a.reply_length, b.reply_length);
+        ASSERT_EQ(a.authenticated, b.authenticated);
+        ASSERT_EQ(a.crypto_nak, b.crypto_nak);
+        ASSERT_EQ(a.kod, b.kod);
+        ASSERT_EQ(a.sign_key_id, b.sign_key_id);
+        ++compared;
+    }
+    EXPECT_GT(compared, 5000);
 }
 
 }  // namespace

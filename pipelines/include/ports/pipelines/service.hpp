@@ -2,9 +2,11 @@
 // solicitations, ICMP/ICMPv6 echo and NTP client requests itself, in place in the received
 // mbuf, and sends the replies back out of the same port. Everything else keeps its path.
 //
-// Cost per NTP reply (callgrind, bench-ntp): see README "Performance"; the stage re-walks the
-// headers it rewrites (a few tens of instructions) and spends the rest in ntp::build_reply,
-// the checksum and, for authenticated requests, OpenSSL.
+// Cost per NTP reply (callgrind, tests/bench/callgrind_ntp.sh): the stage re-walks the headers
+// it rewrites (inline for untagged IPv4), answers a plain 48-byte client request from a
+// per-burst header template without the general NTP parse, and computes the checksums with
+// 32-bit words (ports/ntp/checksum.hpp); authenticated requests take ntp::build_reply and
+// OpenSSL.
 #pragma once
 
 #include <rte_mbuf.h>
@@ -140,6 +142,18 @@ struct service_lcore {
     std::uint64_t mono_ns_per_tsc_q32 = 0;  // TSC to monotonic ns for the rate limiter
     std::uint64_t kod_window_start_ns = 0;
     std::uint32_t kod_in_window = 0;
+
+    // What every NTP reply of a burst shares, read once at the burst's first NTP request
+    // rather than per packet (seqlock reads, the time conversions, the header template);
+    // flush_replies, at the end of every burst, marks it stale.
+    struct burst_state {
+        bool fresh = false;
+        ntp::clock_state clock;
+        ntp::reply_header header;       // from clock and the server config
+        std::uint64_t software_rx_ts = 0;  // the burst's TSC as an NTP timestamp
+        std::uint64_t mono_ns = 0;         // the burst's TSC for the rate limiter
+    };
+    burst_state burst;
 
     struct staged {
         rte_mbuf* m;

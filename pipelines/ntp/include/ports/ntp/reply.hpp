@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 #include "ports/ntp/keys.hpp"
@@ -95,6 +96,102 @@ struct reply_result {
     bool kod = false;                // a RATE kiss-o'-death
     std::uint16_t sign_key_id = 0;   // key finalize_transmit signs with, 0 for none
 };
+
+// Bytes 0-23 of a reply as far as they depend on the clock and the configuration alone: what
+// every reply of a burst shares, computed once per burst by the fast path and per reply by
+// build_reply (the same function, so both write the same bytes).
+struct reply_header {
+    std::uint8_t li_mode = 0;  // LI and mode 4; the version is the request's
+    std::uint8_t stratum = 0;
+    std::uint8_t precision = 0;
+    std::uint8_t words[20] = {};  // root delay, root dispersion, refid, reference, wire order
+};
+
+namespace reply_detail {
+
+inline void store_be32(std::uint8_t* p, std::uint32_t v) {
+    v = __builtin_bswap32(v);
+    std::memcpy(p, &v, 4);
+}
+
+inline void store_be64(std::uint8_t* p, std::uint64_t v) {
+    v = __builtin_bswap64(v);
+    std::memcpy(p, &v, 8);
+}
+
+}  // namespace reply_detail
+
+inline constexpr std::uint8_t mode_server = 4;
+inline constexpr std::uint8_t li_unsynchronized = 3;
+inline constexpr std::uint32_t kiss_rate = 0x52415445;  // "RATE"
+
+// kod: the RATE kiss-o'-death's header (LI 3, stratum 0, refid "RATE"); the overrides are
+// server_config's stratum and refid (0: the clock's).
+inline reply_header make_reply_header(const clock_state& clock, std::uint8_t stratum_override,
+                                      std::uint32_t refid_override, bool kod) noexcept {
+    const std::uint8_t stratum = stratum_override != 0 ? stratum_override : clock.stratum;
+    const std::uint32_t refid = refid_override != 0 ? refid_override : clock.refid;
+    const bool synced = clock.synchronized && stratum >= 1 && stratum <= max_stratum;
+    std::uint8_t li = synced ? static_cast<std::uint8_t>(clock.leap & 0x03) : li_unsynchronized;
+    std::uint8_t wire_stratum = synced ? stratum : 0;
+    std::uint32_t wire_refid = refid;
+    if (kod) {
+        li = li_unsynchronized;
+        wire_stratum = 0;
+        wire_refid = kiss_rate;
+    }
+    reply_header h;
+    h.li_mode = static_cast<std::uint8_t>((li << 6) | mode_server);
+    h.stratum = wire_stratum;
+    h.precision = static_cast<std::uint8_t>(clock.precision);
+    reply_detail::store_be32(h.words, clock.root_delay);
+    reply_detail::store_be32(h.words + 4, clock.root_dispersion);
+    reply_detail::store_be32(h.words + 8, wire_refid);
+    reply_detail::store_be64(h.words + 12, clock.reference_ts);
+    return h;
+}
+
+// Everything of a 48-byte reply header but the transmit timestamp (zeroed until
+// finalize_transmit). The origin is copied before the transmit field is cleared: they are the
+// same buffer. p[2], the poll, stays the request's (RFC 5905 section 9.2). p: 48 bytes.
+inline void write_reply_header(std::uint8_t* p, const reply_header& h, std::uint8_t version,
+                               std::uint64_t rx_ts) noexcept {
+    std::uint64_t origin;
+    std::memcpy(&origin, p + 40, 8);
+    p[0] = static_cast<std::uint8_t>(h.li_mode | (version << 3));
+    p[1] = h.stratum;
+    p[3] = h.precision;
+    std::memcpy(p + 4, h.words, sizeof(h.words));
+    std::memcpy(p + 24, &origin, 8);
+    reply_detail::store_be64(p + 32, rx_ts);
+    std::memset(p + 40, 0, 8);
+}
+
+// The common request: exactly 48 bytes (no MAC, no extension field), mode 3, version 1..4.
+// For it, under a configuration without require_auth, build_reply's answer is always a 48-byte
+// plain reply; build_plain_reply gives it without the general parse (same bytes, same result).
+inline bool is_plain_client_request(std::span<const std::uint8_t> payload) noexcept {
+    if (payload.size() != header_length) {
+        return false;
+    }
+    const std::uint8_t b0 = payload[0];
+    const std::uint8_t version = (b0 >> 3) & 0x07;
+    return (b0 & 0x07) == static_cast<std::uint8_t>(parsers::ntp_mode::client) && version >= 1 &&
+           version <= 4;
+}
+
+// Precondition: is_plain_client_request(payload), header = make_reply_header(clock,
+// config.stratum, config.refid, false), !config.require_auth. Then equal to
+// build_reply(payload, parse_ntp(payload), clock, rx_ts, config, auth), whatever auth is.
+inline reply_result build_plain_reply(std::span<std::uint8_t> payload, const reply_header& header,
+                                      std::uint64_t rx_ts) noexcept {
+    write_reply_header(payload.data(), header, static_cast<std::uint8_t>((payload[0] >> 3) & 0x07),
+                       rx_ts);
+    reply_result r;
+    r.act = action::reply;
+    r.reply_length = header_length;
+    return r;
+}
 
 // Validates the request and, when it is answered, rewrites payload into the reply (all but the
 // transmit timestamp). On drop, payload is untouched. `request` must be parse_ntp(payload).

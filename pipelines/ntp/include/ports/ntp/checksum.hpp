@@ -1,0 +1,83 @@
+// Internet checksums (RFC 1071) for the replies the fast path builds: the IPv4 header and the
+// UDP checksum over its pseudo header, computed from scratch (a request's own UDP checksum may
+// be unfinished, as veth leaves it, or 0, so nothing is carried over incrementally).
+//
+// The one's-complement sum is taken over native-endian 32-bit words in a 64-bit accumulator
+// and folded at the end: 2^16 = 1 modulo 0xFFFF, so that is the RFC's sum of 16-bit words, in
+// the same byte order as the data, and it folds to 0 only when every word is 0, exactly as
+// DPDK's rte_raw_cksum does. The results equal rte_ipv4_cksum and rte_ipv4/6_udptcp_cksum
+// (tests/unit/ntp/test_checksum.cpp holds them to that) at a fraction of the instructions:
+// DPDK's raw sum adds one 16-bit word per step.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace ports::ntp::checksum {
+
+inline std::uint32_t load32(const std::uint8_t* p) {
+    std::uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+
+// Adds n bytes at p to a running sum of native-endian words. An odd last byte counts as the
+// first byte of a zero-padded 16-bit word (byte order independent, as in rte_raw_cksum).
+inline std::uint64_t add(std::uint64_t sum, const std::uint8_t* p, std::size_t n) {
+    while (n >= 4) {
+        sum += load32(p);
+        p += 4;
+        n -= 4;
+    }
+    if (n >= 2) {
+        std::uint16_t w;
+        std::memcpy(&w, p, 2);
+        sum += w;
+        p += 2;
+        n -= 2;
+    }
+    if (n != 0) {
+        std::uint16_t w = 0;
+        std::memcpy(&w, p, 1);
+        sum += w;
+    }
+    return sum;
+}
+
+// The 16-bit one's-complement sum (not complemented): 0 only for an all-zero input.
+inline std::uint16_t fold(std::uint64_t sum) {
+    sum = (sum & 0xFFFFFFFFULL) + (sum >> 32);
+    sum = (sum & 0xFFFFFFFFULL) + (sum >> 32);
+    sum = (sum & 0xFFFF) + (sum >> 16);
+    sum = (sum & 0xFFFF) + (sum >> 16);
+    return static_cast<std::uint16_t>(sum);
+}
+
+inline std::uint16_t host_to_be16(std::uint16_t v) {
+    return __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? __builtin_bswap16(v) : v;
+}
+
+// The header checksum of a 20-byte IPv4 header (no options) whose checksum field is 0, in
+// network byte order as stored: rte_ipv4_cksum's value.
+inline std::uint16_t ipv4_header(const std::uint8_t* ip) {
+    return static_cast<std::uint16_t>(~fold(add(0, ip, 20)));
+}
+
+// The UDP checksum of a datagram of udp_length bytes at udp (checksum field 0) whose pseudo
+// header takes the addresses at src_dst (8 bytes for IPv4, 32 for IPv6: source then
+// destination, as both headers lay them out), in network byte order as stored: 0xFFFF stands
+// for a computed 0 (RFC 768), as rte_ipv4/6_udptcp_cksum give it.
+inline std::uint16_t udp(const std::uint8_t* src_dst, std::size_t address_bytes,
+                         const std::uint8_t* udp, std::uint16_t udp_length) {
+    constexpr std::uint16_t ipproto_udp = 17;
+    // Protocol and length as 16-bit big-endian words (IPv6 has them as 32-bit words with zero
+    // upper halves: the same sum).
+    std::uint64_t sum = std::uint64_t{host_to_be16(ipproto_udp)} + host_to_be16(udp_length);
+    sum = add(sum, src_dst, address_bytes);
+    sum = add(sum, udp, udp_length);
+    const auto c = static_cast<std::uint16_t>(~fold(sum));
+    return c == 0 ? 0xFFFF : c;
+}
+
+}  // namespace ports::ntp::checksum
