@@ -33,6 +33,10 @@ void refresh_burst(service_lcore& s, std::uint64_t burst_tsc) {
     b.header = ntp::make_reply_header(b.clock, shared.config.stratum, shared.config.refid, false);
     b.software_rx_ts = ntp_from_unix_ns(shared.tsc_map.read().to_ns(burst_tsc));
     b.mono_ns = mono_ns(s, burst_tsc);
+    const std::uint16_t udp_length_be = ntp::checksum::host_to_be16(8 + ntp::header_length);
+    std::uint64_t sum = std::uint64_t{ntp::checksum::host_to_be16(parsers::ipproto_udp)} +
+                        udp_length_be + udp_length_be;
+    b.plain_v4_udp_sum = ntp::checksum::add(sum, b.header.words, sizeof(b.header.words));
     b.fresh = true;
 }
 
@@ -121,9 +125,36 @@ void finish_udp_checksum(std::uint8_t* frame, bool ipv4, std::uint16_t l3_offset
 }
 
 void stage(service_lcore& s, rte_mbuf* m, std::uint16_t port, const parsers::layers& l,
-           std::uint16_t payload_offset, const ntp::reply_result& r) {
-    s.out[s.out_count++] = {m,           port, payload_offset, l.l3_offset,
-                            l.l4_offset, l.l3 == l3_kind::ipv4, r};
+           std::uint16_t payload_offset, const ntp::reply_result& r,
+           std::uint64_t partial_udp_sum) {
+    // Field by field: an aggregate assignment went through a temporary on the stack.
+    service_lcore::staged& o = s.out[s.out_count++];
+    o.m = m;
+    o.partial_udp_sum = partial_udp_sum;
+    o.port = port;
+    o.payload_offset = payload_offset;
+    o.l3_offset = l.l3_offset;
+    o.l4_offset = l.l4_offset;
+    o.reply_length = r.reply_length;
+    o.sign_key_id = r.sign_key_id;
+    o.ipv4 = l.l3 == l3_kind::ipv4;
+    o.authenticated = r.authenticated;
+}
+
+// The UDP checksum sum of a plain 48-byte IPv4 reply just turned around, but for its transmit
+// timestamp (still 0): the burst's constant part plus the words that differ per reply, read
+// back from the frame (the one's-complement sum does not care about order).
+std::uint64_t plain_v4_partial_sum(const service_lcore& s, const std::uint8_t* frame,
+                                   std::uint16_t l3_offset, std::uint16_t l4_offset,
+                                   std::uint16_t payload_offset) {
+    namespace cs = ntp::checksum;
+    const std::uint8_t* p = frame + payload_offset;
+    std::uint64_t sum = s.burst.plain_v4_udp_sum;
+    sum = cs::add(sum, p, 4);                    // LI/VN/mode, stratum, poll, precision
+    sum = cs::add(sum, p + 24, 16);              // origin and receive timestamps
+    sum = cs::add(sum, frame + l4_offset, 4);    // the ports (the length is in the constant)
+    sum = cs::add(sum, frame + l3_offset + 12, 8);  // source and destination addresses
+    return sum;
 }
 
 bool kod_allowed(service_lcore& s, std::uint64_t now_ns) {
@@ -173,7 +204,7 @@ bool serve_neighbour(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m,
     }
     m->data_len = res.length;
     m->pkt_len = res.length;
-    stage(s, m, rx.port, l, 0, {});
+    stage(s, m, rx.port, l, 0, {}, 0);
     return true;
 }
 
@@ -268,7 +299,15 @@ bool serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, traffic_class
     if (!limited && !shared.config.require_auth && ntp::is_plain_client_request(payload)) {
         // The common request: build_reply's answer without the general parse (see reply.hpp).
         r = ntp::build_plain_reply(payload, s.burst.header, rx_ts);
-    } else if (limited) {
+        turn_around(frame, l, rx.service->mac, r.reply_length);
+        const std::uint16_t frame_length = static_cast<std::uint16_t>(payload_offset + r.reply_length);
+        m->data_len = frame_length;
+        m->pkt_len = frame_length;
+        stage(s, m, rx.port, l, payload_offset, r,
+              v4 ? plain_v4_partial_sum(s, frame, l.l3_offset, l.l4_offset, payload_offset) : 0);
+        return true;
+    }
+    if (limited) {
         if (!shared.kod || !kod_allowed(s, now)) {
             rte_pktmbuf_free(m);
             return true;
@@ -297,7 +336,7 @@ bool serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, traffic_class
     const std::uint16_t frame_length = static_cast<std::uint16_t>(payload_offset + r.reply_length);
     m->data_len = frame_length;
     m->pkt_len = frame_length;
-    stage(s, m, rx.port, l, payload_offset, r);
+    stage(s, m, rx.port, l, payload_offset, r, 0);
     return true;
 }
 
@@ -312,6 +351,7 @@ void flush_replies(lcore_conf& conf) {
     // Written before it is read: no zeroing.
     std::array<rte_mbuf*, 64> ready;
     std::uint16_t ready_count = 0;
+    std::uint64_t replies = 0;  // counted once per burst: the same sum, one counter write
     std::uint16_t port = s.out[0].port;
     auto send = [&] {
         if (ready_count == 0) {
@@ -333,23 +373,39 @@ void flush_replies(lcore_conf& conf) {
         }
         if (o.payload_offset != 0) {
             auto* frame = rte_pktmbuf_mtod(o.m, std::uint8_t*);
-            const std::span<std::uint8_t> payload(frame + o.payload_offset, o.reply.reply_length);
-            if (!o.reply.authenticated) {
+            const std::span<std::uint8_t> payload(frame + o.payload_offset, o.reply_length);
+            const rte_be64_t tx_be = rte_cpu_to_be_64(tx_ts);
+            if (!o.authenticated) {
                 // finalize_transmit's whole work for a staged unsigned reply (its checks hold
                 // by construction: a reply of reply_length >= 48 bytes).
-                const rte_be64_t be = rte_cpu_to_be_64(tx_ts);
-                std::memcpy(payload.data() + 40, &be, 8);
-            } else if (!ntp::finalize_transmit(payload, o.reply, tx_ts, {s.shared->keys, s.mac})) {
-                s.counters->add(sc::drop_sign_failed);
-                rte_pktmbuf_free(o.m);
-                continue;
+                std::memcpy(payload.data() + 40, &tx_be, 8);
+            } else {
+                ntp::reply_result r;
+                r.act = ntp::action::reply;
+                r.reply_length = o.reply_length;
+                r.authenticated = true;
+                r.sign_key_id = o.sign_key_id;
+                if (!ntp::finalize_transmit(payload, r, tx_ts, {s.shared->keys, s.mac})) {
+                    s.counters->add(sc::drop_sign_failed);
+                    rte_pktmbuf_free(o.m);
+                    continue;
+                }
             }
-            finish_udp_checksum(frame, o.ipv4, o.l3_offset, o.l4_offset, o.reply.reply_length);
-            s.counters->add(sc::replies);
+            if (o.partial_udp_sum != 0) {
+                // A plain IPv4 reply: the transmit timestamp was all it lacked.
+                auto* u = reinterpret_cast<rte_udp_hdr*>(frame + o.l4_offset);
+                const auto c = static_cast<std::uint16_t>(
+                    ~ntp::checksum::fold(ntp::checksum::add_carry(o.partial_udp_sum, tx_be)));
+                u->dgram_cksum = c == 0 ? 0xFFFF : c;
+            } else {
+                finish_udp_checksum(frame, o.ipv4, o.l3_offset, o.l4_offset, o.reply_length);
+            }
+            ++replies;
         }
         ready[ready_count++] = o.m;
     }
     send();
+    s.counters->add(sc::replies, replies);
     s.out_count = 0;
 }
 
