@@ -1,7 +1,10 @@
 // SNMP v1/v2c (RFC 1157, RFC 3416) and v3 (RFC 3412, USM RFC 3414) message headers in BER.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "ports/parsers/snmp.hpp"
 #include "test_util.hpp"
@@ -295,6 +298,82 @@ TEST(SnmpBer, EveryInnerCutIsRejected) {
         const exact_copy c(cut, cut.size());
         EXPECT_NE(parse_snmp(c.span()).st, status::ok) << n;
     }
+}
+
+}  // namespace
+
+namespace {
+
+// Every field of two views, spans by position.
+void expect_same_view(const snmp_view& a, const snmp_view& b, const bytes& m) {
+    ASSERT_EQ(a.st, b.st) << testing::PrintToString(m);
+    ASSERT_EQ(a.version, b.version);
+    ASSERT_EQ(a.community.data(), b.community.data());
+    ASSERT_EQ(a.community.size(), b.community.size());
+    ASSERT_EQ(a.pdu_type, b.pdu_type);
+    ASSERT_EQ(a.request_id, b.request_id);
+    ASSERT_EQ(a.has_request_id, b.has_request_id);
+    ASSERT_EQ(a.msg_id, b.msg_id);
+    ASSERT_EQ(a.msg_flags, b.msg_flags);
+    ASSERT_EQ(a.security_model, b.security_model);
+    ASSERT_EQ(a.user_name.data(), b.user_name.data());
+    ASSERT_EQ(a.user_name.size(), b.user_name.size());
+    ASSERT_EQ(a.context_name.data(), b.context_name.data());
+    ASSERT_EQ(a.context_name.size(), b.context_name.size());
+    ASSERT_EQ(a.encrypted, b.encrypted);
+}
+
+TEST(SnmpFastPath, ClaimsOnlyWhatTheGeneralWalkDecidesAlike) {
+    // parse_snmp_v1_v2c must give the general walk's exact result wherever it claims a message,
+    // and parse_snmp must equal the general walk everywhere: on well-formed messages in short
+    // and long length forms, and on every one of them bent (bytes set to values around the
+    // fast path's limits, bits flipped, cuts, bytes nudged).
+    std::vector<bytes> bases = {v1_get, v2c_get_next(), v1_trap(), v2_trap(),
+                                v3_message(0x05, scoped_pdu()), v3_message(0x07, encrypted_pdu())};
+    // Long-form lengths: a community of 200 octets, a PDU over 255 bytes, a 4-octet request-id.
+    bases.push_back(seq({integer({0x01}), octets(std::string(200, 'c')),
+                         pdu(snmp_pdu_get, {integer({0x80, 0, 0, 0}), integer({0}), integer({0}),
+                                            tlv(0x30, bytes(300, 0x05))})}));
+    bases.push_back(seq({integer({0x00}), octets(""),
+                         pdu(snmp_pdu_response, {integer({0x7f}), integer({0}), integer({0}),
+                                                 tlv(0x30, bytes(130, 0))})}));
+    const std::uint8_t interesting[] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x7f, 0x80, 0x81, 0x82,
+                                        0x83, 0x84, 0x85, 0x9f, 0xa0, 0xa4, 0xa8, 0xa9, 0x30, 0xff};
+    std::uint64_t x = 0x9E3779B97F4A7C15ull;
+    std::size_t claimed = 0;
+    std::size_t compared = 0;
+    for (const bytes& base : bases) {
+        for (int i = 0; i < 20000; ++i) {
+            // xorshift64: deterministic everywhere.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            bytes m = base;
+            const int bends = i == 0 ? 0 : 1 + static_cast<int>((x >> 60) % 3);
+            for (int b = 0; b < bends && !m.empty(); ++b) {
+                const std::uint64_t y = x >> (b * 16);
+                // Mostly the first 40 bytes: the headers the fast path reads.
+                const std::size_t at =
+                    (y >> 4) % std::min<std::size_t>(m.size(), (y & 1) != 0 ? m.size() : 40);
+                switch ((y >> 1) % 4) {
+                    case 0: m[at] = interesting[(y >> 12) % std::size(interesting)]; break;
+                    case 1: m[at] ^= static_cast<std::uint8_t>(1u << ((y >> 12) % 8)); break;
+                    case 2: m.resize(at); break;
+                    default: m[at] = static_cast<std::uint8_t>(m[at] + ((y >> 12) % 5) - 2); break;
+                }
+            }
+            const exact_copy c(m, m.size());
+            const snmp_view general = snmp_detail::parse_snmp_general(c.span());
+            expect_same_view(parse_snmp(c.span()), general, m);
+            if (const auto fast = parse_snmp_v1_v2c(c.span())) {
+                ++claimed;
+                EXPECT_EQ(fast->st, status::ok);
+                expect_same_view(*fast, general, m);
+            }
+            ++compared;
+        }
+    }
+    EXPECT_GT(claimed, compared / 10);
 }
 
 }  // namespace

@@ -426,11 +426,17 @@ TEST(ClassifyAndCount, SimpleIpv4ShapeParsesAsParseEthernet) {
                 f[(x >> 8) % std::min<std::size_t>(f.size(), 40)] = static_cast<std::uint8_t>(x);
             }
             const parsers::byte_span frame(f.data(), f.size());
-            parsers::layers fast;
-            if (!parsers::parse_ethernet_simple_ipv4(frame, fast)) {
+            const auto claim = parsers::parse_ethernet_simple_ipv4(frame);
+            {
+                // The output-parameter form says the same.
+                parsers::layers out;
+                ASSERT_EQ(parsers::parse_ethernet_simple_ipv4(frame, out), claim.has_value());
+            }
+            if (!claim) {
                 continue;
             }
             ++claimed;
+            const parsers::layers& fast = *claim;
             const parsers::layers ref = parsers::parse_ethernet(frame);
             ASSERT_EQ(fast.st, ref.st);
             ASSERT_EQ(fast.vlan_count, ref.vlan_count);

@@ -2,6 +2,8 @@
 // extension-header chain, UDP and TCP.
 #pragma once
 
+#include <optional>
+
 #include "ports/parsers/common.hpp"
 
 namespace ports::parsers {
@@ -44,9 +46,11 @@ struct layers {
 // st != ok with l3 == none means the frame is not IP or is broken below IP.
 inline layers parse_ethernet(byte_span frame);
 
-// parse_ethernet's common case only: true, with out = parse_ethernet(frame), for an untagged
-// IPv4 frame without options that is neither a fragment nor cut short; false (out untouched)
-// for anything else.
+// parse_ethernet's common case only: parse_ethernet(frame) for an untagged IPv4 frame without
+// options that is neither a fragment nor cut short; nullopt for anything else.
+inline std::optional<layers> parse_ethernet_simple_ipv4(byte_span frame);
+// The same as a bool and an output parameter (out untouched when false): pipelines/service.cpp
+// only, until it moves to the form above.
 inline bool parse_ethernet_simple_ipv4(byte_span frame, layers& out);
 
 // Same walk starting at a network header whose ethertype is already known (pcap link types

@@ -2,6 +2,8 @@
 // definite lengths only, every TLV inside its parent, no length longer than 4 octets.
 #pragma once
 
+#include <optional>
+
 #include "ports/parsers/common.hpp"
 
 namespace ports::parsers {
@@ -35,6 +37,11 @@ struct snmp_view {
 
 // Parses the UDP payload of a packet on port 161 or 162.
 inline snmp_view parse_snmp(byte_span payload);
+
+// parse_snmp's common case only: its result for a v1/v2c message in the usual encoding (short
+// or one/two-octet lengths, a request-id or a v1 Trap-PDU), always ok; nullopt for anything
+// else, including every message parse_snmp rejects.
+inline std::optional<snmp_view> parse_snmp_v1_v2c(byte_span payload);
 
 }  // namespace ports::parsers
 

@@ -85,7 +85,7 @@ using parsers::byte_span;
 using parsers::status;
 
 // The service class of a port, or other. A switch compiles to a few compares.
-inline traffic_class udp_port_class(std::uint16_t port) {
+constexpr traffic_class udp_port_class(std::uint16_t port) {
     switch (port) {
         case 123: return traffic_class::ntp;
         case 161: return traffic_class::snmp;
@@ -94,7 +94,7 @@ inline traffic_class udp_port_class(std::uint16_t port) {
         default: return traffic_class::other;
     }
 }
-inline traffic_class tcp_port_class(std::uint16_t port) {
+constexpr traffic_class tcp_port_class(std::uint16_t port) {
     switch (port) {
         case 1701: return traffic_class::l2tp;
         case 1723: return traffic_class::pptp;
@@ -112,6 +112,25 @@ inline traffic_class tcp_class(std::uint16_t src_port, std::uint16_t dst_port) {
     const traffic_class cls = tcp_port_class(dst_port);
     return cls != traffic_class::other ? cls : tcp_port_class(src_port);
 }
+
+// Both TCP service ports are 0x06xx, so a segment with neither port's high byte 0x06 is other
+// without looking further: one byte compare per port instead of the whole switch, on the most
+// common packet there is. Checked below for every port against tcp_port_class.
+inline constexpr std::uint8_t tcp_service_port_high_byte = 0x06;
+constexpr bool may_be_tcp_service_high_byte(std::uint8_t port_high_byte) {
+    return port_high_byte == tcp_service_port_high_byte;
+}
+constexpr bool tcp_service_ports_share_high_byte() {
+    for (std::uint32_t port = 0; port <= 0xFFFF; ++port) {
+        if (tcp_port_class(static_cast<std::uint16_t>(port)) != traffic_class::other &&
+            !may_be_tcp_service_high_byte(static_cast<std::uint8_t>(port >> 8))) {
+            return false;
+        }
+    }
+    return true;
+}
+static_assert(tcp_service_ports_share_high_byte(),
+              "a TCP service port outside 0x06xx: update tcp_service_port_high_byte");
 
 constexpr std::uint16_t plus(counter c, unsigned n) {
     return static_cast<std::uint16_t>(index_of(c) + n);
@@ -138,14 +157,13 @@ template <typename Sink>
 
 // snmp and snmp-trap have the same detail layout; trap counters follow snmp's.
 template <traffic_class Cls, typename Sink>
-[[gnu::always_inline]] inline void classify_snmp(byte_span payload, Sink s) {
+[[gnu::always_inline]] inline void report_snmp(const parsers::snmp_view& v, Sink s) {
     static_assert(Cls == traffic_class::snmp || Cls == traffic_class::snmp_trap);
     constexpr std::uint16_t base = Cls == traffic_class::snmp ? index_of(counter::snmp_version_1)
                                                               : index_of(counter::snmp_trap_version_1);
     constexpr auto rel = [](counter c) {
         return static_cast<std::uint16_t>(index_of(c) - index_of(counter::snmp_version_1));
     };
-    const auto v = parsers::parse_snmp(payload);
     if (v.st != status::ok) {
         s.packet(Cls, true, false);
         return;
@@ -159,6 +177,25 @@ template <traffic_class Cls, typename Sink>
         s.detail(static_cast<std::uint16_t>(base + rel(counter::snmp_pdu_get) +
                                             (v.pdu_type - parsers::snmp_pdu_get)));
     }
+}
+
+// Every message the inline path declines (v3, errors, unusual encodings): parse_snmp's result
+// for those is the general walk's.
+template <traffic_class Cls, typename Sink>
+[[gnu::noinline]] void classify_snmp_general(byte_span payload, Sink s) {
+    report_snmp<Cls>(parsers::snmp_detail::parse_snmp_general(payload), s);
+}
+
+// The common v1/v2c message is reported here from the inline decode, whose result is known to
+// be ok, v1/v2c and plain, so only the version and PDU slots are left to compute; the rest
+// goes out of line without merging back, so this path never holds a whole snmp_view.
+template <traffic_class Cls, typename Sink>
+[[gnu::always_inline]] inline void classify_snmp(byte_span payload, Sink s) {
+    if (const auto v = parsers::parse_snmp_v1_v2c(payload)) [[likely]] {
+        report_snmp<Cls>(*v, s);
+        return;
+    }
+    classify_snmp_general<Cls>(payload, s);
 }
 
 // over_tcp: L2TP carried in a TCP segment's payload (l2tp_over_tcp follows its other details).
@@ -219,6 +256,16 @@ template <typename Sink>
     }
 }
 
+// A valid IP packet that no service claims.
+template <typename Sink>
+[[gnu::always_inline]] inline void report_other_ip(parsers::l3_kind l3, bool later_fragment, Sink s) {
+    s.packet(traffic_class::other, false, false);
+    s.detail(index_of(l3 == parsers::l3_kind::ipv4 ? counter::other_ipv4 : counter::other_ipv6));
+    if (later_fragment) {
+        s.detail(index_of(counter::other_later_fragment));
+    }
+}
+
 // Valid layers that no service claims.
 template <typename Sink>
 [[gnu::always_inline]] inline void classify_other(const parsers::layers& l, Sink s) {
@@ -232,11 +279,48 @@ template <typename Sink>
                                                                  : counter::other_non_ip));
         return;
     }
-    s.packet(traffic_class::other, false, false);
-    s.detail(index_of(l.l3 == parsers::l3_kind::ipv4 ? counter::other_ipv4 : counter::other_ipv6));
-    if (l.later_fragment) {
-        s.detail(index_of(counter::other_later_fragment));
+    report_other_ip(l.l3, l.later_fragment, s);
+}
+
+// What the TCP rule needs of the IP layer, in one register.
+struct ip_facts {
+    parsers::l3_kind l3;
+    bool fragment;
+    bool truncated;
+};
+
+// A TCP segment (not a later fragment) with a whole header whose ports may name a service
+// (see may_be_tcp_service_high_byte): the rest of the TCP rule, out of line. Everything by value in
+// registers, so that the inlined caller never has to keep its layers in memory; the header is
+// read again here, which only this rare path pays for.
+template <typename Sink>
+[[gnu::noinline]] void classify_tcp_service(ip_facts ip, byte_span l4, Sink s) {
+    const auto t = parsers::parse_tcp(l4);
+    const traffic_class cls = tcp_class(t.src_port, t.dst_port);
+    if (cls == traffic_class::other) {
+        report_other_ip(ip.l3, false, s);
+        return;
     }
+    if (ip.fragment || ip.truncated) {
+        s.packet(cls, ip.truncated, ip.fragment);
+        return;
+    }
+    if (cls == traffic_class::pptp) {
+        if (t.payload.empty()) {
+            s.packet(traffic_class::pptp, false, false);
+            s.detail(index_of(counter::pptp_tcp_no_payload));
+            return;
+        }
+        classify_pptp(t.payload, s);
+        return;
+    }
+    if (t.payload.empty()) {
+        s.packet(traffic_class::l2tp, false, false);
+        s.detail(index_of(counter::l2tp_over_tcp));
+        s.detail(index_of(counter::l2tp_tcp_no_payload));
+        return;
+    }
+    classify_l2tp(t.payload, true, s);
 }
 
 // frame: the bytes the layers were parsed from.
@@ -253,6 +337,24 @@ template <typename Sink>
         return;
     }
     const byte_span l4 = frame.subspan(l.l4_offset, l.l4_length);
+    // TCP first: most packets are TCP (the order of these tests is free, but a later fragment
+    // carries no transport header, whatever its protocol but GRE).
+    if (l.l4_proto == parsers::ipproto_tcp && !l.later_fragment) [[likely]] {
+        const auto t = parsers::parse_tcp(l4);
+        if (t.st != status::ok) {
+            // Ports may be readable, but a TCP header we cannot bound carries no payload.
+            s.packet(traffic_class::other, true, false);
+            return;
+        }
+        // The high bytes of both ports, read as bytes (the header is whole): other, unless one
+        // of them could be a service port's.
+        if (!may_be_tcp_service_high_byte(l4[0]) && !may_be_tcp_service_high_byte(l4[2])) [[likely]] {
+            report_other_ip(l.l3, false, s);
+            return;
+        }
+        classify_tcp_service({l.l3, l.fragment, l.truncated}, l4, s);
+        return;
+    }
     if (l.l4_proto == parsers::ipproto_gre) {
         if (l.fragment || l.truncated) {
             // A fragment's or a cut datagram's GRE header may be there, but details count
@@ -296,40 +398,6 @@ template <typename Sink>
             default: classify_l2tp(u.payload, false, s); return;
         }
     }
-    if (l.l4_proto == parsers::ipproto_tcp) {
-        const auto t = parsers::parse_tcp(l4);
-        if (t.st != status::ok) {
-            // Ports may be readable, but a TCP header we cannot bound carries no payload.
-            s.packet(traffic_class::other, true, false);
-            return;
-        }
-        const traffic_class cls = tcp_class(t.src_port, t.dst_port);
-        if (cls == traffic_class::other) {
-            classify_other(l, s);
-            return;
-        }
-        if (l.fragment || l.truncated) {
-            s.packet(cls, l.truncated, l.fragment);
-            return;
-        }
-        if (cls == traffic_class::pptp) {
-            if (t.payload.empty()) {
-                s.packet(traffic_class::pptp, false, false);
-                s.detail(index_of(counter::pptp_tcp_no_payload));
-                return;
-            }
-            classify_pptp(t.payload, s);
-            return;
-        }
-        if (t.payload.empty()) {
-            s.packet(traffic_class::l2tp, false, false);
-            s.detail(index_of(counter::l2tp_over_tcp));
-            s.detail(index_of(counter::l2tp_tcp_no_payload));
-            return;
-        }
-        classify_l2tp(t.payload, true, s);
-        return;
-    }
     classify_other(l, s);
 }
 
@@ -346,9 +414,8 @@ template <typename Sink>
 // which what that shape implies folds into constants; every other frame takes the shared copy.
 template <typename Sink>
 [[gnu::always_inline]] inline void classify_frame_into(parsers::byte_span frame, Sink s) {
-    parsers::layers l;
-    if (parsers::parse_ethernet_simple_ipv4(frame, l)) [[likely]] {
-        detail::classify_layers(l, frame, s);
+    if (const auto l = parsers::parse_ethernet_simple_ipv4(frame)) [[likely]] {
+        detail::classify_layers(*l, frame, s);
         return;
     }
     detail::classify_frame_other(frame, s);

@@ -304,12 +304,12 @@ struct short_length {
 
 }  // namespace snmp_detail
 
-// Fast path: a v1/v2c message with a one-octet version, a short-form community and a
-// request-id (or a v1 Trap-PDU) is decoded here with the same checks as the general walk,
-// and anything else (v3, errors, unusual encodings) is handed to parse_snmp_general, which
-// then gives the exact result. Every check below only ever accepts what the general walk
-// accepts, with the same fields.
-[[gnu::always_inline]] inline snmp_view parse_snmp(byte_span payload) {
+// The common message, decoded inline: a v1/v2c message with a one-octet version, a short-form
+// community and a request-id (or a v1 Trap-PDU). Returns parse_snmp's exact result when it
+// applies (always ok, v1 or v2c, not encrypted) and nullopt for anything else (v3, errors,
+// unusual encodings), which parse_snmp_general then decides. Every check below only ever
+// accepts what the general walk accepts, with the same fields.
+[[gnu::always_inline]] inline std::optional<snmp_view> parse_snmp_v1_v2c(byte_span payload) {
     using namespace snmp_detail;
     const std::uint8_t* p = payload.data();
     const std::size_t n = payload.size();
@@ -317,18 +317,18 @@ struct short_length {
     const short_length message = read_short_length(p, n);
     if (message.header == 0 || p[0] != tag_sequence || message.header + message.length != n ||
         message.length < 3) [[unlikely]] {
-        return parse_snmp_general(payload);
+        return std::nullopt;
     }
     std::size_t off = message.header;
     if (p[off] != tag_integer || p[off + 1] != 1 || p[off + 2] > 1) [[unlikely]] {
-        return parse_snmp_general(payload);
+        return std::nullopt;
     }
     const std::int32_t version = p[off + 2];
     off += 3;
     // OCTET STRING community, short form.
     if (n - off < 2 || p[off] != tag_octet_string || p[off + 1] >= 0x80 ||
         p[off + 1] > n - off - 2) [[unlikely]] {
-        return parse_snmp_general(payload);
+        return std::nullopt;
     }
     const byte_span community = payload.subspan(off + 2, p[off + 1]);
     off += 2 + community.size();
@@ -336,7 +336,7 @@ struct short_length {
     const short_length pdu = read_short_length(p + off, n - off);
     if (pdu.header == 0 || p[off] < snmp_pdu_get || p[off] > snmp_pdu_report ||
         pdu.length > n - off - pdu.header) [[unlikely]] {
-        return parse_snmp_general(payload);
+        return std::nullopt;
     }
     const std::uint8_t pdu_type = p[off];
     snmp_view out;
@@ -352,7 +352,7 @@ struct short_length {
     const std::size_t id_length = pdu.length >= 2 ? p[off + 1] : 0;
     if (pdu.length < 2 || p[off] != tag_integer || id_length == 0 || id_length > 4 ||
         id_length > pdu.length - 2) [[unlikely]] {
-        return parse_snmp_general(payload);
+        return std::nullopt;
     }
     // Two's complement: start from the sign of the first octet.
     std::uint32_t id = (p[off + 2] & 0x80) != 0 ? 0xFFFFFFFFu : 0u;
@@ -362,6 +362,14 @@ struct short_length {
     out.request_id = static_cast<std::int32_t>(id);
     out.has_request_id = true;
     return out;
+}
+
+// The common message inline, everything else out of line.
+[[gnu::always_inline]] inline snmp_view parse_snmp(byte_span payload) {
+    if (const auto v = parse_snmp_v1_v2c(payload)) [[likely]] {
+        return *v;
+    }
+    return snmp_detail::parse_snmp_general(payload);
 }
 
 }  // namespace ports::parsers
