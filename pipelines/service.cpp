@@ -221,11 +221,9 @@ bool serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, traffic_class
     }
     auto* frame = rte_pktmbuf_mtod(m, std::uint8_t*);
     const parsers::byte_span bytes(frame, m->data_len);
-    parsers::layers l;
-    if (!parsers::parse_ethernet_simple_ipv4(bytes, l)) {
-        // Tags, IPv6, options, ARP: the general walk (the common shape's is inline above).
-        l = parsers::parse_ethernet(bytes);
-    }
+    // Tags, IPv6, options, ARP take the general walk; the common shape's is inline.
+    const auto simple = parsers::parse_ethernet_simple_ipv4(bytes);
+    const parsers::layers l = simple ? *simple : parsers::parse_ethernet(bytes);
     if (l.st != parsers::status::ok || l.pppoe) {
         return false;
     }

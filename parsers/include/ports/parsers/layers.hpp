@@ -49,9 +49,6 @@ inline layers parse_ethernet(byte_span frame);
 // parse_ethernet's common case only: parse_ethernet(frame) for an untagged IPv4 frame without
 // options that is neither a fragment nor cut short; nullopt for anything else.
 inline std::optional<layers> parse_ethernet_simple_ipv4(byte_span frame);
-// The same as a bool and an output parameter (out untouched when false): pipelines/service.cpp
-// only, until it moves to the form above.
-inline bool parse_ethernet_simple_ipv4(byte_span frame, layers& out);
 
 // Same walk starting at a network header whose ethertype is already known (pcap link types
 // without Ethernet: raw IP, Linux cooked, BSD loopback). Offsets are from l3.data().

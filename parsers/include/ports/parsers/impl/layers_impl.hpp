@@ -294,15 +294,6 @@ inline layers parse_l3(std::uint16_t ethertype, byte_span l3) {
     };
 }
 
-// The output-parameter form, kept only for pipelines/service.cpp (edited elsewhere at the
-// moment); remove once it calls the form above.
-[[gnu::always_inline]] inline bool parse_ethernet_simple_ipv4(byte_span frame, layers& out) {
-    if (const auto l = parse_ethernet_simple_ipv4(frame)) [[likely]] {
-        out = *l;
-        return true;
-    }
-    return false;
-}
 
 // udp_view and tcp_view are built in one expression per outcome: partial writes into a
 // default-initialised view made GCC keep it on the stack in the inlined classify path.
