@@ -44,7 +44,10 @@ void control_loop(runtime& rt, const app_options& opt) {
     const auto start = clock::now();
     auto next_stats = start + std::chrono::duration<double>(opt.stats_interval_s);
     auto next_tick = start + std::chrono::seconds(1);
-    interval_meter meter(rt.ports(), rt.counters());
+    interval_meter meter(rt.ports(), rt.counters(),
+                         rt.service() != nullptr
+                             ? rt.service()->counters()
+                             : std::vector<const pipelines::server_counters*>{});
     while (!rt.stopping()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
         const auto now = clock::now();

@@ -70,9 +70,19 @@ nlohmann::ordered_json server_json(const std::vector<const pipelines::server_cou
 }
 
 interval_meter::interval_meter(const std::vector<port_runtime>& ports,
-                               std::vector<const pipelines::core_counters*> cores)
-    : ports_(ports), cores_(std::move(cores)), last_(snapshot_of(cores_)),
-      last_ports_(read_ports()), last_time_(std::chrono::steady_clock::now()) {}
+                               std::vector<const pipelines::core_counters*> cores,
+                               std::vector<const pipelines::server_counters*> server)
+    : ports_(ports), cores_(std::move(cores)), server_(std::move(server)),
+      last_(snapshot_of(cores_)), last_ports_(read_ports()),
+      last_time_(std::chrono::steady_clock::now()) {}
+
+std::uint64_t interval_meter::server_total(pipelines::server_counter c) const {
+    std::uint64_t sum = 0;
+    for (const auto* s : server_) {
+        sum += s->load(static_cast<std::size_t>(c));
+    }
+    return sum;
+}
 
 interval_meter::port_totals interval_meter::read_ports() const {
     port_totals t;
@@ -107,6 +117,14 @@ std::string interval_meter::line() {
     out += fmt::format(" pps | malformed {:.0f}/s | missed {} nombuf {}",
                        dt > 0 ? malformed / dt : 0.0, pt.imissed - last_ports_.imissed,
                        pt.nombuf - last_ports_.nombuf);
+    if (!server_.empty()) {
+        const std::uint64_t requests = server_total(pipelines::server_counter::requests);
+        const std::uint64_t replies = server_total(pipelines::server_counter::replies);
+        out += fmt::format(" | ntp requests {:.0f}/s replies {:.0f}/s", rate(requests, last_requests_),
+                           rate(replies, last_replies_));
+        last_requests_ = requests;
+        last_replies_ = replies;
+    }
     last_ = snap;
     last_ports_ = pt;
     last_time_ = now;

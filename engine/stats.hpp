@@ -28,8 +28,10 @@ nlohmann::ordered_json server_json(const std::vector<const pipelines::server_cou
 // Rates since the previous call, as one log line.
 class interval_meter {
 public:
+    // server: the NTP service's per-lcore counters (empty without an ntp: section).
     interval_meter(const std::vector<port_runtime>& ports,
-                   std::vector<const pipelines::core_counters*> cores);
+                   std::vector<const pipelines::core_counters*> cores,
+                   std::vector<const pipelines::server_counters*> server = {});
     std::string line();
 
 private:
@@ -40,6 +42,10 @@ private:
 
     const std::vector<port_runtime>& ports_;
     std::vector<const pipelines::core_counters*> cores_;
+    std::vector<const pipelines::server_counters*> server_;
+    std::uint64_t server_total(pipelines::server_counter c) const;
+    std::uint64_t last_requests_ = 0;
+    std::uint64_t last_replies_ = 0;
     pipelines::counter_snapshot last_;
     port_totals last_ports_;
     std::chrono::steady_clock::time_point last_time_;
