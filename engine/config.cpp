@@ -1,6 +1,5 @@
 #include "config.hpp"
 
-#include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -391,18 +390,6 @@ engine_config load_config(const std::string& path) {
     std::stringstream text;
     text << f.rdbuf();
     return parse_config(text.str(), path);
-}
-
-std::optional<ip_address> parse_ip_address(const std::string& text) {
-    ip_address a;
-    if (inet_pton(AF_INET, text.c_str(), a.bytes.data()) == 1) {
-        return a;
-    }
-    if (inet_pton(AF_INET6, text.c_str(), a.bytes.data()) == 1) {
-        a.v6 = true;
-        return a;
-    }
-    return std::nullopt;
 }
 
 bool is_pci_address(const std::string& device) {

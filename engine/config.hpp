@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "ports/neighbour/addresses.hpp"
+
 namespace ports::engine {
 
 class config_error : public std::runtime_error {
@@ -18,12 +20,10 @@ public:
 
 enum class port_mode : std::uint8_t { monitor, inline_ };
 
-// An IPv4 or IPv6 address as configured (network byte order; IPv4 in the first 4 bytes).
-struct ip_address {
-    bool v6 = false;
-    std::array<std::uint8_t, 16> bytes{};
-    bool operator==(const ip_address&) const = default;
-};
+// An IPv4 or IPv6 address as configured: the neighbour responder's type, so service addresses
+// go to the workers as they are.
+using neighbour::ip_address;
+using neighbour::parse_ip_address;
 
 // An allow or deny prefix of the NTP service's access list.
 struct ip_prefix {
@@ -86,7 +86,5 @@ engine_config parse_config(const std::string& text, const std::string& file_name
 
 bool is_pci_address(const std::string& device);
 
-// "192.0.2.1" or "2001:db8::1"; nothing when it is neither.
-std::optional<ip_address> parse_ip_address(const std::string& text);
 
 }  // namespace ports::engine

@@ -13,13 +13,6 @@ namespace ports::engine {
 
 namespace {
 
-neighbour::ip_address to_neighbour(const ip_address& a) {
-    neighbour::ip_address n;
-    n.v6 = a.v6;
-    n.bytes = a.bytes;
-    return n;
-}
-
 std::string text_of(const ip_address& a) {
     char buf[64] = {};
     inet_ntop(a.v6 ? AF_INET6 : AF_INET, a.bytes.data(), buf, sizeof(buf));
@@ -85,7 +78,7 @@ ntp_service::ntp_service(const ntp_config& cfg, std::vector<port_runtime>& ports
         auto svc = std::make_unique<pipelines::port_service>();
         std::string names;
         for (const auto& a : list) {
-            if (!svc->addresses.add(to_neighbour(a))) {
+            if (!svc->addresses.add(a)) {
                 throw init_error(fmt::format("port '{}': cannot serve {} (too many addresses, or "
                                              "not a unicast address)",
                                              p.cfg.name, text_of(a)));
