@@ -11,7 +11,6 @@
 #include <rte_ether.h>
 #include <rte_prefetch.h>
 #include <rte_ring.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -22,6 +21,7 @@
 
 #include "mix.hpp"
 #include "runtime.hpp"
+#include "test_eal.hpp"
 
 using namespace ports;
 
@@ -131,15 +131,7 @@ int main(int argc, char** argv) {
             shared = argv[i + 1];
         }
     }
-    const std::string prefix = "ports-bench-" + std::to_string(getpid());
-    std::vector<std::string> eal = {"bench",    "--no-huge", "-m", "512",          "--no-pci",
-                                    "--no-shconf", "--file-prefix", prefix, "-l", "0",
-                                    "--log-level", "error"};
-    std::vector<char*> eal_argv;
-    for (auto& s : eal) {
-        eal_argv.push_back(s.data());
-    }
-    if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
+    if (test::init_test_eal("ports-bench-forward", 512) < 0) {
         std::fprintf(stderr, "bench-forward: EAL init failed\n");
         return 1;
     }

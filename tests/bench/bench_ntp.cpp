@@ -9,7 +9,6 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -21,6 +20,7 @@
 #include "ports/ntp/keys.hpp"
 #include "ports/ntp/mac.hpp"
 #include "runtime.hpp"
+#include "test_eal.hpp"
 #include "trafficgen.hpp"
 
 using namespace ports;
@@ -144,14 +144,7 @@ int main(int argc, char** argv) {
             packets = std::strtoull(argv[i + 1], nullptr, 10);
         }
     }
-    const std::string prefix = "ports-bench-ntp-" + std::to_string(getpid());
-    std::vector<std::string> eal = {"bench", "--no-huge", "-m", "512", "--no-pci", "--no-shconf",
-                                    "--file-prefix", prefix, "-l", "0", "--log-level", "error"};
-    std::vector<char*> eal_argv;
-    for (auto& s : eal) {
-        eal_argv.push_back(s.data());
-    }
-    if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
+    if (test::init_test_eal("ports-bench-ntp", 512) < 0) {
         std::fprintf(stderr, "bench-ntp: EAL init failed\n");
         return 1;
     }

@@ -6,7 +6,6 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
-#include <unistd.h>
 
 #include <cstring>
 #include <fstream>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "runtime.hpp"
+#include "test_eal.hpp"
 #include "trafficgen.hpp"
 
 using namespace ports;
@@ -23,15 +23,7 @@ namespace {
 class eal_environment : public ::testing::Environment {
 public:
     void SetUp() override {
-        const std::string prefix = "ports-ntp-rings-" + std::to_string(getpid());
-        std::vector<std::string> args = {"test_ntp_rings", "--no-huge", "-m", "512", "--no-pci",
-                                         "--no-shconf", "--file-prefix", prefix, "-l", "0",
-                                         "--log-level", "error"};
-        std::vector<char*> argv;
-        for (auto& a : args) {
-            argv.push_back(a.data());
-        }
-        ASSERT_GE(rte_eal_init(static_cast<int>(argv.size()), argv.data()), 0);
+        ASSERT_GE(test::init_test_eal("ports-ntp-rings", 512), 0);
         pool_ = rte_pktmbuf_pool_create("inject", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
         ASSERT_NE(pool_, nullptr);
     }

@@ -7,7 +7,6 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <string>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "runtime.hpp"
+#include "test_eal.hpp"
 #include "trafficgen.hpp"
 
 using namespace ports;
@@ -24,15 +24,7 @@ namespace {
 class eal_environment : public ::testing::Environment {
 public:
     void SetUp() override {
-        const std::string prefix = "ports-rings-" + std::to_string(getpid());
-        std::vector<std::string> args = {"test_rings", "--no-huge",  "-m",          "256",
-                                         "--no-pci",   "--no-shconf", "--file-prefix", prefix,
-                                         "-l",         "0",          "--log-level", "error"};
-        std::vector<char*> argv;
-        for (auto& a : args) {
-            argv.push_back(a.data());
-        }
-        ASSERT_GE(rte_eal_init(static_cast<int>(argv.size()), argv.data()), 0);
+        ASSERT_GE(test::init_test_eal("ports-rings", 256), 0);
         pool_ = rte_pktmbuf_pool_create("inject", 16384, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
         ASSERT_NE(pool_, nullptr);
     }
