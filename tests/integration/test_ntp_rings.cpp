@@ -13,29 +13,14 @@
 #include <vector>
 
 #include "runtime.hpp"
-#include "test_eal.hpp"
+#include "eal_environment.hpp"
 #include "trafficgen.hpp"
 
 using namespace ports;
 
 namespace {
 
-class eal_environment : public ::testing::Environment {
-public:
-    void SetUp() override {
-        ASSERT_GE(test::init_test_eal("ports-ntp-rings", 512), 0);
-        pool_ = rte_pktmbuf_pool_create("inject", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-        ASSERT_NE(pool_, nullptr);
-    }
-    void TearDown() override {
-        rte_mempool_free(pool_);
-        rte_eal_cleanup();
-    }
-    static rte_mempool* pool() { return pool_; }
-
-private:
-    static inline rte_mempool* pool_ = nullptr;
-};
+using test::eal_environment;
 
 std::size_t resident_kib() {
     std::ifstream f("/proc/self/status");
@@ -180,6 +165,6 @@ TEST(NtpRings, FloodOfDistinctSpoofedSourcesKeepsMemoryFixedAndServesTheRealClie
 
 int main(int argc, char** argv) {
     ::testing::InitGoogleTest(&argc, argv);
-    ::testing::AddGlobalTestEnvironment(new eal_environment);
+    ::testing::AddGlobalTestEnvironment(new eal_environment("ports-ntp-rings", 512, 8191));
     return RUN_ALL_TESTS();
 }
