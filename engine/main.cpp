@@ -86,7 +86,20 @@ int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
     const auto snap = snapshot_of(rt.counters());
-    std::cout << telemetry::class_table(snap) << std::flush;
+    std::cout << telemetry::class_table(snap);
+    if (rt.service() != nullptr) {
+        const auto server = server_json(rt.service()->counters());
+        std::cout << fmt::format(
+            "ntp service: {} requests, {} replies ({} authenticated, {} crypto-NAK), {} rate "
+            "limited, {} KoD; arp {} nd {} echo {}\n",
+            server["requests"].get<std::uint64_t>(), server["replies"].get<std::uint64_t>(),
+            server["auth_ok"].get<std::uint64_t>(), server["crypto_nak"].get<std::uint64_t>(),
+            server["rate_limited"].get<std::uint64_t>(), server["kod_sent"].get<std::uint64_t>(),
+            server["arp_replies"].get<std::uint64_t>(), server["nd_adverts"].get<std::uint64_t>(),
+            server["icmp_echo_replies"].get<std::uint64_t>() +
+                server["icmp6_echo_replies"].get<std::uint64_t>());
+    }
+    std::cout << std::flush;
     if (!opt.stats_json_path.empty()) {
         auto doc = telemetry::classes_json(snap);
         doc["duration_s"] = seconds;

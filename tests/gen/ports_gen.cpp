@@ -30,7 +30,11 @@ void print_usage(std::ostream& os) {
           "  --count N               number of frames (default 1000)\n"
           "  --seed S                seed of the deterministic mix (default 1)\n"
           "  --malformed-share X     share of malformed frames, 0..1 (default 0.05)\n"
-          "  --expect FILE           also write the expected per-class tally as JSON\n";
+          "  --expect FILE           also write the expected per-class tally as JSON\n"
+          "  --ntp-clients N         append N NTP client requests (distinct sources in\n"
+          "                          198.18.0.0/15) to 192.0.2.1 at 02:70:63:61:70:00, the MAC\n"
+          "                          of DPDK's net_pcap0: the engine's demo NTP service answers\n"
+          "                          them\n";
 }
 
 std::uint64_t parse_u64(std::string_view flag, std::string_view text) {
@@ -55,6 +59,7 @@ struct arguments {
     std::string out;
     std::optional<std::string> expect;
     ports::gen::mix_options mix;
+    std::uint64_t ntp_clients = 0;
     bool help = false;
 };
 
@@ -79,6 +84,8 @@ arguments parse(int argc, char** argv) {
             a.mix.count = static_cast<std::size_t>(parse_u64(flag, value));
         } else if (flag == "--seed") {
             a.mix.seed = parse_u64(flag, value);
+        } else if (flag == "--ntp-clients") {
+            a.ntp_clients = parse_u64(flag, value);
         } else if (flag == "--malformed-share") {
             a.mix.malformed_share = parse_share(flag, value);
         } else {
@@ -107,7 +114,19 @@ int main(int argc, char** argv) {
         return 0;
     }
     try {
-        const auto frames = ports::gen::make_mix(args.mix);
+        auto frames = ports::gen::make_mix(args.mix);
+        std::uint64_t ts = frames.empty() ? args.mix.start_us : frames.back().timestamp_us;
+        for (std::uint64_t i = 0; i < args.ntp_clients; ++i) {
+            ports::gen::endpoint_options ep;
+            ep.dst_mac = {0x02, 0x70, 0x63, 0x61, 0x70, 0x00};
+            ep.src_ip4 = {198, static_cast<std::uint8_t>(18 + ((i >> 16) & 1)),
+                          static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)};
+            ep.dst_ip4 = {192, 0, 2, 1};
+            ep.src_port = static_cast<std::uint16_t>(1024 + i % 60000);
+            ts += args.mix.gap_us;
+            frames.push_back({ports::gen::ntp_client_request(ep, 4, ports::gen::ntp_timestamp(ts)),
+                              ts, "ntp", false, "ntp-client-to-demo-service"});
+        }
         ports::gen::write_pcap(args.out, frames);
         if (args.expect) {
             std::ofstream js(*args.expect, std::ios::trunc);

@@ -18,11 +18,11 @@ from common import classes_of, eal_args, read_pcap, run_engine  # noqa: E402
 ENGINE = PORTS_GEN = None
 
 
-def generate(tmp, name, count, seed):
+def generate(tmp, name, count, seed, ntp_clients=0):
     pcap = os.path.join(tmp, name + ".pcap")
     expect = os.path.join(tmp, name + ".json")
     subprocess.run([PORTS_GEN, "--out", pcap, "--count", str(count), "--seed", str(seed),
-                    "--expect", expect], check=True)
+                    "--ntp-clients", str(ntp_clients), "--expect", expect], check=True)
     with open(expect) as f:
         return pcap, json.load(f)
 
@@ -49,6 +49,19 @@ class EngineCli(unittest.TestCase):
         self.assertEqual(doc["ports"][0]["rx_packets"], tally["total"]["packets"])
         self.assertIn("class", out)  # the per-class table on stdout
         self.assertIn("stopped cleanly", err)
+
+    def test_demo_answers_its_ntp_clients_and_prints_both_tables(self):
+        # What README's first command runs (configs/demo.yaml), on a smaller capture.
+        pcap, tally = generate(self.tmp, "demo", 2000, 1, ntp_clients=50)
+        replies = os.path.join(self.tmp, "replies.pcap")
+        config = ("ntp:\n  addresses: [192.0.2.1]\n  assume_synchronized: true\n"
+                  f"ports:\n  - name: capture\n    device: \"net_pcap0,rx_pcap={pcap},tx_pcap={replies}\"\n")
+        rc, out, err, doc = run_engine(ENGINE, [], ["--duration", "1"], "demo", config=config)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(classes_of(doc), tally["classes"])
+        self.assertEqual(doc["ntp_server"]["replies"], 50)
+        self.assertIn("ntp service: 50 requests, 50 replies", out)
+        self.assertEqual(len(read_pcap(replies)), 50)
 
     def test_two_queues_on_two_lcores_count_everything_once(self):
         a, ta = generate(self.tmp, "a", 1500, 22)
