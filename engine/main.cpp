@@ -21,6 +21,7 @@
 #include <new>
 #include <thread>
 
+#include "commands.hpp"
 #include "config.hpp"
 #include "options.hpp"
 #include "ports.hpp"
@@ -72,6 +73,7 @@ void control_loop(runtime& rt, const app_options& opt) {
 
 int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
     rt.start(cfg, resolve_ports(cfg));
+    const published_commands commands(rt);
     const auto started = std::chrono::steady_clock::now();
     std::thread control([&] { control_loop(rt, opt); });
     try {

@@ -7,7 +7,7 @@ packages=(
   # build
   build-essential pkg-config meson ninja-build clang-14 libfuzzer-14-dev libclang-rt-14-dev
   # libraries
-  libdpdk-dev dpdk libhyperscan-dev libtbb-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
+  libdpdk-dev dpdk dpdk-dev libhyperscan-dev libtbb-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
   libpcap-dev libssl-dev libgtest-dev libsnmp-dev nlohmann-json3-dev
   # test peers and tools
   snmpd snmp smitools ntpsec-ntpdig chrony tcpdump iproute2 valgrind python3 python3-scapy python3-cryptography

@@ -1,0 +1,47 @@
+#include "commands.hpp"
+
+#include <stdexcept>
+
+#include "ports/telemetry/dpdk_commands.hpp"
+#include "ports/telemetry/stats_json.hpp"
+#include "stats.hpp"
+
+namespace ports::engine {
+
+using nlohmann::ordered_json;
+
+published_commands::published_commands(runtime& rt) {
+    telemetry::publish_command(
+        "classes", "Per-class counters (all classes; or one: /ports_engine/classes,<class>)",
+        [&rt](const std::string& params) {
+            const auto doc = telemetry::classes_json(snapshot_of(rt.counters()));
+            if (params.empty()) {
+                // One dict per class (the telemetry library nests one level), then the total.
+                ordered_json out = doc["classes"];
+                out["total"] = doc["total"];
+                return out;
+            }
+            if (!doc["classes"].contains(params)) {
+                throw std::invalid_argument("unknown class " + params);
+            }
+            return ordered_json(doc["classes"][params]);
+        });
+    telemetry::publish_command("ntp", "NTP service counters", [&rt](const std::string&) {
+        if (rt.service() == nullptr) {
+            return ordered_json::object({{"enabled", false}});
+        }
+        auto doc = server_json(rt.service()->counters());
+        doc["enabled"] = true;
+        return doc;
+    });
+    telemetry::publish_command("lcores", "Per-lcore loop figures",
+                               [&rt](const std::string&) { return lcores_json(rt.lcores()); });
+    telemetry::publish_command("ports", "Per-port ethdev figures and link",
+                               [&rt](const std::string&) { return ports_json(rt.ports()); });
+}
+
+published_commands::~published_commands() {
+    telemetry::withdraw_commands();
+}
+
+}  // namespace ports::engine
