@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <csignal>
 #include <cstring>
 #include <mutex>
@@ -367,6 +368,9 @@ void snmp_agent::start() {
     if (g_agent != nullptr) {
         throw std::logic_error("one snmp_agent per process");
     }
+    // The subagent needs no MIB files (it serves OIDs): with MIBS empty net-snmp parses none,
+    // and makes no noise about modules a host lacks. Set here, before the agent's thread.
+    setenv("MIBS", "", 1);
     g_agent = state_.get();
     state_->started = true;
     state_->thread = std::thread([s = state_.get()] { s->run(); });

@@ -48,7 +48,9 @@ def free_udp_port():
 
 def mib_args(mib_dirs):
     # "+dir": the MIB directories are added to net-snmp's defaults.
-    return ["-M", "+" + ":".join(mib_dirs), "-m", "+PORTS-ENGINE-MIB"]
+    # README's recipe says "-m +PORTS-ENGINE-MIB" (added to the MIBs a host has); here the
+    # module alone, so that missing host MIBs make no noise.
+    return ["-M", "+" + ":".join(mib_dirs), "-m", "PORTS-ENGINE-MIB"]
 
 
 def wait_for(predicate, timeout, step=0.1):
@@ -128,8 +130,8 @@ class Snmpd:
 def walk(security, mib_dirs, root="PORTS-ENGINE-MIB::portsEngineMIB", bulk=False, timeout=2,
          retries=1):
     """snmpwalk of the MIB by name: (returncode, {name.index: value}, raw stdout, stderr).
-    Names without module, indexes numeric, values bare (-Os -Ob -OQ -Oe -Ot -Ox off)."""
-    cmd = [tool("snmpbulkwalk" if bulk else "snmpwalk"), "-Os", "-Ob", "-OQ", "-Oe", "-Ot",
+    Names without module, indexes, enums and timeticks numeric, values bare, no units."""
+    cmd = [tool("snmpbulkwalk" if bulk else "snmpwalk"), "-Os", "-Ob", "-OQ", "-Oe", "-Ot", "-OU",
            "-t", str(timeout), "-r", str(retries)] + mib_args(mib_dirs) + security + [root]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=client_env())
     values = {}
@@ -145,7 +147,7 @@ def walk(security, mib_dirs, root="PORTS-ENGINE-MIB::portsEngineMIB", bulk=False
 
 
 def get(security, mib_dirs, names, timeout=1, retries=0):
-    cmd = [tool("snmpget"), "-Os", "-Ob", "-OQ", "-Oe", "-t", str(timeout), "-r", str(retries)] + \
+    cmd = [tool("snmpget"), "-Os", "-Ob", "-OQ", "-Oe", "-OU", "-t", str(timeout), "-r", str(retries)] + \
         mib_args(mib_dirs) + security + list(names)
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=client_env())
     return p.returncode, p.stdout, p.stderr
