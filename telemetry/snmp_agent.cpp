@@ -275,14 +275,20 @@ void snmp_agent::state::run() {
         netsnmp_ds_set_string(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_X_SOCKET,
                               options.agentx_socket.c_str());
     }
-    netsnmp_ds_set_int(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_AGENTX_PING_INTERVAL,
-                       static_cast<int>(options.ping_interval.count()));
+    // init_agent sets net-snmp's default ping interval (15 s): ours is set after it, and again
+    // after init_snmp (which reads snmp config files that may set it too).
+    const auto set_ping = [this] {
+        netsnmp_ds_set_int(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_AGENTX_PING_INTERVAL,
+                           static_cast<int>(options.ping_interval.count()));
+    };
+    set_ping();
     netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_ALARM_DONT_USE_SIG, 1);
     // The engine keeps no SNMP state across runs: nothing to load, nothing to write.
     netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_PERSIST_STATE, 1);
     netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_LOAD, 1);
 
     init_agent(app_name);
+    set_ping();
     const auto root = to_oid(mib_root);
     netsnmp_handler_registration* reg = netsnmp_create_handler_registration(
         "portsEngineMIB", mib_handler, root.data(), root.size(), HANDLER_CAN_RONLY);
@@ -290,6 +296,7 @@ void snmp_agent::state::run() {
         spdlog::error("snmp: cannot register PORTS-ENGINE-MIB's handler");
     }
     init_snmp(app_name);
+    set_ping();
     if (main_session == nullptr) {
         spdlog::warn("snmp: no snmpd at {} yet, retrying every {} s",
                      options.agentx_socket.empty() ? std::string("the default AgentX socket")
