@@ -86,6 +86,7 @@ int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
         o.agentx_socket = cfg.snmp.agentx_socket;
         o.ping_interval = std::chrono::seconds(cfg.snmp.ping_interval_s);
         o.start_stop_traps = cfg.snmp.trap_start_stop;
+        o.cpus = non_lcore_cpus();
         snmp = std::make_unique<telemetry::snmp_agent>(
             o, [src = snmp_src.get()] { return src->snapshot(); },
             [src = snmp_src.get()] { return src->watch(); });

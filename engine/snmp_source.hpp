@@ -15,6 +15,10 @@
 
 namespace ports::engine {
 
+// The CPUs of the machine that no EAL lcore runs on (empty when the lcores take them all): where
+// the subagent's thread goes, so that SNMP never runs on a worker's core.
+std::vector<unsigned> non_lcore_cpus();
+
 class snmp_source {
 public:
     // Issue 5's classification rules: rows of portsEngineRuleTable (none while empty).

@@ -265,6 +265,16 @@ void snmp_agent::state::run() {
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    if (!options.cpus.empty()) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        for (unsigned c : options.cpus) {
+            CPU_SET(c, &set);
+        }
+        if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0) {
+            spdlog::warn("snmp: cannot pin the agent's thread to its CPUs; it keeps the caller's");
+        }
+    }
 
     snmp_disable_log();
     snmp_register_callback(SNMP_CALLBACK_LIBRARY, SNMP_CALLBACK_LOGGING, log_callback, nullptr);

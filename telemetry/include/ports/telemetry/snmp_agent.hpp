@@ -30,6 +30,9 @@ struct snmp_agent_options {
     std::chrono::milliseconds get_max_age{1000};
     std::chrono::milliseconds snapshot_max_age{10000};
     bool start_stop_traps = true;  // portsEngineStarted at the first connection, Stopping at stop
+    // CPUs the agent's thread may run on; empty: those of the thread that calls start(). (The
+    // engine passes the CPUs no worker lcore uses: a walk then never takes a worker's core.)
+    std::vector<unsigned> cpus;
 };
 
 class snmp_agent {
@@ -53,6 +56,15 @@ public:
     // Thread safe: queues a notification for the agent's thread. Dropped (and logged) when the
     // master is not connected at the time it is sent.
     void post(notification n);
+    void post_link(const port_row& port, bool up) { post(link_notification(port, up)); }
+    void post_threshold(const std::string& counter, std::uint64_t rate_per_s,
+                        std::uint64_t limit_per_s) {
+        post(threshold_notification(counter, rate_per_s, limit_per_s));
+    }
+    // rule_index: the rule's row in portsEngineRuleTable (1-based, the snapshot's order).
+    void post_rule_alert(const rule_row& rule, std::uint32_t rule_index) {
+        post(rule_alert_notification(rule, rule_index));
+    }
 
     bool connected() const;
     // Notifications handed to the master so far (for logs and tests).
