@@ -66,7 +66,9 @@ def wait_for(predicate, timeout, step=0.1):
 class Snmpd:
     """snmpd -f as AgentX master on 127.0.0.1:port with a private everything."""
 
-    def __init__(self, tmp, trap_port=None, cpu=None):
+    def __init__(self, tmp, trap_port=None, cpu=None, shipped_conf=None):
+        """shipped_conf: a configs/snmpd-*.conf to run instead of the test's own, with its
+        port, AgentX socket and trap sink moved to private ones."""
         self.tmp = tmp
         self.port = free_udp_port()
         self.agentx = os.path.join(tmp, "agentx.sock")
@@ -85,8 +87,17 @@ class Snmpd:
         ]
         if trap_port is not None:
             lines.append(f"trap2sink 127.0.0.1:{trap_port} {TRAP_COMMUNITY}")
+        text = "\n".join(lines) + "\n"
+        if shipped_conf is not None:
+            with open(shipped_conf) as f:
+                text = f.read()
+            text = text.replace("udp:127.0.0.1:161", f"udp:127.0.0.1:{self.port}")
+            text = text.replace("/var/agentx/master", self.agentx)
+            text = text.replace("127.0.0.1:162", f"127.0.0.1:{trap_port or free_udp_port()}")
+            # The address is on the command line: the file's would be a second bind.
+            text = "\n".join(l for l in text.splitlines() if not l.startswith("agentAddress"))
         with open(self.conf, "w") as f:
-            f.write("\n".join(lines) + "\n")
+            f.write(text + "\n")
         self.cpu = cpu
         self.proc = None
 

@@ -187,6 +187,39 @@ class SnmpWalks(unittest.TestCase):
         self.assertEqual(engine_log.count("connected to snmpd at"), 2, engine_log)
         self.assertIn("lost snmpd", engine_log)
 
+    def test_shipped_snmpd_configs_serve_the_mib(self):
+        # configs/snmpd-v2c.conf and snmpd-v3.conf as README uses them (their port, socket and
+        # sink moved to private ones): the documented credentials read the engine's counters,
+        # v3 without privacy does not.
+        pcap = os.path.join(self.tmp, "small.pcap")
+        expect = os.path.join(self.tmp, "small.json")
+        subprocess.run([PORTS_GEN, "--out", pcap, "--count", "400", "--seed", "44",
+                        "--expect", expect], check=True)
+        with open(expect) as f:
+            total = json.load(f)["total"]["packets"]
+        configs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs")
+        v3 = ["-v3", "-l", "authPriv", "-u", "nms", "-a", "SHA-256",
+              "-A", "change-this-auth-passphrase", "-x", "AES", "-X", "change-this-priv-passphrase"]
+        for name, security in (("snmpd-v2c.conf", ["-v2c", "-c", "change-this-community"]),
+                               ("snmpd-v3.conf", v3)):
+            with self.subTest(config=name):
+                run_dir = os.path.join(self.tmp, name)
+                os.makedirs(run_dir)
+                self.snmpd = snmp.Snmpd(run_dir, shipped_conf=os.path.join(configs, name)).start()
+                target = [f"udp:127.0.0.1:{self.snmpd.port}"]
+                self.start_engine(f"ports:\n  - name: capture\n    device: \"net_pcap0,rx_pcap={pcap}\"\n"
+                                  f"snmp:\n  agentx_socket: {self.snmpd.agentx}\n", "shipped")
+                self.assertTrue(self.wait_for_counts(security + target, total),
+                                self.snmpd.read_log())
+                if name == "snmpd-v3.conf":
+                    rc, out, err = snmp.get(v3[:2] + ["authNoPriv"] + v3[3:9] + target, MIB_DIRS,
+                                            ["PORTS-ENGINE-MIB::portsEngineTotalPackets.0"])
+                    self.assertNotIn(f"= {total}", out)
+                    self.assertIn("authorizationError", err)
+                doc, _ = self.stop_engine()
+                self.assertEqual(doc["total"]["packets"], total)
+                self.snmpd.stop()
+
     def test_engine_runs_on_without_snmpd(self):
         pcap = os.path.join(self.tmp, "small.pcap")
         expect = os.path.join(self.tmp, "small.json")
