@@ -168,14 +168,20 @@ def get(security, mib_dirs, names, timeout=1, retries=0):
 class Snmptrapd:
     """snmptrapd -f on 127.0.0.1:port logging every v2c trap (any community) to a file."""
 
-    def __init__(self, tmp, mib_dirs):
+    def __init__(self, tmp, mib_dirs, v3_engine_id=None):
+        """v3_engine_id: accept only SNMPv3 authPriv notifications from the test user of the
+        snmpd with this engine ID (hex); else any v2c notification."""
         self.port = free_udp_port()
         self.conf = os.path.join(tmp, "snmptrapd.conf")
         self.log = os.path.join(tmp, "snmptrapd.log")
         self.persist = os.path.join(tmp, "snmptrapd-persist")
         os.makedirs(self.persist, exist_ok=True)
         with open(self.conf, "w") as f:
-            f.write("disableAuthorization yes\n")
+            if v3_engine_id is not None:
+                f.write(f'createUser -e 0x{v3_engine_id} {V3_USER} SHA-256 "{V3_AUTH}" AES "{V3_PRIV}"\n')
+                f.write(f"authUser log {V3_USER} priv\n")
+            else:
+                f.write("disableAuthorization yes\n")
         self.mib_dirs = mib_dirs
         self.proc = None
 
