@@ -3,8 +3,8 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <sched.h>
-#include <unistd.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -36,7 +36,10 @@ std::vector<unsigned> non_lcore_cpus() {
 
 snmp_source::snmp_source(runtime& rt, const snmp_config& cfg, std::string version,
                          rules_source rules)
-    : rt_(rt), cfg_(cfg), version_(std::move(version)), rules_(std::move(rules)),
+    : rt_(rt),
+      cfg_(cfg),
+      version_(std::move(version)),
+      rules_(std::move(rules)),
       started_(std::chrono::steady_clock::now()) {
     for (const auto& th : cfg_.thresholds) {
         threshold_state t;
@@ -54,7 +57,8 @@ snmp_source::snmp_source(runtime& rt, const snmp_config& cfg, std::string versio
         } else {
             for (std::size_t i = 0; i < pipelines::counter_count; ++i) {
                 const auto& d = pipelines::counter_defs[i];
-                if (pipelines::class_names[static_cast<std::size_t>(d.cls)] == cls && d.key == key) {
+                if (pipelines::class_names[static_cast<std::size_t>(d.cls)] == cls &&
+                    d.key == key) {
                     t.index = i;
                 }
             }
@@ -92,11 +96,11 @@ std::vector<telemetry::port_row> snmp_source::port_rows() const {
 telemetry::mib_snapshot snmp_source::snapshot() const {
     telemetry::mib_snapshot s;
     s.version = version_;
-    s.uptime_ticks = static_cast<std::uint32_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                              started_)
-            .count() /
-        10);
+    s.uptime_ticks =
+        static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::now() - started_)
+                                       .count() /
+                                   10);
     s.taken = std::chrono::system_clock::now();
     s.ports = port_rows();
     s.classes = snapshot_of(rt_.counters());
@@ -131,7 +135,8 @@ telemetry::mib_snapshot snmp_source::snapshot() const {
         // clock's; an unsynchronized clock answers LI 3 and stratum 0, which the MIB says 16.
         const auto& shared = svc->shared();
         const auto clock = shared.clock.read();
-        const std::uint8_t stratum = shared.config.stratum != 0 ? shared.config.stratum : clock.stratum;
+        const std::uint8_t stratum =
+            shared.config.stratum != 0 ? shared.config.stratum : clock.stratum;
         const bool synced = clock.synchronized && stratum >= 1 && stratum <= ntp::max_stratum;
         n.stratum = synced ? stratum : 16;
         n.leap = synced ? static_cast<std::uint8_t>(clock.leap & 0x03) : 3;
@@ -145,9 +150,10 @@ telemetry::mib_snapshot snmp_source::snapshot() const {
         r.tx_packets = worker_stats::load(l.stats->tx_packets);
         r.tx_dropped = worker_stats::load(l.stats->tx_dropped);
         r.busy_hundredths_percent =
-            total == 0 ? 0
-                       : static_cast<std::uint32_t>(std::min<double>(
-                             10000.0, 10000.0 * static_cast<double>(busy) / static_cast<double>(total)));
+            total == 0
+                ? 0
+                : static_cast<std::uint32_t>(std::min<double>(
+                      10000.0, 10000.0 * static_cast<double>(busy) / static_cast<double>(total)));
         s.lcores.push_back(r);
     }
     if (rules_) {
@@ -187,7 +193,8 @@ std::vector<telemetry::notification> snmp_source::watch() {
             for (std::size_t i = 0; i < rows.size() && i < link_up_.size(); ++i) {
                 if (rows[i].link_up != link_up_[i]) {
                     link_up_[i] = rows[i].link_up;
-                    spdlog::info("snmp: port {} link {}", rows[i].name, rows[i].link_up ? "up" : "down");
+                    spdlog::info("snmp: port {} link {}", rows[i].name,
+                                 rows[i].link_up ? "up" : "down");
                     out.push_back(telemetry::link_notification(rows[i], rows[i].link_up));
                 }
             }

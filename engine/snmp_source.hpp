@@ -20,12 +20,11 @@ namespace ports::engine {
 std::vector<unsigned> non_lcore_cpus();
 
 class snmp_source {
-public:
+  public:
     // Issue 5's classification rules: rows of portsEngineRuleTable (none while empty).
     using rules_source = std::function<std::vector<telemetry::rule_row>()>;
 
-    snmp_source(runtime& rt, const snmp_config& cfg, std::string version,
-                rules_source rules = {});
+    snmp_source(runtime& rt, const snmp_config& cfg, std::string version, rules_source rules = {});
 
     telemetry::mib_snapshot snapshot() const;
 
@@ -33,11 +32,11 @@ public:
     // whose rate went above their limit (at most once per hold-down each).
     std::vector<telemetry::notification> watch();
 
-private:
+  private:
     struct threshold_state {
         snmp_threshold cfg;
-        bool server = false;     // ntp_server.<key>, else a classification counter
-        std::size_t index = 0;   // into server counters or counter_defs
+        bool server = false;    // ntp_server.<key>, else a classification counter
+        std::size_t index = 0;  // into server counters or counter_defs
         std::vector<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> samples;
         std::chrono::steady_clock::time_point last_sent{};
         bool ever_sent = false;

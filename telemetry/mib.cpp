@@ -35,15 +35,17 @@ mib_value gauge(std::uint64_t v) {
 mib_value unsigned32(std::uint64_t v) {
     return {value_type::unsigned32, std::min<std::uint64_t>(v, 0xFFFFFFFFu), {}};
 }
-mib_value counter64(std::uint64_t v) { return {value_type::counter64, v, {}}; }
-mib_value octets(std::string s) { return {value_type::octets, 0, std::move(s)}; }
+mib_value counter64(std::uint64_t v) {
+    return {value_type::counter64, v, {}};
+}
+mib_value octets(std::string s) {
+    return {value_type::octets, 0, std::move(s)};
+}
 
 class view_builder {
-public:
+  public:
     // root.1.<arc>.<n>.0
-    void scalar(std::uint32_t arc, std::uint32_t n, mib_value v) {
-        add({arc, n, 0}, std::move(v));
-    }
+    void scalar(std::uint32_t arc, std::uint32_t n, mib_value v) { add({arc, n, 0}, std::move(v)); }
     // root.1.<arc>.1.<column>.<index...>
     void column(std::uint32_t arc, std::uint32_t col, std::initializer_list<std::uint32_t> index,
                 mib_value v) {
@@ -52,12 +54,13 @@ public:
         add(path, std::move(v));
     }
     mib_view finish() {
-        std::sort(view_.begin(), view_.end(),
-                  [](const mib_entry& a, const mib_entry& b) { return compare_oid(a.oid, b.oid) < 0; });
+        std::sort(view_.begin(), view_.end(), [](const mib_entry& a, const mib_entry& b) {
+            return compare_oid(a.oid, b.oid) < 0;
+        });
         return std::move(view_);
     }
 
-private:
+  private:
     void add(const oid_vector& path, mib_value v) {
         oid_vector oid(std::begin(mib_root), std::end(mib_root));
         oid.push_back(1);
@@ -67,7 +70,9 @@ private:
     mib_view view_;
 };
 
-std::uint32_t class_index(pipelines::traffic_class c) { return static_cast<std::uint32_t>(c) + 1; }
+std::uint32_t class_index(pipelines::traffic_class c) {
+    return static_cast<std::uint32_t>(c) + 1;
+}
 
 oid_vector notification_oid(notification_kind k) {
     oid_vector oid(std::begin(mib_root), std::end(mib_root));
@@ -134,7 +139,8 @@ mib_view build_view(const mib_snapshot& s) {
         const auto base = class_base[c];
         b.column(class_table_arc, 2, {i}, octets(std::string(class_names[c])));
         b.column(class_table_arc, 3, {i}, counter64(s.classes.values[base]));
-        b.column(class_table_arc, 4, {i}, counter64(s.classes.values[base + pipelines::offset_bytes]));
+        b.column(class_table_arc, 4, {i},
+                 counter64(s.classes.values[base + pipelines::offset_bytes]));
         b.column(class_table_arc, 5, {i},
                  counter64(s.classes.values[base + pipelines::offset_malformed]));
         b.column(class_table_arc, 6, {i},
@@ -149,18 +155,30 @@ mib_view build_view(const mib_snapshot& s) {
             continue;
         }
         const std::uint32_t ci = static_cast<std::uint32_t>(cls) + 1;
-        const std::uint32_t di = static_cast<std::uint32_t>(k - class_base[cls] - base_counters) + 1;
+        const std::uint32_t di =
+            static_cast<std::uint32_t>(k - class_base[cls] - base_counters) + 1;
         b.column(detail_table_arc, 2, {ci, di}, octets(std::string(counter_defs[k].key)));
         b.column(detail_table_arc, 3, {ci, di}, counter64(s.classes.values[k]));
     }
 
     const auto& n = s.ntp;
     b.scalar(ntp_arc, 1, integer(n.enabled ? 1 : 2));
-    const std::uint64_t ntp_counters[] = {
-        n.requests,         n.replies,         n.auth_ok,           n.auth_fail,
-        n.crypto_nak,       n.rate_limited,    n.kod_sent,          n.drop_mode6,
-        n.drop_mode7,       n.drop_other_mode, n.drop_access,       n.drop_malformed,
-        n.drop_auth_required, n.drop_unsupported_ip, n.drop_sign_failed, n.tx_dropped};
+    const std::uint64_t ntp_counters[] = {n.requests,
+                                          n.replies,
+                                          n.auth_ok,
+                                          n.auth_fail,
+                                          n.crypto_nak,
+                                          n.rate_limited,
+                                          n.kod_sent,
+                                          n.drop_mode6,
+                                          n.drop_mode7,
+                                          n.drop_other_mode,
+                                          n.drop_access,
+                                          n.drop_malformed,
+                                          n.drop_auth_required,
+                                          n.drop_unsupported_ip,
+                                          n.drop_sign_failed,
+                                          n.tx_dropped};
     std::uint32_t arc = 2;
     for (auto v : ntp_counters) {
         b.scalar(ntp_arc, arc++, counter64(v));
@@ -174,7 +192,8 @@ mib_view build_view(const mib_snapshot& s) {
         b.column(lcore_table_arc, 3, {i}, counter64(l.rx_packets));
         b.column(lcore_table_arc, 4, {i}, counter64(l.tx_packets));
         b.column(lcore_table_arc, 5, {i}, counter64(l.tx_dropped));
-        b.column(lcore_table_arc, 6, {i}, gauge(std::min<std::uint32_t>(l.busy_hundredths_percent, 10000)));
+        b.column(lcore_table_arc, 6, {i},
+                 gauge(std::min<std::uint32_t>(l.busy_hundredths_percent, 10000)));
     }
 
     for (std::size_t r = 0; r < s.rules.size(); ++r) {
@@ -190,9 +209,10 @@ mib_view build_view(const mib_snapshot& s) {
 }
 
 const mib_entry* find_exact(const mib_view& view, std::span<const std::uint32_t> oid) {
-    const auto it = std::lower_bound(
-        view.begin(), view.end(), oid,
-        [](const mib_entry& e, std::span<const std::uint32_t> o) { return compare_oid(e.oid, o) < 0; });
+    const auto it = std::lower_bound(view.begin(), view.end(), oid,
+                                     [](const mib_entry& e, std::span<const std::uint32_t> o) {
+                                         return compare_oid(e.oid, o) < 0;
+                                     });
     if (it == view.end() || compare_oid(it->oid, oid) != 0) {
         return nullptr;
     }
@@ -200,9 +220,10 @@ const mib_entry* find_exact(const mib_view& view, std::span<const std::uint32_t>
 }
 
 const mib_entry* find_next(const mib_view& view, std::span<const std::uint32_t> oid) {
-    const auto it = std::upper_bound(
-        view.begin(), view.end(), oid,
-        [](std::span<const std::uint32_t> o, const mib_entry& e) { return compare_oid(o, e.oid) < 0; });
+    const auto it = std::upper_bound(view.begin(), view.end(), oid,
+                                     [](std::span<const std::uint32_t> o, const mib_entry& e) {
+                                         return compare_oid(o, e.oid) < 0;
+                                     });
     return it == view.end() ? nullptr : &*it;
 }
 

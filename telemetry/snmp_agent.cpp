@@ -8,8 +8,8 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstdlib>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -54,7 +54,9 @@ int log_callback(int, int, void* server_arg, void*) {
     return 0;
 }
 
-std::vector<oid> to_oid(std::span<const std::uint32_t> o) { return {o.begin(), o.end()}; }
+std::vector<oid> to_oid(std::span<const std::uint32_t> o) {
+    return {o.begin(), o.end()};
+}
 
 std::vector<std::uint32_t> from_oid(const oid* o, std::size_t n) {
     std::vector<std::uint32_t> out(n);
@@ -76,8 +78,8 @@ void set_value(netsnmp_variable_list* vb, const mib_value& v) {
         case value_type::timeticks: {
             const u_long x = static_cast<u_long>(v.number);
             const u_char type = v.type == value_type::timeticks ? ASN_TIMETICKS
-                                : v.type == value_type::gauge32  ? ASN_GAUGE
-                                                                 : ASN_UNSIGNED;
+                                : v.type == value_type::gauge32 ? ASN_GAUGE
+                                                                : ASN_UNSIGNED;
             snmp_set_var_typed_value(vb, type, &x, sizeof(x));
             break;
         }
@@ -229,8 +231,9 @@ void snmp_agent::state::check_connection() {
         return;
     }
     is_connected.store(now, std::memory_order_relaxed);
-    const std::string where =
-        options.agentx_socket.empty() ? std::string("the default AgentX socket") : options.agentx_socket;
+    const std::string where = options.agentx_socket.empty()
+                                  ? std::string("the default AgentX socket")
+                                  : options.agentx_socket;
     if (now) {
         spdlog::info("snmp: connected to snmpd at {}", where);
         if (options.start_stop_traps && !started_trap_sent) {
@@ -376,7 +379,9 @@ snmp_agent::snmp_agent(snmp_agent_options options, snapshot_source source, watch
     state_->watch = std::move(watch);
 }
 
-snmp_agent::~snmp_agent() { stop(); }
+snmp_agent::~snmp_agent() {
+    stop();
+}
 
 void snmp_agent::start() {
     if (state_->started) {
@@ -407,8 +412,12 @@ void snmp_agent::post(notification n) {
     state_->queue.push_back(std::move(n));
 }
 
-bool snmp_agent::connected() const { return state_->is_connected.load(std::memory_order_relaxed); }
+bool snmp_agent::connected() const {
+    return state_->is_connected.load(std::memory_order_relaxed);
+}
 
-std::uint64_t snmp_agent::sent() const { return state_->sent.load(std::memory_order_relaxed); }
+std::uint64_t snmp_agent::sent() const {
+    return state_->sent.load(std::memory_order_relaxed);
+}
 
 }  // namespace ports::telemetry

@@ -76,7 +76,8 @@ int main(int argc, char** argv) {
         }
     }
     if (agentx.empty()) {
-        std::fprintf(stderr, "usage: bench-snmp-agent --agentx PATH [--ports N] [--lcores N] [--rules N]\n");
+        std::fprintf(
+            stderr, "usage: bench-snmp-agent --agentx PATH [--ports N] [--lcores N] [--rules N]\n");
         return 2;
     }
 
@@ -88,7 +89,8 @@ int main(int argc, char** argv) {
         entries = telemetry::build_view(synthetic(ports, lcores, rules, i)).size();
     }
     const double us =
-        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / reps;
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() /
+        reps;
     std::printf("snapshot + flat view: %zu instances (%u ports, %u lcores, %u rules) in %.1f us\n",
                 entries, ports, lcores, rules, us);
 

@@ -129,7 +129,8 @@ TEST(MibView, DetailTableHasEveryDetailCounterOfTheXMacro) {
     std::set<std::uint64_t> values;
     for (const auto& e : v) {
         const auto prefix = object_oid({4, 1, 2});
-        if (std::equal(prefix.begin(), prefix.end(), e.oid.begin()) && e.oid.size() == prefix.size() + 2) {
+        if (std::equal(prefix.begin(), prefix.end(), e.oid.begin()) &&
+            e.oid.size() == prefix.size() + 2) {
             ++names;
         }
         const auto vprefix = object_oid({4, 1, 3});
@@ -201,7 +202,8 @@ TEST(MibView, GetNextWalksFromBeforeTheRootToTheEnd) {
 
 TEST(MibView, DateAndTimeIsUtcWithDeciseconds) {
     // 2026-11-27T08:30:15.7Z
-    const auto t = std::chrono::system_clock::from_time_t(1795768215) + std::chrono::milliseconds(750);
+    const auto t =
+        std::chrono::system_clock::from_time_t(1795768215) + std::chrono::milliseconds(750);
     const std::string d = date_and_time(t);
     ASSERT_EQ(d.size(), 11u);
     EXPECT_EQ(static_cast<unsigned char>(d[0]) * 256 + static_cast<unsigned char>(d[1]), 2026);

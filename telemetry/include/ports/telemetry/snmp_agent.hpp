@@ -36,7 +36,7 @@ struct snmp_agent_options {
 };
 
 class snmp_agent {
-public:
+  public:
     using snapshot_source = std::function<mib_snapshot()>;
     // Called on the agent's thread about once a second: notifications to send (link changes,
     // thresholds). May be empty.
@@ -72,7 +72,7 @@ public:
 
     struct state;  // defined in snmp_agent.cpp, with net-snmp
 
-private:
+  private:
     std::unique_ptr<state> state_;
 };
 
