@@ -8,7 +8,10 @@ Usage: test_snmp.py ENGINE PORTS_GEN MIB_DIR...
   NTP server, lcores);
 - a wrong community, a wrong v3 auth or priv passphrase get nothing;
 - snmpd killed and started again while the engine runs: the subagent reconnects and the
-  walk gives the same counters (not reset)."""
+  walk gives the same counters (not reset);
+- under a flood (infinite_rx) every walk is one snapshot: its total is the sum of its rows;
+- the shipped configs/snmpd-v2c.conf and snmpd-v3.conf work as documented;
+- without snmpd the engine runs on."""
 import json
 import os
 import signal
@@ -219,6 +222,37 @@ class SnmpWalks(unittest.TestCase):
                 doc, _ = self.stop_engine()
                 self.assertEqual(doc["total"]["packets"], total)
                 self.snmpd.stop()
+
+    def test_a_walk_is_one_snapshot_while_counters_move(self):
+        # infinite_rx: the counters move all the time. Within one walk the total (read first)
+        # still equals the sum of the class rows (read later), and each class's packets the
+        # sum of its detail rows that partition it (NTP modes): one snapshot per walk.
+        pcap = os.path.join(self.tmp, "loop.pcap")
+        subprocess.run([PORTS_GEN, "--out", pcap, "--count", "2000", "--seed", "46"], check=True)
+        self.snmpd = snmp.Snmpd(self.tmp).start()
+        self.start_engine(f"ports:\n  - name: loop\n    device: \"net_pcap0,rx_pcap={pcap},infinite_rx=1\"\n"
+                          f"mbufs: 8192\nsnmp:\n  agentx_socket: {self.snmpd.agentx}\n", "coherent")
+        self.assertTrue(snmp.wait_for(lambda: snmp.get(self.snmpd.v2c(), MIB_DIRS, [
+            "PORTS-ENGINE-MIB::portsEngineVersion.0"])[1].strip().endswith("0.1.0"), 15))
+        totals = []
+        for _ in range(3):
+            rc, v, _, err = snmp.walk(self.snmpd.v2c(), MIB_DIRS)
+            self.assertEqual(rc, 0, err)
+            total = int(v["portsEngineTotalPackets.0"])
+            self.assertEqual(total, sum(int(v[f"portsEngineClassPackets.{i}"]) for i in range(1, 8)))
+            self.assertEqual(int(v["portsEngineTotalOctets.0"]),
+                             sum(int(v[f"portsEngineClassOctets.{i}"]) for i in range(1, 8)))
+            # NTP's eight mode counters (details 1-8) count its parsed packets: all but the
+            # malformed ones and first fragments.
+            ntp_valid = (int(v["portsEngineClassPackets.1"]) - int(v["portsEngineClassMalformed.1"]) -
+                         int(v["portsEngineClassFragments.1"]))
+            self.assertEqual(ntp_valid, sum(int(v[f"portsEngineClassDetailValue.1.{d}"])
+                                            for d in range(1, 9)))
+            totals.append(total)
+            time.sleep(0.3)
+        self.assertLess(totals[0], totals[1])
+        self.assertLess(totals[1], totals[2])
+        self.stop_engine()
 
     def test_engine_runs_on_without_snmpd(self):
         pcap = os.path.join(self.tmp, "small.pcap")
