@@ -9,6 +9,9 @@
 #include <sstream>
 #include <string_view>
 
+#include "ports/pipelines/counters.hpp"
+#include "ports/pipelines/service.hpp"
+
 namespace ports::engine {
 
 namespace {
@@ -208,6 +211,109 @@ ntp_config parse_ntp(const context& ctx, const YAML::Node& n) {
     return c;
 }
 
+// A threshold's counter: a classification counter as --stats-json names it (class.key, class
+// names as there: ntp, snmp, snmp-trap, ...) or an NTP server counter (ntp_server.key).
+bool known_threshold_counter(const std::string& name) {
+    const auto dot = name.find('.');
+    if (dot == std::string::npos) {
+        return false;
+    }
+    const std::string cls = name.substr(0, dot);
+    const std::string key = name.substr(dot + 1);
+    if (cls == "ntp_server") {
+        return std::any_of(std::begin(pipelines::server_counter_names),
+                           std::end(pipelines::server_counter_names),
+                           [&](std::string_view k) { return k == key; });
+    }
+    return std::any_of(std::begin(pipelines::counter_defs), std::end(pipelines::counter_defs),
+                       [&](const pipelines::counter_def& d) {
+                           return pipelines::class_names[static_cast<std::size_t>(d.cls)] == cls &&
+                                  d.key == key;
+                       });
+}
+
+snmp_config parse_snmp(const context& ctx, const YAML::Node& n) {
+    snmp_config c;
+    c.enabled = true;
+    if (n.IsNull()) {
+        return c;
+    }
+    ctx.only_keys(n, {"enabled", "agentx_socket", "ping_interval", "traps", "thresholds"}, "snmp");
+    if (n["enabled"]) {
+        c.enabled = ctx.bool_of(n["enabled"], "enabled");
+    }
+    if (n["agentx_socket"]) {
+        c.agentx_socket = ctx.string_of(n["agentx_socket"], "agentx_socket");
+        if (c.agentx_socket.empty()) {
+            ctx.fail(n["agentx_socket"], "'agentx_socket' must not be empty (leave it out for "
+                                         "net-snmp's default)");
+        }
+    }
+    if (n["ping_interval"]) {
+        c.ping_interval_s =
+            static_cast<std::uint32_t>(ctx.integer_of(n["ping_interval"], "ping_interval", 1, 300));
+    }
+    if (n["traps"]) {
+        const YAML::Node t = n["traps"];
+        ctx.only_keys(t, {"link", "start_stop"}, "snmp traps");
+        if (t["link"]) {
+            c.trap_link = ctx.bool_of(t["link"], "link");
+        }
+        if (t["start_stop"]) {
+            c.trap_start_stop = ctx.bool_of(t["start_stop"], "start_stop");
+        }
+    }
+    if (n["thresholds"]) {
+        const YAML::Node list = n["thresholds"];
+        if (!list.IsSequence()) {
+            ctx.fail(list, "'thresholds' must be a list of {counter, rate_above, interval, holddown}");
+        }
+        for (const auto& item : list) {
+            ctx.only_keys(item, {"counter", "rate_above", "interval", "holddown"}, "a threshold");
+            snmp_threshold th;
+            th.line = item.Mark().line + 1;
+            if (!item["counter"]) {
+                ctx.fail(item, "a threshold needs 'counter'");
+            }
+            th.counter = ctx.string_of(item["counter"], "counter");
+            if (!known_threshold_counter(th.counter)) {
+                ctx.fail(item["counter"], "unknown counter '" + th.counter +
+                                              "' (CLASS.COUNTER as in --stats-json, e.g. "
+                                              "ntp.malformed, or ntp_server.COUNTER)");
+            }
+            if (!item["rate_above"]) {
+                ctx.fail(item, "a threshold needs 'rate_above' (per second)");
+            }
+            const YAML::Node r = item["rate_above"];
+            if (!r.IsScalar()) {
+                ctx.fail(r, "'rate_above' must be a number");
+            }
+            try {
+                std::size_t used = 0;
+                th.rate_above = std::stod(r.Scalar(), &used);
+                if (used != r.Scalar().size()) {
+                    throw std::invalid_argument("trailing");
+                }
+            } catch (const std::exception&) {
+                ctx.fail(r, "'rate_above' must be a number, not '" + r.Scalar() + "'");
+            }
+            if (!(th.rate_above >= 0) || th.rate_above > 1e12) {
+                ctx.fail(r, "'rate_above' must be in [0, 1e12] per second");
+            }
+            if (item["interval"]) {
+                th.interval_s =
+                    static_cast<std::uint32_t>(ctx.integer_of(item["interval"], "interval", 1, 3600));
+            }
+            if (item["holddown"]) {
+                th.holddown_s =
+                    static_cast<std::uint32_t>(ctx.integer_of(item["holddown"], "holddown", 0, 86400));
+            }
+            c.thresholds.push_back(std::move(th));
+        }
+    }
+    return c;
+}
+
 port_config parse_port(const context& ctx, const YAML::Node& n) {
     ctx.only_keys(n,
                   {"name", "device", "queues", "rx_descriptors", "tx_descriptors", "mode", "peer",
@@ -355,7 +461,7 @@ engine_config parse_config(const std::string& text, const std::string& file_name
     if (root.IsNull()) {
         return cfg;
     }
-    ctx.only_keys(root, {"ports", "lcores", "mbufs", "ntp"}, "the top level");
+    ctx.only_keys(root, {"ports", "lcores", "mbufs", "ntp", "snmp"}, "the top level");
     if (root["ports"]) {
         const YAML::Node ports_node = root["ports"];
         if (!ports_node.IsSequence()) {
@@ -374,6 +480,9 @@ engine_config parse_config(const std::string& text, const std::string& file_name
     }
     if (root["ntp"]) {
         cfg.ntp = parse_ntp(ctx, root["ntp"]);
+    }
+    if (root["snmp"]) {
+        cfg.snmp = parse_snmp(ctx, root["snmp"]);
     }
     if (root["mbufs"]) {
         cfg.mbufs = static_cast<std::uint32_t>(

@@ -72,12 +72,32 @@ struct lcore_assignment {
     int line = 0;
 };
 
+// A threshold notification: portsEngineThreshold when the counter's rate over `interval_s`
+// goes above `rate_above` per second, then not again for `holddown_s`.
+struct snmp_threshold {
+    std::string counter;  // <class>.<counter> (ntp.malformed) or ntp_server.<counter>
+    double rate_above = 0;
+    std::uint32_t interval_s = 10;
+    std::uint32_t holddown_s = 60;
+    int line = 0;
+};
+
+struct snmp_config {
+    bool enabled = false;
+    std::string agentx_socket;  // empty: net-snmp's default
+    std::uint32_t ping_interval_s = 1;  // AgentX ping: reconnect delay after snmpd restarts
+    bool trap_link = true;
+    bool trap_start_stop = true;
+    std::vector<snmp_threshold> thresholds;
+};
+
 struct engine_config {
     std::string file;  // where it was read from, for messages
     std::vector<port_config> ports;
     std::vector<lcore_assignment> lcores;  // empty: automatic
     std::optional<std::uint32_t> mbufs;    // per socket; default sized from descriptors
     ntp_config ntp;
+    snmp_config snmp;
 };
 
 // Throws config_error.

@@ -28,7 +28,9 @@
 #include "ports/pipelines/counters.hpp"
 #include "ports/pipelines/worker.hpp"
 #include "ports/telemetry/stats_json.hpp"
+#include "ports/telemetry/snmp_agent.hpp"
 #include "runtime.hpp"
+#include "snmp_source.hpp"
 #include "stats.hpp"
 
 namespace {
@@ -75,6 +77,23 @@ int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
     rt.start(cfg, resolve_ports(cfg));
     const published_commands commands(rt);
     const auto started = std::chrono::steady_clock::now();
+    // The SNMP subagent (snmp: section) on its own thread; stopped (portsEngineStopping sent)
+    // when the workers are done, before the runtime is released.
+    std::unique_ptr<snmp_source> snmp_src;
+    std::unique_ptr<telemetry::snmp_agent> snmp;
+    if (cfg.snmp.enabled) {
+        // Rule rows (issue 5) come from the rules_source argument, empty until rules exist.
+        snmp_src = std::make_unique<snmp_source>(rt, cfg.snmp, PORTS_ENGINE_VERSION);
+        telemetry::snmp_agent_options o;
+        o.agentx_socket = cfg.snmp.agentx_socket;
+        o.ping_interval = std::chrono::seconds(cfg.snmp.ping_interval_s);
+        o.start_stop_traps = cfg.snmp.trap_start_stop;
+        o.cpus = non_lcore_cpus();
+        snmp = std::make_unique<telemetry::snmp_agent>(
+            o, [src = snmp_src.get()] { return src->snapshot(); },
+            [src = snmp_src.get()] { return src->watch(); });
+        snmp->start();
+    }
     std::thread control([&] { control_loop(rt, opt); });
     try {
         rt.run_workers();
@@ -84,6 +103,9 @@ int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
         throw;
     }
     control.join();
+    if (snmp) {
+        snmp->stop();
+    }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 

@@ -33,6 +33,8 @@ public:
     void tick();
 
     std::vector<const pipelines::server_counters*> counters() const;
+    // What the workers answer with (clock state, stratum override), for telemetry.
+    const pipelines::service_shared& shared() const { return shared_; }
 
 private:
     struct lcore_state;

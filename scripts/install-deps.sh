@@ -10,7 +10,7 @@ packages=(
   libdpdk-dev dpdk dpdk-dev libhyperscan-dev libtbb-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
   libpcap-dev libssl-dev libgtest-dev libsnmp-dev nlohmann-json3-dev
   # test peers and tools
-  snmpd snmp smitools ntpsec-ntpdig chrony tcpdump iproute2 valgrind python3 python3-scapy python3-cryptography
+  snmpd snmp snmptrapd smitools ntpsec-ntpdig chrony tcpdump iproute2 valgrind python3 python3-scapy python3-cryptography
 )
 
 missing=()

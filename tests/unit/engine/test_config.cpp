@@ -213,3 +213,69 @@ TEST(ConfigNtp, UnknownRatelimitKeyIsRefused) {
     const auto e = error_of("ntp:\n  ratelimit: {interval: 3, bust: 8}\n");
     EXPECT_NE(e.find("unknown key 'bust'"), std::string::npos) << e;
 }
+
+TEST(ConfigSnmp, DocumentedSectionLoads) {
+    const auto cfg = parse_config(R"(
+snmp:
+  agentx_socket: /run/snmp/agentx
+  ping_interval: 2
+  traps: {link: false, start_stop: true}
+  thresholds:
+    - {counter: ntp.malformed, rate_above: 100, interval: 10, holddown: 60}
+    - counter: ntp_server.rate_limited
+      rate_above: 0.5
+    - {counter: snmp-trap.packets, rate_above: 1e6}
+)",
+                                  "t.yaml");
+    EXPECT_TRUE(cfg.snmp.enabled);
+    EXPECT_EQ(cfg.snmp.agentx_socket, "/run/snmp/agentx");
+    EXPECT_EQ(cfg.snmp.ping_interval_s, 2u);
+    EXPECT_FALSE(cfg.snmp.trap_link);
+    EXPECT_TRUE(cfg.snmp.trap_start_stop);
+    ASSERT_EQ(cfg.snmp.thresholds.size(), 3u);
+    EXPECT_EQ(cfg.snmp.thresholds[0].counter, "ntp.malformed");
+    EXPECT_EQ(cfg.snmp.thresholds[0].rate_above, 100.0);
+    EXPECT_EQ(cfg.snmp.thresholds[0].interval_s, 10u);
+    EXPECT_EQ(cfg.snmp.thresholds[0].holddown_s, 60u);
+    EXPECT_EQ(cfg.snmp.thresholds[0].line, 7);
+    EXPECT_EQ(cfg.snmp.thresholds[1].rate_above, 0.5);
+    EXPECT_EQ(cfg.snmp.thresholds[1].interval_s, 10u);  // defaults
+    EXPECT_EQ(cfg.snmp.thresholds[1].holddown_s, 60u);
+    EXPECT_EQ(cfg.snmp.thresholds[2].rate_above, 1e6);
+}
+
+TEST(ConfigSnmp, AbsentMeansOffAndAnEmptySectionMeansOnWithDefaults) {
+    EXPECT_FALSE(parse_config("ports: []\n", "t.yaml").snmp.enabled);
+    const auto cfg = parse_config("snmp:\n", "t.yaml");
+    EXPECT_TRUE(cfg.snmp.enabled);
+    EXPECT_TRUE(cfg.snmp.agentx_socket.empty());
+    EXPECT_TRUE(cfg.snmp.trap_link);
+    EXPECT_TRUE(cfg.snmp.trap_start_stop);
+    EXPECT_FALSE(parse_config("snmp: {enabled: false}\n", "t.yaml").snmp.enabled);
+}
+
+TEST(ConfigSnmp, RefusalsNameFileAndLine) {
+    EXPECT_EQ(error_of("snmp:\n  agentx: /x\n").rfind("t.yaml:2: unknown key 'agentx' in snmp", 0), 0u);
+    EXPECT_EQ(error_of("snmp:\n  agentx_socket: ''\n").rfind("t.yaml:2: 'agentx_socket' must not be empty", 0), 0u);
+    EXPECT_EQ(error_of("snmp:\n  traps: {link: maybe}\n").rfind("t.yaml:2: 'link' must be true or false", 0), 0u);
+    EXPECT_EQ(error_of("snmp:\n  traps: {flood: true}\n").rfind("t.yaml:2: unknown key 'flood'", 0), 0u);
+    EXPECT_EQ(error_of("snmp:\n  thresholds:\n    - {counter: ntp.malformd, rate_above: 1}\n")
+                  .rfind("t.yaml:3: unknown counter 'ntp.malformd'", 0),
+              0u);
+    EXPECT_EQ(error_of("snmp:\n  thresholds:\n    - {counter: ntp_server.nope, rate_above: 1}\n")
+                  .rfind("t.yaml:3: unknown counter 'ntp_server.nope'", 0),
+              0u);
+    EXPECT_EQ(error_of("snmp:\n  thresholds:\n    - {counter: ntp.malformed}\n")
+                  .rfind("t.yaml:3: a threshold needs 'rate_above'", 0),
+              0u);
+    EXPECT_EQ(error_of("snmp:\n  thresholds:\n    - {counter: ntp.malformed, rate_above: fast}\n")
+                  .rfind("t.yaml:3: 'rate_above' must be a number, not 'fast'", 0),
+              0u);
+    EXPECT_EQ(error_of("snmp:\n  thresholds:\n    - {counter: ntp.malformed, rate_above: -1}\n")
+                  .rfind("t.yaml:3: 'rate_above' must be in", 0),
+              0u);
+    EXPECT_EQ(error_of("snmp:\n  thresholds:\n\n    - {counter: gre.packets, rate_above: 1, interval: 0}\n")
+                  .rfind("t.yaml:4: 'interval' = 0 is out of range", 0),
+              0u);
+    EXPECT_EQ(error_of("snmp:\n  thresholds: {counter: gre.packets}\n").rfind("t.yaml:2: 'thresholds' must be a list", 0), 0u);
+}

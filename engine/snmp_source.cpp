@@ -1,0 +1,236 @@
+#include "snmp_source.hpp"
+
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <sched.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "stats.hpp"
+
+namespace ports::engine {
+
+using pipelines::server_counter;
+using pipelines::worker_stats;
+
+std::vector<unsigned> non_lcore_cpus() {
+    cpu_set_t used;
+    CPU_ZERO(&used);
+    unsigned lcore = 0;
+    RTE_LCORE_FOREACH(lcore) {
+        const rte_cpuset_t set = rte_lcore_cpuset(lcore);
+        CPU_OR(&used, &used, &set);
+    }
+    std::vector<unsigned> out;
+    const long n = sysconf(_SC_NPROCESSORS_ONLN);
+    for (long c = 0; c < n && c < CPU_SETSIZE; ++c) {
+        if (!CPU_ISSET(c, &used)) {
+            out.push_back(static_cast<unsigned>(c));
+        }
+    }
+    return out;
+}
+
+snmp_source::snmp_source(runtime& rt, const snmp_config& cfg, std::string version,
+                         rules_source rules)
+    : rt_(rt),
+      cfg_(cfg),
+      version_(std::move(version)),
+      rules_(std::move(rules)),
+      started_(std::chrono::steady_clock::now()) {
+    for (const auto& th : cfg_.thresholds) {
+        threshold_state t;
+        t.cfg = th;
+        const auto dot = th.counter.find('.');
+        const std::string cls = th.counter.substr(0, dot);
+        const std::string key = th.counter.substr(dot + 1);
+        if (cls == "ntp_server") {
+            t.server = true;
+            for (std::size_t i = 0; i < pipelines::server_counter_count; ++i) {
+                if (pipelines::server_counter_names[i] == key) {
+                    t.index = i;
+                }
+            }
+        } else {
+            for (std::size_t i = 0; i < pipelines::counter_count; ++i) {
+                const auto& d = pipelines::counter_defs[i];
+                if (pipelines::class_names[static_cast<std::size_t>(d.cls)] == cls &&
+                    d.key == key) {
+                    t.index = i;
+                }
+            }
+        }
+        thresholds_.push_back(std::move(t));
+    }
+}
+
+std::vector<telemetry::port_row> snmp_source::port_rows() const {
+    std::vector<telemetry::port_row> rows;
+    for (const auto& p : rt_.ports()) {
+        rte_eth_stats st{};
+        rte_eth_stats_get(p.id, &st);
+        rte_eth_link link{};
+        rte_eth_link_get_nowait(p.id, &link);
+        telemetry::port_row r;
+        r.port_id = p.id;
+        r.name = p.cfg.name;
+        r.driver = p.driver;
+        r.link_up = link.link_status == RTE_ETH_LINK_UP;
+        r.speed_mbps = link.link_speed == RTE_ETH_SPEED_NUM_UNKNOWN ? 0 : link.link_speed;
+        r.rx_packets = st.ipackets;
+        r.tx_packets = st.opackets;
+        r.rx_octets = st.ibytes;
+        r.tx_octets = st.obytes;
+        r.rx_errors = st.ierrors;
+        r.rx_missed = st.imissed;
+        r.rx_nombuf = st.rx_nombuf;
+        r.tx_errors = st.oerrors;
+        rows.push_back(std::move(r));
+    }
+    return rows;
+}
+
+telemetry::mib_snapshot snmp_source::snapshot() const {
+    telemetry::mib_snapshot s;
+    s.version = version_;
+    s.uptime_ticks =
+        static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::now() - started_)
+                                       .count() /
+                                   10);
+    s.taken = std::chrono::system_clock::now();
+    s.ports = port_rows();
+    s.classes = snapshot_of(rt_.counters());
+    if (auto* svc = rt_.service(); svc != nullptr) {
+        const auto cores = svc->counters();
+        auto sum = [&](server_counter c) {
+            std::uint64_t n = 0;
+            for (const auto* core : cores) {
+                n += core->load(static_cast<std::size_t>(c));
+            }
+            return n;
+        };
+        auto& n = s.ntp;
+        n.enabled = true;
+        n.requests = sum(server_counter::requests);
+        n.replies = sum(server_counter::replies);
+        n.auth_ok = sum(server_counter::auth_ok);
+        n.auth_fail = sum(server_counter::auth_fail);
+        n.crypto_nak = sum(server_counter::crypto_nak);
+        n.rate_limited = sum(server_counter::rate_limited);
+        n.kod_sent = sum(server_counter::kod_sent);
+        n.drop_mode6 = sum(server_counter::drop_mode6);
+        n.drop_mode7 = sum(server_counter::drop_mode7);
+        n.drop_other_mode = sum(server_counter::drop_other_mode);
+        n.drop_access = sum(server_counter::drop_access);
+        n.drop_malformed = sum(server_counter::drop_malformed);
+        n.drop_auth_required = sum(server_counter::drop_auth_required);
+        n.drop_unsupported_ip = sum(server_counter::drop_unsupported_ip);
+        n.drop_sign_failed = sum(server_counter::drop_sign_failed);
+        n.tx_dropped = sum(server_counter::tx_dropped);
+        // As the replies say it (ntp::make_reply_header): the configured stratum overrides the
+        // clock's; an unsynchronized clock answers LI 3 and stratum 0, which the MIB says 16.
+        const auto& shared = svc->shared();
+        const auto clock = shared.clock.read();
+        const std::uint8_t stratum =
+            shared.config.stratum != 0 ? shared.config.stratum : clock.stratum;
+        const bool synced = clock.synchronized && stratum >= 1 && stratum <= ntp::max_stratum;
+        n.stratum = synced ? stratum : 16;
+        n.leap = synced ? static_cast<std::uint8_t>(clock.leap & 0x03) : 3;
+    }
+    for (const auto& l : rt_.lcores()) {
+        const std::uint64_t total = worker_stats::load(l.stats->total_cycles);
+        const std::uint64_t busy = worker_stats::load(l.stats->busy_cycles);
+        telemetry::lcore_row r;
+        r.lcore = l.lcore;
+        r.rx_packets = worker_stats::load(l.stats->rx_packets);
+        r.tx_packets = worker_stats::load(l.stats->tx_packets);
+        r.tx_dropped = worker_stats::load(l.stats->tx_dropped);
+        r.busy_hundredths_percent =
+            total == 0
+                ? 0
+                : static_cast<std::uint32_t>(std::min<double>(
+                      10000.0, 10000.0 * static_cast<double>(busy) / static_cast<double>(total)));
+        s.lcores.push_back(r);
+    }
+    if (rules_) {
+        s.rules = rules_();
+    }
+    return s;
+}
+
+std::uint64_t snmp_source::value_of(const threshold_state& t) const {
+    if (t.server) {
+        std::uint64_t n = 0;
+        if (auto* svc = rt_.service(); svc != nullptr) {
+            for (const auto* core : svc->counters()) {
+                n += core->load(t.index);
+            }
+        }
+        return n;
+    }
+    std::uint64_t n = 0;
+    for (const auto* core : rt_.counters()) {
+        n += core->load(t.index);
+    }
+    return n;
+}
+
+std::vector<telemetry::notification> snmp_source::watch() {
+    std::vector<telemetry::notification> out;
+    const auto now = std::chrono::steady_clock::now();
+
+    if (cfg_.trap_link) {
+        const auto rows = port_rows();
+        if (first_watch_) {
+            for (const auto& r : rows) {
+                link_up_.push_back(r.link_up);
+            }
+        } else {
+            for (std::size_t i = 0; i < rows.size() && i < link_up_.size(); ++i) {
+                if (rows[i].link_up != link_up_[i]) {
+                    link_up_[i] = rows[i].link_up;
+                    spdlog::info("snmp: port {} link {}", rows[i].name,
+                                 rows[i].link_up ? "up" : "down");
+                    out.push_back(telemetry::link_notification(rows[i], rows[i].link_up));
+                }
+            }
+        }
+    }
+    first_watch_ = false;
+
+    for (auto& t : thresholds_) {
+        t.samples.emplace_back(now, value_of(t));
+        const auto interval = std::chrono::seconds(t.cfg.interval_s);
+        // Keep the newest sample at least an interval old, and drop the older ones.
+        while (t.samples.size() > 2 && now - t.samples[1].first >= interval) {
+            t.samples.erase(t.samples.begin());
+        }
+        const auto& [then, before] = t.samples.front();
+        const double span = std::chrono::duration<double>(now - then).count();
+        // A sample a tick late or early still covers the interval (ticks are ~1 s apart).
+        if (span + 0.5 < static_cast<double>(t.cfg.interval_s)) {
+            continue;
+        }
+        const double rate = static_cast<double>(t.samples.back().second - before) / span;
+        if (rate <= t.cfg.rate_above) {
+            continue;
+        }
+        if (t.ever_sent && now - t.last_sent < std::chrono::seconds(t.cfg.holddown_s)) {
+            continue;
+        }
+        t.ever_sent = true;
+        t.last_sent = now;
+        spdlog::warn("snmp: threshold {}: {:.1f}/s above {}/s over {} s", t.cfg.counter, rate,
+                     t.cfg.rate_above, t.cfg.interval_s);
+        out.push_back(telemetry::threshold_notification(
+            t.cfg.counter, static_cast<std::uint64_t>(std::floor(rate)),
+            static_cast<std::uint64_t>(std::floor(t.cfg.rate_above))));
+    }
+    return out;
+}
+
+}  // namespace ports::engine

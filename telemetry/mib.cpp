@@ -1,0 +1,289 @@
+#include "ports/telemetry/mib.hpp"
+
+#include <algorithm>
+#include <ctime>
+
+namespace ports::telemetry {
+
+using pipelines::class_base;
+using pipelines::class_count;
+using pipelines::class_names;
+using pipelines::counter_count;
+using pipelines::counter_defs;
+
+namespace {
+
+// Arcs under portsEngineObjects (root.1), as in the MIB.
+constexpr std::uint32_t scalars_arc = 1;
+constexpr std::uint32_t port_table_arc = 2;
+constexpr std::uint32_t class_table_arc = 3;
+constexpr std::uint32_t detail_table_arc = 4;
+constexpr std::uint32_t ntp_arc = 5;
+constexpr std::uint32_t lcore_table_arc = 6;
+constexpr std::uint32_t rule_table_arc = 7;
+constexpr std::uint32_t notify_objects_arc = 8;
+
+// Base classification counters are the first four of each class; the rest are its details.
+constexpr std::size_t base_counters = 4;
+
+mib_value integer(std::int32_t v) {
+    return {value_type::integer, static_cast<std::uint64_t>(static_cast<std::uint32_t>(v)), {}};
+}
+mib_value gauge(std::uint64_t v) {
+    return {value_type::gauge32, std::min<std::uint64_t>(v, 0xFFFFFFFFu), {}};
+}
+mib_value unsigned32(std::uint64_t v) {
+    return {value_type::unsigned32, std::min<std::uint64_t>(v, 0xFFFFFFFFu), {}};
+}
+mib_value counter64(std::uint64_t v) {
+    return {value_type::counter64, v, {}};
+}
+mib_value octets(std::string s) {
+    return {value_type::octets, 0, std::move(s)};
+}
+
+class view_builder {
+  public:
+    // root.1.<arc>.<n>.0
+    void scalar(std::uint32_t arc, std::uint32_t n, mib_value v) { add({arc, n, 0}, std::move(v)); }
+    // root.1.<arc>.1.<column>.<index...>
+    void column(std::uint32_t arc, std::uint32_t col, std::initializer_list<std::uint32_t> index,
+                mib_value v) {
+        oid_vector path{arc, 1, col};
+        path.insert(path.end(), index.begin(), index.end());
+        add(path, std::move(v));
+    }
+    mib_view finish() {
+        std::sort(view_.begin(), view_.end(), [](const mib_entry& a, const mib_entry& b) {
+            return compare_oid(a.oid, b.oid) < 0;
+        });
+        return std::move(view_);
+    }
+
+  private:
+    void add(const oid_vector& path, mib_value v) {
+        oid_vector oid(std::begin(mib_root), std::end(mib_root));
+        oid.push_back(1);
+        oid.insert(oid.end(), path.begin(), path.end());
+        view_.push_back({std::move(oid), std::move(v)});
+    }
+    mib_view view_;
+};
+
+std::uint32_t class_index(pipelines::traffic_class c) {
+    return static_cast<std::uint32_t>(c) + 1;
+}
+
+oid_vector notification_oid(notification_kind k) {
+    oid_vector oid(std::begin(mib_root), std::end(mib_root));
+    oid.push_back(0);
+    oid.push_back(static_cast<std::uint32_t>(k));
+    return oid;
+}
+
+mib_entry entry(std::initializer_list<std::uint32_t> path, mib_value v) {
+    return {object_oid(path), std::move(v)};
+}
+
+}  // namespace
+
+int compare_oid(std::span<const std::uint32_t> a, std::span<const std::uint32_t> b) {
+    const std::size_t n = std::min(a.size(), b.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        if (a[i] != b[i]) {
+            return a[i] < b[i] ? -1 : 1;
+        }
+    }
+    if (a.size() == b.size()) {
+        return 0;
+    }
+    return a.size() < b.size() ? -1 : 1;
+}
+
+oid_vector object_oid(std::initializer_list<std::uint32_t> path) {
+    oid_vector oid(std::begin(mib_root), std::end(mib_root));
+    oid.push_back(1);
+    oid.insert(oid.end(), path.begin(), path.end());
+    return oid;
+}
+
+mib_view build_view(const mib_snapshot& s) {
+    view_builder b;
+
+    b.scalar(scalars_arc, 1, octets(s.version));
+    b.scalar(scalars_arc, 2, {value_type::timeticks, s.uptime_ticks, {}});
+    b.scalar(scalars_arc, 3, unsigned32(s.lcores.size()));
+    b.scalar(scalars_arc, 4, unsigned32(s.ports.size()));
+    b.scalar(scalars_arc, 5, octets(date_and_time(s.taken)));
+    b.scalar(scalars_arc, 6, counter64(s.classes.total_packets()));
+    b.scalar(scalars_arc, 7, counter64(s.classes.total_bytes()));
+
+    for (const auto& p : s.ports) {
+        const std::uint32_t i = static_cast<std::uint32_t>(p.port_id) + 1;
+        b.column(port_table_arc, 2, {i}, octets(p.name));
+        b.column(port_table_arc, 3, {i}, octets(p.driver));
+        b.column(port_table_arc, 4, {i}, integer(p.link_up ? 1 : 2));
+        b.column(port_table_arc, 5, {i}, gauge(p.speed_mbps));
+        b.column(port_table_arc, 6, {i}, counter64(p.rx_packets));
+        b.column(port_table_arc, 7, {i}, counter64(p.tx_packets));
+        b.column(port_table_arc, 8, {i}, counter64(p.rx_octets));
+        b.column(port_table_arc, 9, {i}, counter64(p.tx_octets));
+        b.column(port_table_arc, 10, {i}, counter64(p.rx_errors));
+        b.column(port_table_arc, 11, {i}, counter64(p.rx_missed));
+        b.column(port_table_arc, 12, {i}, counter64(p.rx_nombuf));
+        b.column(port_table_arc, 13, {i}, counter64(p.tx_errors));
+    }
+
+    for (std::size_t c = 0; c < class_count; ++c) {
+        const std::uint32_t i = static_cast<std::uint32_t>(c) + 1;
+        const auto base = class_base[c];
+        b.column(class_table_arc, 2, {i}, octets(std::string(class_names[c])));
+        b.column(class_table_arc, 3, {i}, counter64(s.classes.values[base]));
+        b.column(class_table_arc, 4, {i},
+                 counter64(s.classes.values[base + pipelines::offset_bytes]));
+        b.column(class_table_arc, 5, {i},
+                 counter64(s.classes.values[base + pipelines::offset_malformed]));
+        b.column(class_table_arc, 6, {i},
+                 counter64(s.classes.values[base + pipelines::offset_fragments]));
+    }
+
+    // Detail rows straight from the X-macro: a counter added to PORTS_COUNTERS appears here
+    // with its --stats-json name, numbered in the order of its class's list.
+    for (std::size_t k = 0; k < counter_count; ++k) {
+        const auto cls = static_cast<std::size_t>(counter_defs[k].cls);
+        if (k < class_base[cls] + base_counters) {
+            continue;
+        }
+        const std::uint32_t ci = static_cast<std::uint32_t>(cls) + 1;
+        const std::uint32_t di =
+            static_cast<std::uint32_t>(k - class_base[cls] - base_counters) + 1;
+        b.column(detail_table_arc, 2, {ci, di}, octets(std::string(counter_defs[k].key)));
+        b.column(detail_table_arc, 3, {ci, di}, counter64(s.classes.values[k]));
+    }
+
+    const auto& n = s.ntp;
+    b.scalar(ntp_arc, 1, integer(n.enabled ? 1 : 2));
+    const std::uint64_t ntp_counters[] = {n.requests,
+                                          n.replies,
+                                          n.auth_ok,
+                                          n.auth_fail,
+                                          n.crypto_nak,
+                                          n.rate_limited,
+                                          n.kod_sent,
+                                          n.drop_mode6,
+                                          n.drop_mode7,
+                                          n.drop_other_mode,
+                                          n.drop_access,
+                                          n.drop_malformed,
+                                          n.drop_auth_required,
+                                          n.drop_unsupported_ip,
+                                          n.drop_sign_failed,
+                                          n.tx_dropped};
+    std::uint32_t arc = 2;
+    for (auto v : ntp_counters) {
+        b.scalar(ntp_arc, arc++, counter64(v));
+    }
+    b.scalar(ntp_arc, arc++, unsigned32(n.stratum));
+    b.scalar(ntp_arc, arc++, integer(n.leap));
+
+    for (const auto& l : s.lcores) {
+        const std::uint32_t i = l.lcore + 1;
+        b.column(lcore_table_arc, 2, {i}, unsigned32(l.lcore));
+        b.column(lcore_table_arc, 3, {i}, counter64(l.rx_packets));
+        b.column(lcore_table_arc, 4, {i}, counter64(l.tx_packets));
+        b.column(lcore_table_arc, 5, {i}, counter64(l.tx_dropped));
+        b.column(lcore_table_arc, 6, {i},
+                 gauge(std::min<std::uint32_t>(l.busy_hundredths_percent, 10000)));
+    }
+
+    for (std::size_t r = 0; r < s.rules.size(); ++r) {
+        const auto& rule = s.rules[r];
+        const std::uint32_t i = static_cast<std::uint32_t>(r) + 1;
+        b.column(rule_table_arc, 2, {i}, octets(rule.id));
+        b.column(rule_table_arc, 3, {i}, octets(rule.name));
+        b.column(rule_table_arc, 4, {i}, integer(static_cast<std::int32_t>(class_index(rule.cls))));
+        b.column(rule_table_arc, 5, {i}, octets(rule.action));
+        b.column(rule_table_arc, 6, {i}, counter64(rule.matches));
+    }
+    return b.finish();
+}
+
+const mib_entry* find_exact(const mib_view& view, std::span<const std::uint32_t> oid) {
+    const auto it = std::lower_bound(view.begin(), view.end(), oid,
+                                     [](const mib_entry& e, std::span<const std::uint32_t> o) {
+                                         return compare_oid(e.oid, o) < 0;
+                                     });
+    if (it == view.end() || compare_oid(it->oid, oid) != 0) {
+        return nullptr;
+    }
+    return &*it;
+}
+
+const mib_entry* find_next(const mib_view& view, std::span<const std::uint32_t> oid) {
+    const auto it = std::upper_bound(view.begin(), view.end(), oid,
+                                     [](std::span<const std::uint32_t> o, const mib_entry& e) {
+                                         return compare_oid(o, e.oid) < 0;
+                                     });
+    return it == view.end() ? nullptr : &*it;
+}
+
+std::string date_and_time(std::chrono::system_clock::time_point t) {
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    const int year = tm.tm_year + 1900;
+    std::string out;
+    out += static_cast<char>((year >> 8) & 0xFF);
+    out += static_cast<char>(year & 0xFF);
+    out += static_cast<char>(tm.tm_mon + 1);
+    out += static_cast<char>(tm.tm_mday);
+    out += static_cast<char>(tm.tm_hour);
+    out += static_cast<char>(tm.tm_min);
+    out += static_cast<char>(std::min(tm.tm_sec, 60));
+    out += static_cast<char>((ms % 1000) / 100);
+    out += '+';
+    out += '\0';
+    out += '\0';
+    return out;
+}
+
+notification started_notification(const mib_snapshot& s) {
+    return {notification_oid(notification_kind::started),
+            {entry({scalars_arc, 1, 0}, octets(s.version)),
+             entry({scalars_arc, 4, 0}, unsigned32(s.ports.size())),
+             entry({scalars_arc, 3, 0}, unsigned32(s.lcores.size()))}};
+}
+
+notification stopping_notification(const mib_snapshot& s) {
+    return {notification_oid(notification_kind::stopping),
+            {entry({scalars_arc, 1, 0}, octets(s.version)),
+             entry({scalars_arc, 2, 0}, {value_type::timeticks, s.uptime_ticks, {}})}};
+}
+
+notification link_notification(const port_row& port, bool up) {
+    const std::uint32_t i = static_cast<std::uint32_t>(port.port_id) + 1;
+    return {notification_oid(up ? notification_kind::link_up : notification_kind::link_down),
+            {entry({port_table_arc, 1, 2, i}, octets(port.name)),
+             entry({port_table_arc, 1, 4, i}, integer(up ? 1 : 2))}};
+}
+
+notification threshold_notification(const std::string& counter, std::uint64_t rate_per_s,
+                                    std::uint64_t limit_per_s) {
+    return {notification_oid(notification_kind::threshold),
+            {entry({notify_objects_arc, 1, 0}, octets(counter)),
+             entry({notify_objects_arc, 2, 0}, gauge(rate_per_s)),
+             entry({notify_objects_arc, 3, 0}, gauge(limit_per_s))}};
+}
+
+notification rule_alert_notification(const rule_row& rule, std::uint32_t rule_index) {
+    return {notification_oid(notification_kind::rule_alert),
+            {entry({rule_table_arc, 1, 2, rule_index}, octets(rule.id)),
+             entry({rule_table_arc, 1, 3, rule_index}, octets(rule.name)),
+             entry({rule_table_arc, 1, 4, rule_index},
+                   integer(static_cast<std::int32_t>(class_index(rule.cls)))),
+             entry({rule_table_arc, 1, 6, rule_index}, counter64(rule.matches))}};
+}
+
+}  // namespace ports::telemetry

@@ -1,0 +1,280 @@
+"""PORTS-ENGINE-MIB through a real snmpd: the engine runs as AgentX subagent of a private snmpd
+(loopback port, own config, persistent dir and AgentX socket) on net_pcap over a capture of
+every class plus NTP requests to its service.
+
+Usage: test_snmp.py ENGINE PORTS_GEN MIB_DIR...
+- snmpwalk -v2c, snmpwalk -v3 authPriv (SHA-256/AES) and snmpbulkwalk of the MIB by name give
+  the numbers of the engine's --stats-json (classes with every detail counter, totals, ports,
+  NTP server, lcores);
+- a wrong community, a wrong v3 auth or priv passphrase get nothing;
+- snmpd killed and started again while the engine runs: the subagent reconnects and the
+  walk gives the same counters (not reset);
+- under a flood (infinite_rx) every walk is one snapshot: its total is the sum of its rows;
+- the shipped configs/snmpd-v2c.conf and snmpd-v3.conf work as documented;
+- without snmpd the engine runs on."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import eal_args  # noqa: E402
+import snmp_support as snmp  # noqa: E402
+
+ENGINE = PORTS_GEN = None
+MIB_DIRS = []
+
+CLASSES = ["ntp", "snmp", "snmp-trap", "l2tp", "pptp", "gre", "other"]
+NTP_OBJECTS = {
+    "Requests": "requests", "Replies": "replies", "AuthOk": "auth_ok", "AuthFail": "auth_fail",
+    "CryptoNaks": "crypto_nak", "RateLimited": "rate_limited", "KodSent": "kod_sent",
+    "DropMode6": "drop_mode6", "DropMode7": "drop_mode7", "DropOtherMode": "drop_other_mode",
+    "DropAccess": "drop_access", "DropMalformed": "drop_malformed",
+    "DropAuthRequired": "drop_auth_required", "DropUnsupportedIp": "drop_unsupported_ip",
+    "DropSignFailed": "drop_sign_failed", "TxDropped": "tx_dropped"}
+PORT_OBJECTS = {
+    "RxPackets": "rx_packets", "TxPackets": "tx_packets", "RxOctets": "rx_bytes",
+    "TxOctets": "tx_bytes", "RxErrors": "rx_errors", "RxMissed": "rx_missed",
+    "RxNoMbuf": "rx_nombuf", "TxErrors": "tx_errors"}
+
+
+def expected_from_stats(doc):
+    """What the walk must show, {object.index: value}, from --stats-json."""
+    out = {"portsEngineTotalPackets.0": str(doc["total"]["packets"]),
+           "portsEngineTotalOctets.0": str(doc["total"]["bytes"]),
+           "portsEnginePortCount.0": str(len(doc["ports"])),
+           "portsEngineLcoreCount.0": str(len(doc["lcores"]))}
+    for i, cls in enumerate(CLASSES, start=1):
+        counters = doc["classes"][cls]
+        out[f"portsEngineClassName.{i}"] = cls
+        for obj, key in (("Packets", "packets"), ("Octets", "bytes"),
+                         ("Malformed", "malformed"), ("Fragments", "fragments")):
+            out[f"portsEngineClass{obj}.{i}"] = str(counters[key])
+        details = [k for k in counters if k not in ("packets", "bytes", "malformed", "fragments")]
+        for d, key in enumerate(details, start=1):
+            out[f"portsEngineClassDetailName.{i}.{d}"] = key
+            out[f"portsEngineClassDetailValue.{i}.{d}"] = str(counters[key])
+    for p in doc["ports"]:
+        i = p["port_id"] + 1
+        out[f"portsEnginePortName.{i}"] = p["name"]
+        out[f"portsEnginePortDriver.{i}"] = p["driver"]
+        out[f"portsEnginePortLink.{i}"] = "1" if p["link_up"] else "2"
+        for obj, key in PORT_OBJECTS.items():
+            out[f"portsEnginePort{obj}.{i}"] = str(p[key])
+    for obj, key in NTP_OBJECTS.items():
+        out[f"portsEngineNtp{obj}.0"] = str(doc["ntp_server"][key])
+    out["portsEngineNtpEnabled.0"] = "1"
+    for l in doc["lcores"]:
+        i = l["lcore"] + 1
+        out[f"portsEngineLcoreId.{i}"] = str(l["lcore"])
+        out[f"portsEngineLcoreRxPackets.{i}"] = str(l["rx_packets"])
+        out[f"portsEngineLcoreTxPackets.{i}"] = str(l["tx_packets"])
+        out[f"portsEngineLcoreTxDropped.{i}"] = str(l["tx_dropped"])
+    return out
+
+
+def counters_only(values):
+    """Drops what moves between two walks of an idle engine (uptime, snapshot time, busy)."""
+    moving = ("portsEngineUptime", "portsEngineSnapshotTime", "portsEngineLcoreBusy")
+    return {k: v for k, v in values.items() if not k.startswith(moving)}
+
+
+class SnmpWalks(unittest.TestCase):
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory()
+        self.tmp = self._tmp.name
+        self.snmpd = None
+        self.engine = None
+
+    def tearDown(self):
+        if self.engine is not None and self.engine.poll() is None:
+            self.engine.kill()
+            self.engine.communicate()
+        if self.snmpd is not None:
+            self.snmpd.stop()
+        self._tmp.cleanup()
+
+    def start_engine(self, config, tag):
+        path = os.path.join(self.tmp, "engine.yaml")
+        with open(path, "w") as f:
+            f.write(config)
+        self.stats = os.path.join(self.tmp, "stats.json")
+        cmd = [ENGINE] + eal_args(tag) + ["--", "--config", path, "--stats-json", self.stats,
+                                          "--duration", "30"]
+        self.engine = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       text=True)
+
+    def stop_engine(self):
+        self.engine.send_signal(signal.SIGTERM)
+        out, err = self.engine.communicate(timeout=30)
+        self.assertEqual(self.engine.returncode, 0, err)
+        with open(self.stats) as f:
+            return json.load(f), err
+
+    def wait_for_counts(self, security, total):
+        """Until the subagent answers and the engine has counted the whole capture."""
+        def done():
+            rc, out, _ = snmp.get(security, MIB_DIRS, ["PORTS-ENGINE-MIB::portsEngineTotalPackets.0"])
+            return rc == 0 and out.strip().endswith(f"= {total}")
+        return snmp.wait_for(done, 15, step=0.2)
+
+    def test_walks_match_stats_json_and_survive_an_snmpd_restart(self):
+        pcap = os.path.join(self.tmp, "mix.pcap")
+        expect = os.path.join(self.tmp, "mix.json")
+        subprocess.run([PORTS_GEN, "--out", pcap, "--count", "3000", "--seed", "41",
+                        "--ntp-clients", "40", "--expect", expect], check=True)
+        with open(expect) as f:
+            tally = json.load(f)
+        replies = os.path.join(self.tmp, "replies.pcap")
+        self.snmpd = snmp.Snmpd(self.tmp).start()
+        self.start_engine(
+            "ntp:\n  addresses: [192.0.2.1]\n  assume_synchronized: true\n"
+            f"ports:\n  - name: capture\n    device: \"net_pcap0,rx_pcap={pcap},tx_pcap={replies}\"\n"
+            f"snmp:\n  agentx_socket: {self.snmpd.agentx}\n", "snmp")
+        total = tally["total"]["packets"]
+        self.assertTrue(self.wait_for_counts(self.snmpd.v2c(), total),
+                        "the subagent never served the capture's count; snmpd log:\n" +
+                        self.snmpd.read_log())
+
+        rc, v2c, raw, err = snmp.walk(self.snmpd.v2c(), MIB_DIRS)
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("No Such", raw)
+        rc, v3, _, err = snmp.walk(self.snmpd.v3(), MIB_DIRS)
+        self.assertEqual(rc, 0, err)
+        rc, bulk, _, err = snmp.walk(self.snmpd.v2c(), MIB_DIRS, bulk=True)
+        self.assertEqual(rc, 0, err)
+
+        # Nothing for a wrong community (snmpd stays silent) or wrong v3 passphrases.
+        rc, bad, raw_bad, _ = snmp.walk(self.snmpd.v2c("not-the-community"), MIB_DIRS,
+                                        timeout=0.5, retries=0)
+        self.assertNotEqual(rc, 0)
+        self.assertEqual(bad, {}, raw_bad)
+        rc, bad, raw_bad, err_bad = snmp.walk(self.snmpd.v3(auth="not-the-auth-passphrase"),
+                                              MIB_DIRS, timeout=0.5, retries=0)
+        self.assertNotEqual(rc, 0)
+        self.assertEqual(bad, {}, raw_bad)
+        self.assertIn("Authentication failure", err_bad)
+        rc, bad, raw_bad, _ = snmp.walk(self.snmpd.v3(priv="not-the-priv-passphrase"), MIB_DIRS,
+                                        timeout=0.5, retries=0)
+        self.assertNotEqual(rc, 0)
+        self.assertEqual(bad, {}, raw_bad)
+
+        # snmpd dies and comes back: the subagent reconnects, the counters are still there.
+        self.snmpd.stop(signal.SIGKILL)
+        os.unlink(self.snmpd.agentx)
+        time.sleep(0.5)
+        self.snmpd.start()
+        self.assertTrue(self.wait_for_counts(self.snmpd.v2c(), total),
+                        "no answer after snmpd's restart")
+        rc, again, _, err = snmp.walk(self.snmpd.v2c(), MIB_DIRS)
+        self.assertEqual(rc, 0, err)
+
+        doc, engine_log = self.stop_engine()
+        expected = expected_from_stats(doc)
+        self.assertGreater(doc["ntp_server"]["replies"], 0)
+        for name, value in expected.items():
+            self.assertEqual(v2c.get(name), value, name)
+            self.assertEqual(again.get(name), value, name)
+        self.assertEqual(counters_only(v3), counters_only(v2c))
+        self.assertEqual(counters_only(bulk), counters_only(v2c))
+        # Every instance of the walk is accounted for but the moving ones and the constants.
+        unexpected = set(counters_only(v2c)) - set(expected)
+        self.assertEqual(unexpected, {"portsEngineVersion.0", "portsEnginePortSpeed.1",
+                                      "portsEngineNtpStratum.0", "portsEngineNtpLeap.0"})
+        self.assertEqual(v2c["portsEngineNtpStratum.0"], "1")
+        self.assertEqual(v2c["portsEngineNtpLeap.0"], "0")
+        self.assertEqual(engine_log.count("connected to snmpd at"), 2, engine_log)
+        self.assertIn("lost snmpd", engine_log)
+
+    def test_shipped_snmpd_configs_serve_the_mib(self):
+        # configs/snmpd-v2c.conf and snmpd-v3.conf as README uses them (their port, socket and
+        # sink moved to private ones): the documented credentials read the engine's counters,
+        # v3 without privacy does not.
+        pcap = os.path.join(self.tmp, "small.pcap")
+        expect = os.path.join(self.tmp, "small.json")
+        subprocess.run([PORTS_GEN, "--out", pcap, "--count", "400", "--seed", "44",
+                        "--expect", expect], check=True)
+        with open(expect) as f:
+            total = json.load(f)["total"]["packets"]
+        configs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs")
+        v3 = ["-v3", "-l", "authPriv", "-u", "nms", "-a", "SHA-256",
+              "-A", "change-this-auth-passphrase", "-x", "AES", "-X", "change-this-priv-passphrase"]
+        for name, security in (("snmpd-v2c.conf", ["-v2c", "-c", "change-this-community"]),
+                               ("snmpd-v3.conf", v3)):
+            with self.subTest(config=name):
+                run_dir = os.path.join(self.tmp, name)
+                os.makedirs(run_dir)
+                self.snmpd = snmp.Snmpd(run_dir, shipped_conf=os.path.join(configs, name)).start()
+                target = [f"udp:127.0.0.1:{self.snmpd.port}"]
+                self.start_engine(f"ports:\n  - name: capture\n    device: \"net_pcap0,rx_pcap={pcap}\"\n"
+                                  f"snmp:\n  agentx_socket: {self.snmpd.agentx}\n", "shipped")
+                self.assertTrue(self.wait_for_counts(security + target, total),
+                                self.snmpd.read_log())
+                if name == "snmpd-v3.conf":
+                    rc, out, err = snmp.get(v3[:2] + ["authNoPriv"] + v3[3:9] + target, MIB_DIRS,
+                                            ["PORTS-ENGINE-MIB::portsEngineTotalPackets.0"])
+                    self.assertNotIn(f"= {total}", out)
+                    self.assertIn("authorizationError", err)
+                doc, _ = self.stop_engine()
+                self.assertEqual(doc["total"]["packets"], total)
+                self.snmpd.stop()
+
+    def test_a_walk_is_one_snapshot_while_counters_move(self):
+        # infinite_rx: the counters move all the time. Within one walk the total (read first)
+        # still equals the sum of the class rows (read later), and each class's packets the
+        # sum of its detail rows that partition it (NTP modes): one snapshot per walk.
+        pcap = os.path.join(self.tmp, "loop.pcap")
+        subprocess.run([PORTS_GEN, "--out", pcap, "--count", "2000", "--seed", "46"], check=True)
+        self.snmpd = snmp.Snmpd(self.tmp).start()
+        self.start_engine(f"ports:\n  - name: loop\n    device: \"net_pcap0,rx_pcap={pcap},infinite_rx=1\"\n"
+                          f"mbufs: 8192\nsnmp:\n  agentx_socket: {self.snmpd.agentx}\n", "coherent")
+        self.assertTrue(snmp.wait_for(lambda: snmp.get(self.snmpd.v2c(), MIB_DIRS, [
+            "PORTS-ENGINE-MIB::portsEngineVersion.0"])[1].strip().endswith("0.1.0"), 15))
+        totals = []
+        for _ in range(3):
+            rc, v, _, err = snmp.walk(self.snmpd.v2c(), MIB_DIRS)
+            self.assertEqual(rc, 0, err)
+            total = int(v["portsEngineTotalPackets.0"])
+            self.assertEqual(total, sum(int(v[f"portsEngineClassPackets.{i}"]) for i in range(1, 8)))
+            self.assertEqual(int(v["portsEngineTotalOctets.0"]),
+                             sum(int(v[f"portsEngineClassOctets.{i}"]) for i in range(1, 8)))
+            # NTP's eight mode counters (details 1-8) count its parsed packets: all but the
+            # malformed ones and first fragments.
+            ntp_valid = (int(v["portsEngineClassPackets.1"]) - int(v["portsEngineClassMalformed.1"]) -
+                         int(v["portsEngineClassFragments.1"]))
+            self.assertEqual(ntp_valid, sum(int(v[f"portsEngineClassDetailValue.1.{d}"])
+                                            for d in range(1, 9)))
+            totals.append(total)
+            time.sleep(0.3)
+        self.assertLess(totals[0], totals[1])
+        self.assertLess(totals[1], totals[2])
+        self.stop_engine()
+
+    def test_engine_runs_on_without_snmpd(self):
+        pcap = os.path.join(self.tmp, "small.pcap")
+        expect = os.path.join(self.tmp, "small.json")
+        subprocess.run([PORTS_GEN, "--out", pcap, "--count", "500", "--seed", "42",
+                        "--expect", expect], check=True)
+        with open(expect) as f:
+            tally = json.load(f)
+        sock = os.path.join(self.tmp, "nobody-listens.sock")
+        self.start_engine(f"ports:\n  - name: capture\n    device: \"net_pcap0,rx_pcap={pcap}\"\n"
+                          f"snmp:\n  agentx_socket: {sock}\n", "nosnmpd")
+        time.sleep(1.5)
+        doc, err = self.stop_engine()
+        self.assertEqual(doc["total"], tally["total"])
+        self.assertIn(f"no snmpd at {sock} yet", err)
+
+
+if __name__ == "__main__":
+    missing = snmp.missing_tools()
+    if missing:
+        print("skipped: missing " + ", ".join(missing))
+        sys.exit(77)
+    ENGINE, PORTS_GEN = sys.argv[1], sys.argv[2]
+    MIB_DIRS = sys.argv[3:]
+    unittest.main(argv=[sys.argv[0], "-v"])

@@ -1,0 +1,135 @@
+"""The engine's notifications through snmpd to a real snmptrapd (both on private loopback
+ports): portsEngineStarted, LinkDown/LinkUp of a net_tap port taken down and up with `ip link`,
+a threshold (a class's malformed rate over net_pcap infinite_rx) and portsEngineStopping.
+
+SNMPv3 authPriv (SHA-256/AES) notifications reach a receiver that accepts nothing else.
+
+Usage: test_snmp_traps.py ENGINE PORTS_GEN MIB_DIR...   (the link test needs root: net_tap)"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import eal_args  # noqa: E402
+import snmp_support as snmp  # noqa: E402
+
+ENGINE = PORTS_GEN = None
+MIB_DIRS = []
+
+
+class SnmpTraps(unittest.TestCase):
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory()
+        self.tmp = self._tmp.name
+        self.trapd = self.snmpd = self.engine = None
+
+    def tearDown(self):
+        if self.engine is not None and self.engine.poll() is None:
+            self.engine.kill()
+            self.engine.communicate()
+        for d in (self.snmpd, self.trapd):
+            if d is not None:
+                d.stop()
+        self._tmp.cleanup()
+
+    def wait_trap(self, name, timeout=10):
+        return snmp.wait_for(lambda: name in self.trapd.read(), timeout)
+
+    def test_v3_authpriv_notifications_reach_a_v3_only_receiver(self):
+        # snmpd sends as SNMPv3 authPriv (SHA-256/AES) under a fixed engine ID; the receiver
+        # knows the user under that engine ID only, and accepts nothing unauthenticated.
+        engine_id_text = "ports-engine-test"
+        engine_id = "80001F8804" + engine_id_text.encode().hex()  # net-snmp's text engine ID
+        self.trapd = snmp.Snmptrapd(self.tmp, MIB_DIRS, v3_engine_id=engine_id).start()
+        self.snmpd = snmp.Snmpd(self.tmp)
+        with open(self.snmpd.conf, "a") as f:
+            f.write(f"engineID {engine_id_text}\n"
+                    f'trapsess -v 3 -u {snmp.V3_USER} -l authPriv -a SHA-256 -A "{snmp.V3_AUTH}" '
+                    f'-x AES -X "{snmp.V3_PRIV}" 127.0.0.1:{self.trapd.port}\n')
+        self.snmpd.start()
+        pcap = os.path.join(self.tmp, "small.pcap")
+        subprocess.run([PORTS_GEN, "--out", pcap, "--count", "200", "--seed", "45"], check=True)
+        path = os.path.join(self.tmp, "engine.yaml")
+        with open(path, "w") as f:
+            f.write(f"ports:\n  - name: capture\n    device: \"net_pcap0,rx_pcap={pcap}\"\n"
+                    f"snmp:\n  agentx_socket: {self.snmpd.agentx}\n")
+        self.engine = subprocess.Popen(
+            [ENGINE] + eal_args("v3traps") + ["--", "--config", path, "--duration", "30"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.assertTrue(self.wait_trap("portsEngineStarted"), self.trapd.read())
+        self.engine.send_signal(signal.SIGTERM)
+        _, err = self.engine.communicate(timeout=30)
+        self.assertEqual(self.engine.returncode, 0, err)
+        self.assertTrue(self.wait_trap("portsEngineStopping"), self.trapd.read())
+        self.assertIn("portsEngineVersion.0 = ", self.trapd.read())
+
+    def test_started_link_threshold_and_stopping_reach_the_trap_receiver(self):
+        if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
+            self.skipTest("needs root and /dev/net/tun for the net_tap port")
+        pcap = os.path.join(self.tmp, "mix.pcap")
+        expect = os.path.join(self.tmp, "mix.json")
+        subprocess.run([PORTS_GEN, "--out", pcap, "--count", "2000", "--seed", "43",
+                        "--malformed-share", "0.2", "--expect", expect], check=True)
+        with open(expect) as f:
+            tally = json.load(f)
+        # The class with the most malformed frames: its rate is far above 1/s under infinite_rx.
+        cls = max(tally["classes"], key=lambda c: tally["classes"][c]["malformed"])
+        self.assertGreater(tally["classes"][cls]["malformed"], 0)
+        counter = f"{cls}.malformed"
+
+        self.trapd = snmp.Snmptrapd(self.tmp, MIB_DIRS).start()
+        self.snmpd = snmp.Snmpd(self.tmp, trap_port=self.trapd.port).start()
+        tap = f"pe{os.getpid() % 100000}"
+        config = ("ports:\n"
+                  f"  - name: capture\n    device: \"net_pcap0,rx_pcap={pcap},infinite_rx=1\"\n"
+                  f"  - name: tap\n    device: \"net_tap0,iface={tap}\"\n"
+                  f"snmp:\n  agentx_socket: {self.snmpd.agentx}\n"
+                  "  thresholds:\n"
+                  f"    - {{counter: {counter}, rate_above: 1, interval: 1, holddown: 60}}\n")
+        path = os.path.join(self.tmp, "engine.yaml")
+        with open(path, "w") as f:
+            f.write(config)
+        self.engine = subprocess.Popen(
+            [ENGINE] + eal_args("traps") + ["--", "--config", path, "--duration", "30"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        self.assertTrue(self.wait_trap("portsEngineStarted"),
+                        "no portsEngineStarted; snmptrapd log:\n" + self.trapd.read())
+        self.assertTrue(self.wait_trap(f"portsEngineThresholdCounter.0 = {counter}"),
+                        "no threshold notification:\n" + self.trapd.read())
+        # The watcher has seen the tap up (its first look is a second after the start).
+        time.sleep(1.2)
+        subprocess.run(["ip", "link", "set", "dev", tap, "down"], check=True)
+        self.assertTrue(self.wait_trap("portsEngineLinkDown"), self.trapd.read())
+        subprocess.run(["ip", "link", "set", "dev", tap, "up"], check=True)
+        self.assertTrue(self.wait_trap("portsEngineLinkUp"), self.trapd.read())
+
+        self.engine.send_signal(signal.SIGTERM)
+        _, err = self.engine.communicate(timeout=30)
+        self.assertEqual(self.engine.returncode, 0, err)
+        self.assertTrue(self.wait_trap("portsEngineStopping"), self.trapd.read())
+
+        log = self.trapd.read()
+        # The tap is port 1 (index 2): the link notifications name it and its state.
+        self.assertIn("portsEnginePortName.2 = tap", log)
+        self.assertIn("portsEnginePortLink.2 = down", log)
+        self.assertIn("portsEnginePortLink.2 = up", log)
+        self.assertIn("portsEngineThresholdLimit.0 = 1", log)
+        # Hold-down: one threshold notification in this run, however long the flood lasts.
+        self.assertEqual(log.count("portsEngineThresholdCounter.0"), 1, log)
+        self.assertEqual(log.count("portsEngineStarted"), 1, log)
+
+
+if __name__ == "__main__":
+    missing = snmp.missing_tools()
+    if missing:
+        print("skipped: missing " + ", ".join(missing))
+        sys.exit(77)
+    ENGINE, PORTS_GEN = sys.argv[1], sys.argv[2]
+    MIB_DIRS = sys.argv[3:]
+    unittest.main(argv=[sys.argv[0], "-v"])
