@@ -51,7 +51,8 @@ bool field_in_class(field f, traffic_class c) {
         case field::ntp_request_code: return c == traffic_class::ntp;
         case field::l2tp_hostname: return c == traffic_class::l2tp;
         case field::pptp_hostname:
-        case field::pptp_vendor: return c == traffic_class::pptp;
+        case field::pptp_vendor:
+        case field::pptp_control_type: return c == traffic_class::pptp;
     }
     return false;
 }
@@ -63,6 +64,7 @@ std::uint64_t field_max(field f) {
         case field::ntp_mode:
         case field::ntp_version: return 7;
         case field::ntp_request_code: return 255;
+        case field::pptp_control_type: return 15;
         default: return 0;
     }
 }
