@@ -185,7 +185,14 @@ void check_pattern(const context& ctx, const YAML::Node& at, const std::string& 
         hs_free_compile_error(err);
         ctx.fail(at, "pattern '" + pattern + "' rejected by Hyperscan: " + why);
     }
+    // hs_expression_info accepts what only the compiler refuses: a match of nothing.
+    const bool empty_match = info != nullptr && info->min_width == 0;
     std::free(info);
+    if (empty_match && (flags & HS_FLAG_ALLOWEMPTY) == 0) {
+        ctx.fail(at, "pattern '" + pattern +
+                         "' rejected by Hyperscan: it matches the empty buffer (flag allowempty "
+                         "allows it)");
+    }
 }
 
 void parse_match(const context& ctx, const YAML::Node& m, rule& r) {
