@@ -3,6 +3,7 @@
 #include <tbb/parallel_for.h>
 #include <yaml-cpp/yaml.h>
 
+#include <atomic>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -483,6 +484,10 @@ std::shared_ptr<const rule_set> rule_set::compile(std::vector<rule> rules, slot_
             to_compile.push_back(g.get());
         }
     }
+    static std::atomic<std::uint64_t> next_cache_id{1};
+    for (auto* g : to_compile) {
+        g->cache_id = next_cache_id.fetch_add(1, std::memory_order_relaxed);
+    }
     const auto compile_one = [&](std::size_t k) {
         to_compile[k]->db = compile_group(rs, *to_compile[k]);
         to_compile[k]->min_length = min_match_length(rs, *to_compile[k]);
@@ -530,6 +535,7 @@ scratch& scratch::operator=(scratch&& o) noexcept {
         }
         s_ = o.s_;
         o.s_ = nullptr;
+        cache_ = std::move(o.cache_);
     }
     return *this;
 }
@@ -541,6 +547,9 @@ scratch::~scratch() {
 }
 
 void scratch::fit(const rule_set& set) {
+    if (!cache_) {
+        cache_ = std::make_unique<detail::value_cache>();
+    }
     for (std::size_t c = 0; c < pipelines::class_count; ++c) {
         const auto& cr = set.class_rules_of(static_cast<traffic_class>(c));
         for (const auto* g : cr.groups) {
@@ -558,10 +567,22 @@ scratch scratch::clone() const {
     if (s_ != nullptr && hs_clone_scratch(s_, &out.s_) != HS_SUCCESS) {
         throw std::bad_alloc();
     }
+    if (cache_) {
+        out.cache_ = std::make_unique<detail::value_cache>();
+    }
     return out;
 }
 
 namespace detail {
+
+int on_hs_collect(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
+    auto* c = static_cast<collected*>(ctx);
+    if (c->count < value_cache::max_ids) {
+        c->ids[c->count] = static_cast<std::uint16_t>(id);
+    }
+    ++c->count;
+    return 0;
+}
 
 void scan(const hs_database_t* db, byte_span data, hs_scratch_t* s, hs_trampoline cb, void* ctx) {
     static const char empty = 0;

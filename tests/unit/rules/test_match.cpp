@@ -304,3 +304,40 @@ TEST(RulesMatch, ScratchFitCloneAndEmptySet) {
 }
 
 }  // namespace
+
+namespace {
+
+// The value cache: the same community again gives the same matches without another scan, a
+// value that matches more patterns than an entry holds is still reported whole, and a second
+// set on the same scratch never sees the first set's entries.
+TEST(RulesMatch, RepeatedValuesGiveTheSameMatches) {
+    std::string text = "rules:\n";
+    for (int i = 0; i < 6; ++i) {
+        text += "  - {id: m" + std::to_string(i) + ", class: snmp, match: {field: snmp.community, regex: 'pub'}, action: count}\n";
+    }
+    text += "  - {id: exact, class: snmp, match: {field: snmp.community, regex: '^public$'}, action: count}\n";
+    auto many = compile(text);
+    const ids all = {"exact", "m0", "m1", "m2", "m3", "m4", "m5"};
+    for (int round = 0; round < 3; ++round) {
+        EXPECT_EQ(matches(*many.set, many.s, rules_capture::snmp_v1_public_frame), all) << round;
+    }
+    auto one = compile(R"(rules:
+  - {id: a, class: snmp, match: {field: snmp.community, regex: '^public$'}, action: count}
+  - {id: b, class: snmp, match: {field: snmp.community, regex: '^private$'}, action: count}
+)");
+    for (int round = 0; round < 3; ++round) {
+        EXPECT_EQ(matches(*one.set, one.s, rules_capture::snmp_v1_public_frame), ids{"a"});
+        EXPECT_EQ(matches(*one.set, one.s, rules_capture::snmp_v1_set_frame), ids{});  // empty community
+    }
+    // The first set's scratch, fitted to a second set: the entries of the first do not apply.
+    rules::slot_map slots;
+    const auto other = rules::rule_set::compile(rules::parse_rules(R"(rules:
+  - {id: z, class: snmp, match: {field: snmp.community, regex: '^pu'}, action: count}
+  - {id: y, class: snmp, match: {field: snmp.community, regex: 'x'}, action: count}
+)", "o.yaml"), slots);
+    one.s.fit(*other);
+    EXPECT_EQ(matches(*other, one.s, rules_capture::snmp_v1_public_frame), ids{"z"});
+    EXPECT_EQ(matches(*one.set, one.s, rules_capture::snmp_v1_public_frame), ids{"a"});
+}
+
+}  // namespace
