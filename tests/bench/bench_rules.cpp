@@ -12,6 +12,10 @@
 #include <string>
 #include <vector>
 
+#include <tbb/task_arena.h>
+
+#include <algorithm>
+
 #include "mix.hpp"
 #include "ports/pipelines/classify.hpp"
 #include "ports/rules/rules.hpp"
@@ -101,15 +105,25 @@ __attribute__((noinline)) run_result run(const bench::traffic& t, int reps,
 void mix_table(const bench::traffic& t, int reps, bool payload_any) {
     std::printf("\n%s\n", payload_any ? "payload rules on class any (every packet scanned):"
                                       : "payload rules on the service classes, community rules on snmp:");
-    std::printf("  %6s  %12s  %12s  %6s  %10s  %4s\n", "rules", "Mpps rules", "Mpps none", "ratio",
-                "matches", "dbs");
+    std::printf("  %6s  %12s  %12s  %6s  %10s  %4s   (best of 5 interleaved trials)\n", "rules",
+                "Mpps rules", "Mpps none", "ratio", "matches", "dbs");
     for (const std::size_t n : {0, 10, 100, 1000}) {
         rules::slot_map slots;
         const auto set = rules::rule_set::compile(make_rules(n, payload_any), slots);
         rules::scratch s(*set);
         run(t, 1, set.get(), &s);  // warm up caches and the scratch
-        const run_result base = run(t, reps, nullptr, nullptr);
-        const run_result with = run(t, reps, set.get(), &s);
+        // Best of interleaved trials: on a shared machine the slow readings are other
+        // processes', not ours.
+        run_result base{0, 0};
+        run_result with{0, 0};
+        for (int trial = 0; trial < 5; ++trial) {
+            const run_result b = run(t, reps, nullptr, nullptr);
+            const run_result w = run(t, reps, set.get(), &s);
+            base.mpps = std::max(base.mpps, b.mpps);
+            if (w.mpps > with.mpps) {
+                with = w;
+            }
+        }
         std::printf("  %6zu  %12.2f  %12.2f  %6.2f  %10llu  %4zu\n", n, with.mpps, base.mpps,
                     with.mpps / base.mpps, static_cast<unsigned long long>(with.matches),
                     set->database_count());
@@ -149,16 +163,19 @@ void scan_table() {
         std::uint64_t matches = 0;
         auto on_match = [&](std::uint32_t) { ++matches; };
         rules::detail::scan_context<decltype(on_match)> ctx{&group, &on_match};
-        const int reps = 40;
-        const auto start = clock_type::now();
-        for (int r = 0; r < reps; ++r) {
-            for (std::size_t p = 0; p < payloads; ++p) {
-                rules::detail::scan(group.db.get(),
-                                    parsers::byte_span(data.data() + p * payload_size, payload_size),
-                                    s.get(), &rules::detail::on_hs_match<decltype(on_match)>, &ctx);
+        const int reps = 10;
+        double sec = 1e9;
+        for (int trial = 0; trial < 4; ++trial) {
+            const auto start = clock_type::now();
+            for (int r = 0; r < reps; ++r) {
+                for (std::size_t p = 0; p < payloads; ++p) {
+                    rules::detail::scan(
+                        group.db.get(), parsers::byte_span(data.data() + p * payload_size, payload_size),
+                        s.get(), &rules::detail::on_hs_match<decltype(on_match)>, &ctx);
+                }
             }
+            sec = std::min(sec, std::chrono::duration<double>(clock_type::now() - start).count());
         }
-        const double sec = std::chrono::duration<double>(clock_type::now() - start).count();
         const double bits = static_cast<double>(data.size()) * reps * 8;
         std::printf("  %8zu  %8.2f  %10llu\n", n, bits / sec / 1e9,
                     static_cast<unsigned long long>(matches));
@@ -166,10 +183,10 @@ void scan_table() {
 }
 
 void compile_table() {
-    std::printf("\ncompile time of 1000 rules (%zu databases):\n", [] {
+    std::printf("\ncompile time of 1000 rules (%zu databases, TBB concurrency %d):\n", [] {
         rules::slot_map slots;
         return rules::rule_set::compile(make_rules(1000, false), slots)->database_count();
-    }());
+    }(), tbb::this_task_arena::max_concurrency());
     for (const bool parallel : {false, true}) {
         double best = 1e9;
         for (int r = 0; r < 3; ++r) {
