@@ -6,15 +6,14 @@
 //  2. Raw payload scanning, Gbps per core, 1500-byte payloads, 10/100/1000 patterns.
 //  3. Compile time of the 1000-rule set, serial vs parallel (TBB).
 //   bench-rules [--reps N] [--shared DIR]
+#include <tbb/task_arena.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
-
-#include <tbb/task_arena.h>
-
-#include <algorithm>
 
 #include "mix.hpp"
 #include "ports/pipelines/classify.hpp"
@@ -52,9 +51,16 @@ std::vector<rules::rule> make_rules(std::size_t n, bool payload_any) {
             r.cls = pipelines::traffic_class::snmp;
             r.fld = rules::field::snmp_community;
             switch (i / 2 % 3) {
-                case 0: r.regex = "^comm" + k + "$"; break;
-                case 1: r.regex = "^(ro|rw)-site" + k + "-[a-z]{2,8}$"; break;
-                default: r.regex = "secret" + k; r.hs_flags = HS_FLAG_CASELESS; break;
+                case 0:
+                    r.regex = "^comm" + k + "$";
+                    break;
+                case 1:
+                    r.regex = "^(ro|rw)-site" + k + "-[a-z]{2,8}$";
+                    break;
+                default:
+                    r.regex = "secret" + k;
+                    r.hs_flags = HS_FLAG_CASELESS;
+                    break;
             }
         } else {
             if (!payload_any) {
@@ -62,10 +68,19 @@ std::vector<rules::rule> make_rules(std::size_t n, bool payload_any) {
             }
             r.fld = rules::field::payload;
             switch (i / 2 % 4) {
-                case 0: r.regex = "attack-" + k + "-payload"; break;
-                case 1: r.regex = "user=adm" + k + "[0-9]+"; break;
-                case 2: r.regex = "(GET|POST) /x" + k + "/[a-z]+\\.php"; break;
-                default: r.regex = "token" + k + ".{0,16}end"; r.hs_flags = HS_FLAG_DOTALL; break;
+                case 0:
+                    r.regex = "attack-" + k + "-payload";
+                    break;
+                case 1:
+                    r.regex = "user=adm" + k + "[0-9]+";
+                    break;
+                case 2:
+                    r.regex = "(GET|POST) /x" + k + "/[a-z]+\\.php";
+                    break;
+                default:
+                    r.regex = "token" + k + ".{0,16}end";
+                    r.hs_flags = HS_FLAG_DOTALL;
+                    break;
             }
         }
         out.push_back(std::move(r));
@@ -80,7 +95,7 @@ struct run_result {
 
 // classify + count, then the rules of the frame's class (set == nullptr: classify only).
 __attribute__((noinline)) run_result run(const bench::traffic& t, int reps,
-                                          const rules::rule_set* set, rules::scratch* s) {
+                                         const rules::rule_set* set, rules::scratch* s) {
     pipelines::core_counters counters;
     auto rc = std::make_unique<rules::rule_counters>();
     std::uint64_t matches = 0;
@@ -103,8 +118,9 @@ __attribute__((noinline)) run_result run(const bench::traffic& t, int reps,
 }
 
 void mix_table(const bench::traffic& t, int reps, bool payload_any) {
-    std::printf("\n%s\n", payload_any ? "payload rules on class any (every packet scanned):"
-                                      : "payload rules on the service classes, community rules on snmp:");
+    std::printf("\n%s\n", payload_any
+                              ? "payload rules on class any (every packet scanned):"
+                              : "payload rules on the service classes, community rules on snmp:");
     std::printf("  %6s  %12s  %12s  %6s  %10s  %4s   (best of 5 interleaved trials)\n", "rules",
                 "Mpps rules", "Mpps none", "ratio", "matches", "dbs");
     for (const std::size_t n : {0, 10, 100, 1000}) {
@@ -170,8 +186,9 @@ void scan_table() {
             for (int r = 0; r < reps; ++r) {
                 for (std::size_t p = 0; p < payloads; ++p) {
                     rules::detail::scan(
-                        group.db.get(), parsers::byte_span(data.data() + p * payload_size, payload_size),
-                        s.get(), &rules::detail::on_hs_match<decltype(on_match)>, &ctx);
+                        group.db.get(),
+                        parsers::byte_span(data.data() + p * payload_size, payload_size), s.get(),
+                        &rules::detail::on_hs_match<decltype(on_match)>, &ctx);
                 }
             }
             sec = std::min(sec, std::chrono::duration<double>(clock_type::now() - start).count());
@@ -183,10 +200,13 @@ void scan_table() {
 }
 
 void compile_table() {
-    std::printf("\ncompile time of 1000 rules (%zu databases, TBB concurrency %d):\n", [] {
-        rules::slot_map slots;
-        return rules::rule_set::compile(make_rules(1000, false), slots)->database_count();
-    }(), tbb::this_task_arena::max_concurrency());
+    std::printf(
+        "\ncompile time of 1000 rules (%zu databases, TBB concurrency %d):\n",
+        [] {
+            rules::slot_map slots;
+            return rules::rule_set::compile(make_rules(1000, false), slots)->database_count();
+        }(),
+        tbb::this_task_arena::max_concurrency());
     for (const bool parallel : {false, true}) {
         double best = 1e9;
         for (int r = 0; r < 3; ++r) {

@@ -8,7 +8,8 @@
 //   for each worker: its scratch for the new set (scratch(*set), or fit() while that worker
 //   does not use it), then publish the set; free the old set after every worker has passed.
 // Data path (a worker, no allocation, no locks, no syscalls):
-//   match_frame(*set, my_scratch, frame, cls, [&](std::uint32_t i) { counters.add(set->slot(i)); });
+//   match_frame(*set, my_scratch, frame, cls, [&](std::uint32_t i) { counters.add(set->slot(i));
+//   });
 //
 // Counters live outside the set (rule_counters, indexed by slot): a rule keeps its slot across
 // reloads as long as its id stays, so its counts continue.
@@ -61,7 +62,7 @@ struct rule {
 
 // "FILE:LINE: rule ID: what" (or "FILE:LINE: what" when no rule is concerned).
 class rules_error : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -90,13 +91,13 @@ std::vector<rule> load_rule_file(const std::string& path);
 inline constexpr std::uint32_t max_rule_slots = 16384;
 
 class slot_map {
-public:
+  public:
     // The id's slot, given now when it has none; rules_error when all max_rule_slots are taken.
     std::uint32_t assign(const std::string& id);
     std::optional<std::uint32_t> find(const std::string& id) const;
     std::size_t size() const { return slots_.size(); }
 
-private:
+  private:
     std::unordered_map<std::string, std::uint32_t> slots_;
 };
 
@@ -125,7 +126,7 @@ namespace detail {
 // pattern id is the position in regex_rules) and the numeric rules as plain compares. Classes
 // whose rule lists are the same share one compiled group.
 struct field_group {
-    std::shared_ptr<hs_database_t> db;  // null when the field has no regex rule for the class
+    std::shared_ptr<hs_database_t> db;       // null when the field has no regex rule for the class
     std::vector<std::uint32_t> regex_rules;  // pattern id -> rule index
     // No pattern matches fewer bytes (Hyperscan's min_width): a shorter value is not scanned.
     std::uint32_t min_length = 0;
@@ -148,7 +149,7 @@ struct class_rules {
 
 // An immutable compiled set. Any class rules ("class: any") are part of every class's groups.
 class rule_set {
-public:
+  public:
     // rules_error (rule id, FILE:LINE) when Hyperscan rejects a pattern; slots are assigned to
     // every rule's id (new ids get new slots) only when the whole set compiled.
     static std::shared_ptr<const rule_set> compile(std::vector<rule> rules, slot_map& slots,
@@ -176,7 +177,7 @@ public:
         return classes_[static_cast<std::size_t>(c)];
     }
 
-private:
+  private:
     rule_set() = default;
 
     std::vector<rule> rules_;
@@ -213,7 +214,7 @@ struct value_cache {
 // Hyperscan scratch space, one per worker (a scratch is used by one thread at a time), and the
 // worker's value cache.
 class scratch {
-public:
+  public:
     scratch() = default;
     // A scratch that fits every database of the set.
     explicit scratch(const rule_set& set);
@@ -235,7 +236,7 @@ public:
     explicit operator bool() const { return s_ != nullptr; }
     detail::value_cache* cache() const { return cache_.get(); }
 
-private:
+  private:
     hs_scratch_t* s_ = nullptr;
     std::unique_ptr<detail::value_cache> cache_;
 };
@@ -323,12 +324,14 @@ void match_values(const class_rules& cr, scratch& s, const field_values& v, OnMa
         if (!g->db || v.text_size[f] < g->min_length) {
             continue;
         }
-        if (f != static_cast<unsigned>(field::payload) && v.text_size[f] <= value_cache::max_value &&
-            g->regex_rules.size() <= 0xFFFF && s.cache() != nullptr) {
+        if (f != static_cast<unsigned>(field::payload) &&
+            v.text_size[f] <= value_cache::max_value && g->regex_rules.size() <= 0xFFFF &&
+            s.cache() != nullptr) {
             scan_cached(*g, *s.cache(), s.get(), v.text_of(static_cast<field>(f)), on_match);
         } else {
             scan_context<OnMatch> ctx{g, &on_match};
-            scan(g->db.get(), v.text_of(static_cast<field>(f)), s.get(), &on_hs_match<OnMatch>, &ctx);
+            scan(g->db.get(), v.text_of(static_cast<field>(f)), s.get(), &on_hs_match<OnMatch>,
+                 &ctx);
         }
     }
 }
