@@ -8,8 +8,10 @@
 //   for each worker: its scratch for the new set (scratch(*set), or fit() while that worker
 //   does not use it), then publish the set; free the old set after every worker has passed.
 // Data path (a worker, no allocation, no locks, no syscalls):
-//   match_frame(*set, my_scratch, frame, cls, [&](std::uint32_t i) { counters.add(set->slot(i));
-//   });
+//   match_frame(*set, my_scratch, frame, cls,
+//               [&](std::uint32_t i) { counters.add(set->slot(i)); });
+// A scratch also holds the worker's value cache (see detail::value_cache), which is keyed by
+// database, so a scratch fitted to several sets is correct for each of them.
 //
 // Counters live outside the set (rule_counters, indexed by slot): a rule keeps its slot across
 // reloads as long as its id stays, so its counts continue.
