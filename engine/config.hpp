@@ -78,6 +78,10 @@ struct engine_config {
     std::vector<lcore_assignment> lcores;  // empty: automatic
     std::optional<std::uint32_t> mbufs;    // per socket; default sized from descriptors
     ntp_config ntp;
+    // rules: the rules file (payload and field rules), resolved against the config's directory;
+    // empty: no rule stage.
+    std::string rules_path;
+    int rules_line = 0;
 };
 
 // Throws config_error.

@@ -213,3 +213,18 @@ TEST(ConfigNtp, UnknownRatelimitKeyIsRefused) {
     const auto e = error_of("ntp:\n  ratelimit: {interval: 3, bust: 8}\n");
     EXPECT_NE(e.find("unknown key 'bust'"), std::string::npos) << e;
 }
+
+TEST(ConfigRules, PathIsRelativeToTheConfigFile) {
+    EXPECT_EQ(parse_config("rules: rules/pack.yaml\n", "/etc/ports/engine.yaml").rules_path,
+              "/etc/ports/rules/pack.yaml");
+    EXPECT_EQ(parse_config("rules: /srv/pack.yaml\n", "/etc/ports/engine.yaml").rules_path,
+              "/srv/pack.yaml");
+    EXPECT_TRUE(parse_config("ports: []\n", "t.yaml").rules_path.empty());
+}
+
+TEST(ConfigRules, ListOrEmptyIsRefusedWithLine) {
+    auto e = error_of("mbufs: 4096\nrules: [a, b]\n");
+    EXPECT_EQ(e.rfind("t.yaml:2: 'rules' must be a string", 0), 0u) << e;
+    e = error_of("rules: \"\"\n");
+    EXPECT_EQ(e.rfind("t.yaml:1: 'rules' must name a rules file", 0), 0u) << e;
+}
