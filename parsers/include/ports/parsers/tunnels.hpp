@@ -91,6 +91,23 @@ struct pptp_view {
 // The first PPTP message at the start of a TCP payload on port 1723.
 inline pptp_view parse_pptp(byte_span payload);
 
+// The L2TP Host Name AVP (RFC 2661 4.4.3, type 7, IETF vendor 0) of a control message body,
+// as sent in SCCRQ/SCCRP; nullopt when absent, hidden (its value is then encrypted) or when
+// the AVPs before it are malformed.
+inline constexpr std::uint16_t l2tp_avp_host_name = 7;
+inline std::optional<byte_span> l2tp_host_name(byte_span body);
+
+// The 64-byte host name and vendor fields of a Start-Control-Connection-Request or -Reply
+// (RFC 2637 2.1/2.2), NUL padding cut off (everything from the first NUL).
+struct pptp_sccr_fields {
+    byte_span host_name;
+    byte_span vendor;
+};
+inline constexpr std::uint16_t pptp_sccrq = 1;
+inline constexpr std::uint16_t pptp_sccrp = 2;
+// m: an ok parse_pptp result; nullopt for any other control message type.
+inline std::optional<pptp_sccr_fields> pptp_sccr(const pptp_view& m);
+
 }  // namespace ports::parsers
 
 #include "ports/parsers/impl/tunnels_impl.hpp"

@@ -406,4 +406,47 @@ inline pptp_view parse_pptp(byte_span payload) {
     return out;
 }
 
+inline std::optional<byte_span> l2tp_host_name(byte_span body) {
+    l2tp_avp_iterator it(body);
+    while (const auto avp = it.next()) {
+        if (avp->vendor_id == 0 && avp->type == l2tp_avp_host_name) {
+            if (avp->hidden) {
+                return std::nullopt;
+            }
+            return avp->value;
+        }
+    }
+    return std::nullopt;
+}
+
+namespace tunnels_detail {
+
+// Up to the first NUL: the fields are NUL padded (RFC 2637 2.1).
+inline byte_span nul_trimmed(byte_span field) {
+    for (std::size_t i = 0; i < field.size(); ++i) {
+        if (field[i] == 0) {
+            return field.first(i);
+        }
+    }
+    return field;
+}
+
+}  // namespace tunnels_detail
+
+inline std::optional<pptp_sccr_fields> pptp_sccr(const pptp_view& m) {
+    // SCCRQ/SCCRP: header 12, reserved 2, version 2, result/reserved 4 (the reply's result and
+    // error codes take the request's reserved bytes), framing 4, bearer 4, channels 2, firmware
+    // 2, host name 64, vendor 64 = 156.
+    constexpr std::size_t host_at = 28;
+    constexpr std::size_t field_length = 64;
+    if (m.st != status::ok || (m.control_type != pptp_sccrq && m.control_type != pptp_sccrp) ||
+        m.message.size() < host_at + 2 * field_length) {
+        return std::nullopt;
+    }
+    return pptp_sccr_fields{
+        .host_name = tunnels_detail::nul_trimmed(m.message.subspan(host_at, field_length)),
+        .vendor = tunnels_detail::nul_trimmed(m.message.subspan(host_at + field_length, field_length)),
+    };
+}
+
 }  // namespace ports::parsers
