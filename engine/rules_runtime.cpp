@@ -33,7 +33,7 @@ std::string address_text(std::uint8_t version, const std::array<std::uint8_t, 16
     return s;
 }
 
-std::string quoted(const std::string& s) {
+std::string quote_text(const std::string& s) {
     std::string out = "\"";
     for (char c : s) {
         if (c == '"' || c == '\\') {
@@ -254,7 +254,7 @@ std::size_t rules_runtime::drain_alerts() {
                 }
                 alert_log_->warn("alert rule={} name={} class={} lcore={} port={}{} length={} "
                                  "matches={} matched_at={:%Y-%m-%dT%H:%M:%S}Z",
-                                 info.rule.id, quoted(info.rule.name), cls, a.lcore, a.port,
+                                 info.rule.id, quote_text(info.rule.name), cls, a.lcore, a.port,
                                  addresses, a.frame_length, total_matches, when);
                 if (alert_notifier) {
                     alert_notifier(info.rule, total_matches);
