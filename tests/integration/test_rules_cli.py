@@ -3,7 +3,7 @@ drop in inline mode, alert lines, per-rule counters in --stats-json, and SIGHUP 
 valid and an invalid file. Expected counts come from tshark display filters over the same
 bytes, not from the engine.
 
-Usage: test_rules_cli.py ENGINE SHARED_DIR   (exit 77: tshark or the captures are missing)"""
+Usage: test_rules_cli.py ENGINE SHARED_DIR PORTS_GEN   (exit 77: tshark or the captures are missing)"""
 import json
 import os
 import re
@@ -19,7 +19,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import eal_args, read_pcap, run_engine  # noqa: E402
 
-ENGINE = SHARED = None
+ENGINE = SHARED = PORTS_GEN = None
 CAPTURES = ["tcpdump/ntp-mode7.pcap", "zeek/snmp/snmpv1_get.pcap"]
 
 
@@ -185,6 +185,32 @@ class RulesCli(unittest.TestCase):
         self.assertEqual(engine["generation"], 2)
         self.assertIn("reloads 2 ok 1 failed", out)
 
+    def test_ntp_service_does_not_answer_dropped_requests(self):
+        # The README demo's traffic (ports-gen: a mix and 50 NTP clients of 192.0.2.1) with a
+        # rule dropping NTP client mode: the service answers none of them.
+        pcap = os.path.join(self.tmp, "demo.pcap")
+        subprocess.run([PORTS_GEN, "--out", pcap, "--count", "2000", "--seed", "1",
+                        "--ntp-clients", "50"], check=True)
+        rules = self.write("rules.yaml", """rules:
+  - id: ntp-client-mode
+    class: ntp
+    match: {field: ntp.mode, equals: 3}
+    action: drop
+""")
+        replies = os.path.join(self.tmp, "replies.pcap")
+        config = (f"rules: {rules}\nntp:\n  addresses: [192.0.2.1]\n  assume_synchronized: true\n"
+                  f"ports:\n  - name: capture\n    device: \"net_pcap0,rx_pcap={pcap},tx_pcap={replies}\"\n")
+        rc, _, err, doc = run_engine(ENGINE, [], ["--duration", "1"], "rules-ntp", config=config)
+        self.assertEqual(rc, 0, err)
+        matches = doc["rules"]["ntp-client-mode"]["matches"]
+        self.assertGreaterEqual(matches, 50)
+        # The rule's field extraction and the classifier's own mode counter agree.
+        self.assertEqual(matches, doc["classes"]["ntp"]["mode_client"])
+        self.assertEqual(doc["rule_engine"]["dropped"], matches)
+        self.assertEqual(doc["ntp_server"]["replies"], 0)
+        self.assertEqual(doc["ntp_server"]["requests"], 0)
+        self.assertEqual(len(read_pcap(replies)), 0)
+
     def test_bad_rules_file_refuses_to_start_with_file_and_line(self):
         self.write("rules.yaml", "rules:\n  - id: x\n    class: ntp\n    match: {field: ntp.nope, equals: 1}\n    action: count\n")
         config = f"rules: {os.path.join(self.tmp, 'rules.yaml')}\nports:\n  - name: a\n    device: \"net_pcap0,rx_pcap={self.pcap}\"\n"
@@ -195,7 +221,7 @@ class RulesCli(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    ENGINE, SHARED = sys.argv[1], sys.argv[2]
+    ENGINE, SHARED, PORTS_GEN = sys.argv[1], sys.argv[2], sys.argv[3]
     if shutil.which("tshark") is None or not all(
             os.path.exists(os.path.join(SHARED, "pcaps", c)) for c in CAPTURES):
         print("tshark or the shared captures are missing: skipped")
