@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <ctime>
 #include <stdexcept>
 #include <thread>
 
@@ -244,6 +245,10 @@ std::size_t rules_runtime::drain_alerts() {
                     tsc_now > a.tsc ? (tsc_now - a.tsc) * 1'000'000'000 / tsc_hz_ : 0);
                 const auto when = std::chrono::time_point_cast<std::chrono::microseconds>(
                     wall_now - std::chrono::duration_cast<std::chrono::system_clock::duration>(age));
+                const auto when_s = std::chrono::time_point_cast<std::chrono::seconds>(when);
+                const std::time_t when_t = std::chrono::system_clock::to_time_t(when_s);
+                std::tm when_utc{};
+                gmtime_r(&when_t, &when_utc);
                 const auto cls = a.cls < pipelines::class_count
                                      ? pipelines::class_names[a.cls]
                                      : std::string_view("?");
@@ -253,9 +258,10 @@ std::size_t rules_runtime::drain_alerts() {
                                             address_text(a.ip_version, a.dst));
                 }
                 alert_log_->warn("alert rule={} name={} class={} lcore={} port={}{} length={} "
-                                 "matches={} matched_at={:%Y-%m-%dT%H:%M:%S}Z",
+                                 "matches={} matched_at={:%Y-%m-%dT%H:%M:%S}.{:06}Z",
                                  info.rule.id, quote_text(info.rule.name), cls, a.lcore, a.port,
-                                 addresses, a.frame_length, total_matches, when);
+                                 addresses, a.frame_length, total_matches, when_utc,
+                                 (when - when_s).count());
                 if (alert_notifier) {
                     alert_notifier(info.rule, total_matches);
                 }
