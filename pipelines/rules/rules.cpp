@@ -51,7 +51,8 @@ bool field_in_class(field f, traffic_class c) {
         case field::ntp_request_code: return c == traffic_class::ntp;
         case field::l2tp_hostname: return c == traffic_class::l2tp;
         case field::pptp_hostname:
-        case field::pptp_vendor: return c == traffic_class::pptp;
+        case field::pptp_vendor:
+        case field::pptp_control_type: return c == traffic_class::pptp;
     }
     return false;
 }
@@ -63,6 +64,7 @@ std::uint64_t field_max(field f) {
         case field::ntp_mode:
         case field::ntp_version: return 7;
         case field::ntp_request_code: return 255;
+        case field::pptp_control_type: return 15;
         default: return 0;
     }
 }
@@ -183,7 +185,14 @@ void check_pattern(const context& ctx, const YAML::Node& at, const std::string& 
         hs_free_compile_error(err);
         ctx.fail(at, "pattern '" + pattern + "' rejected by Hyperscan: " + why);
     }
+    // hs_expression_info accepts what only the compiler refuses: a match of nothing.
+    const bool empty_match = info != nullptr && info->min_width == 0;
     std::free(info);
+    if (empty_match && (flags & HS_FLAG_ALLOWEMPTY) == 0) {
+        ctx.fail(at, "pattern '" + pattern +
+                         "' rejected by Hyperscan: it matches the empty buffer (flag allowempty "
+                         "allows it)");
+    }
 }
 
 void parse_match(const context& ctx, const YAML::Node& m, rule& r) {

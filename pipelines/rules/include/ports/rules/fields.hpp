@@ -17,6 +17,7 @@
 //   ntp.request_code               mode 7 (private) only
 //   l2tp.hostname   the Host Name AVP (type 7) of a control message, when not hidden
 //   pptp.hostname, pptp.vendor     of a Start-Control-Connection-Request/-Reply, NUL trimmed
+//   pptp.control_type              of every PPTP control message (1 SCCRQ .. 15 Set-Link-Info)
 #pragma once
 
 #include <array>
@@ -44,12 +45,13 @@ enum class field : std::uint8_t {
     l2tp_hostname,
     pptp_hostname,
     pptp_vendor,
+    pptp_control_type,
 };
-inline constexpr std::size_t field_count = 10;
+inline constexpr std::size_t field_count = 11;
 inline constexpr std::array<std::string_view, field_count> field_names = {
     "payload",       "snmp.community",   "snmp.user",     "snmp.pdu",
     "ntp.mode",      "ntp.version",      "ntp.request_code", "l2tp.hostname",
-    "pptp.hostname", "pptp.vendor"};
+    "pptp.hostname", "pptp.vendor",      "pptp.control_type"};
 
 // A set of fields, bit = field value.
 using field_mask = std::uint16_t;
@@ -58,10 +60,11 @@ constexpr field_mask bit(field f) { return static_cast<field_mask>(1u << static_
 // Fields with a number (equals); snmp.pdu has both a number and a name (regex).
 constexpr bool field_has_number(field f) {
     return f == field::snmp_pdu || f == field::ntp_mode || f == field::ntp_version ||
-           f == field::ntp_request_code;
+           f == field::ntp_request_code || f == field::pptp_control_type;
 }
 constexpr bool field_has_text(field f) {
-    return f != field::ntp_mode && f != field::ntp_version && f != field::ntp_request_code;
+    return f != field::ntp_mode && f != field::ntp_version && f != field::ntp_request_code &&
+           f != field::pptp_control_type;
 }
 
 // SNMP PDU names, by tag - 0xA0.
@@ -94,7 +97,8 @@ constexpr field_mask snmp_fields = bit(field::snmp_community) | bit(field::snmp_
                                    bit(field::snmp_pdu);
 constexpr field_mask ntp_fields = bit(field::ntp_mode) | bit(field::ntp_version) |
                                   bit(field::ntp_request_code);
-constexpr field_mask pptp_fields = bit(field::pptp_hostname) | bit(field::pptp_vendor);
+constexpr field_mask pptp_fields =
+    bit(field::pptp_hostname) | bit(field::pptp_vendor) | bit(field::pptp_control_type);
 
 inline byte_span name_span(std::string_view s) {
     return byte_span(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
@@ -147,6 +151,9 @@ inline void extract_l2tp(byte_span l7, field_values& v) {
 
 inline void extract_pptp(byte_span l7, field_mask want, field_values& v) {
     const auto m = parsers::parse_pptp(l7);
+    if (m.st == parsers::status::ok && (want & bit(field::pptp_control_type)) != 0) {
+        v.set_number(field::pptp_control_type, m.control_type);
+    }
     if (const auto f = parsers::pptp_sccr(m)) {
         if ((want & bit(field::pptp_hostname)) != 0) {
             v.set_text(field::pptp_hostname, f->host_name);

@@ -36,14 +36,14 @@ namespace ports::rules {
 enum class action : std::uint8_t { count, alert, drop };
 inline constexpr std::array<std::string_view, 3> action_names = {"count", "alert", "drop"};
 
-// field, field_count, field_names, field_is_numeric: see fields.hpp.
+// field, field_count, field_names, field_has_number / field_has_text: see fields.hpp.
 
 // One rule as the file states it. Exactly one of regex / equals is set:
 //  - regex: a Hyperscan pattern on a string field (payload, snmp.community, snmp.user,
 //    snmp.pdu by name, l2tp.hostname, pptp.hostname, pptp.vendor); hs_flags are HS_FLAG_*
 //    (HS_FLAG_SINGLEMATCH is always added at compile: a rule counts once per packet);
 //  - equals: an exact value of a numeric field (ntp.mode, ntp.version, ntp.request_code,
-//    snmp.pdu as the tag number 0..8 = 0xA0..0xA8).
+//    snmp.pdu as the tag number 0..8 = 0xA0..0xA8, pptp.control_type 1..15).
 struct rule {
     std::string id;    // unique in a file; the key of its counters (see slot_map)
     std::string name;  // free text for alerts; defaults to the id
