@@ -12,6 +12,7 @@
 #include <ctime>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 namespace ports::engine {
 
@@ -215,7 +216,9 @@ std::size_t rules_runtime::drain_alerts() {
     const auto now = steady::now();
     const auto wall_now = std::chrono::system_clock::now();
     const std::uint64_t tsc_now = rte_rdtsc();
-    std::lock_guard g(mu_);
+    // The notifier runs after the lock is released: it may read this object (rules_json...).
+    std::vector<std::pair<rules::rule, std::uint64_t>> notify;
+    std::unique_lock g(mu_);
     for (auto* ring : rings_) {
         // Bounded per call: the control loop comes back within its period.
         for (int rounds = 0; rounds < 64; ++rounds) {
@@ -263,7 +266,7 @@ std::size_t rules_runtime::drain_alerts() {
                                  addresses, a.frame_length, total_matches, when_utc,
                                  (when - when_s).count());
                 if (alert_notifier) {
-                    alert_notifier(info.rule, total_matches);
+                    notify.emplace_back(info.rule, total_matches);
                 }
             }
             total += n;
@@ -271,6 +274,10 @@ std::size_t rules_runtime::drain_alerts() {
                 break;
             }
         }
+    }
+    g.unlock();
+    for (const auto& [rule, matches] : notify) {
+        alert_notifier(rule, matches);
     }
     return total;
 }
