@@ -71,10 +71,9 @@ rules_runtime::rules_runtime(std::string path, std::vector<pipelines::rules_lcor
     for (std::size_t i = 0; i < workers_.size(); ++i) {
         auto* w = workers_[i];
         const std::string name = fmt::format("alerts_{}_{}", i, static_cast<const void*>(this));
-        rte_ring* ring = rte_ring_create_elem(name.substr(0, RTE_RING_NAMESIZE - 1).c_str(),
-                                              sizeof(pipelines::alert_record), alert_ring_size,
-                                              static_cast<int>(rte_socket_id()),
-                                              RING_F_SP_ENQ | RING_F_SC_DEQ);
+        rte_ring* ring = rte_ring_create_elem(
+            name.substr(0, RTE_RING_NAMESIZE - 1).c_str(), sizeof(pipelines::alert_record),
+            alert_ring_size, static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
         if (ring == nullptr) {
             throw std::runtime_error(
                 fmt::format("rules: cannot create an alert ring: {}", rte_strerror(rte_errno)));
@@ -160,7 +159,7 @@ reload_result rules_runtime::reload(const std::string& path_arg) {
             auto& info = info_[set.slot(i)];
             if (!info.known || info.rule.alert_per_second != set.at(i).alert_per_second) {
                 info.tokens = set.at(i).alert_per_second != 0 ? set.at(i).alert_per_second
-                                                               : default_alerts_per_second;
+                                                              : default_alerts_per_second;
                 info.refilled = steady::now();
             }
             info.rule = set.at(i);
@@ -234,8 +233,8 @@ std::size_t rules_runtime::drain_alerts() {
                 const double rate = info.rule.alert_per_second != 0 ? info.rule.alert_per_second
                                                                     : default_alerts_per_second;
                 info.tokens = std::min(
-                    rate, info.tokens + rate * std::chrono::duration<double>(now - info.refilled)
-                                                   .count());
+                    rate, info.tokens +
+                              rate * std::chrono::duration<double>(now - info.refilled).count());
                 info.refilled = now;
                 if (info.tokens < 1.0) {
                     alerts_suppressed_.fetch_add(1, std::memory_order_relaxed);
@@ -247,24 +246,24 @@ std::size_t rules_runtime::drain_alerts() {
                 const auto age = std::chrono::nanoseconds(
                     tsc_now > a.tsc ? (tsc_now - a.tsc) * 1'000'000'000 / tsc_hz_ : 0);
                 const auto when = std::chrono::time_point_cast<std::chrono::microseconds>(
-                    wall_now - std::chrono::duration_cast<std::chrono::system_clock::duration>(age));
+                    wall_now -
+                    std::chrono::duration_cast<std::chrono::system_clock::duration>(age));
                 const auto when_s = std::chrono::time_point_cast<std::chrono::seconds>(when);
                 const std::time_t when_t = std::chrono::system_clock::to_time_t(when_s);
                 std::tm when_utc{};
                 gmtime_r(&when_t, &when_utc);
-                const auto cls = a.cls < pipelines::class_count
-                                     ? pipelines::class_names[a.cls]
-                                     : std::string_view("?");
+                const auto cls = a.cls < pipelines::class_count ? pipelines::class_names[a.cls]
+                                                                : std::string_view("?");
                 std::string addresses;
                 if (a.ip_version != 0) {
                     addresses = fmt::format(" src={} dst={}", address_text(a.ip_version, a.src),
                                             address_text(a.ip_version, a.dst));
                 }
-                alert_log_->warn("alert rule={} name={} class={} lcore={} port={}{} length={} "
-                                 "matches={} matched_at={:%Y-%m-%dT%H:%M:%S}.{:06}Z",
-                                 info.rule.id, quote_text(info.rule.name), cls, a.lcore, a.port,
-                                 addresses, a.frame_length, total_matches, when_utc,
-                                 (when - when_s).count());
+                alert_log_->warn(
+                    "alert rule={} name={} class={} lcore={} port={}{} length={} "
+                    "matches={} matched_at={:%Y-%m-%dT%H:%M:%S}.{:06}Z",
+                    info.rule.id, quote_text(info.rule.name), cls, a.lcore, a.port, addresses,
+                    a.frame_length, total_matches, when_utc, (when - when_s).count());
                 if (alert_notifier) {
                     notify.emplace_back(info.rule, total_matches);
                 }
@@ -345,8 +344,12 @@ nlohmann::ordered_json rules_runtime::engine_json() const {
             {"alerts_ring_full", f.alerts_ring_full},
             {"reloads_ok", f.reloads_ok},
             {"reloads_failed", f.reloads_failed},
-            {"last_reload", {{"ok", last.ok}, {"path", last.path}, {"message", last.message},
-                             {"compile_ms", last.compile_ms}, {"grace_ms", last.grace_ms}}}};
+            {"last_reload",
+             {{"ok", last.ok},
+              {"path", last.path},
+              {"message", last.message},
+              {"compile_ms", last.compile_ms},
+              {"grace_ms", last.grace_ms}}}};
 }
 
 std::string rules_runtime::summary_line() const {

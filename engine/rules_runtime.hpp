@@ -17,7 +17,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <unordered_map>
 #include <cstdint>
 #include <functional>
 #include <future>
@@ -25,6 +24,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "ports/pipelines/rules_stage.hpp"
@@ -37,8 +37,8 @@ struct reload_result {
     std::string path;
     std::string message;  // why it failed, or "N rules" on success
     std::size_t rules = 0;
-    double compile_ms = 0;  // load + compile + scratches
-    double grace_ms = 0;    // publication to the last worker's quiescent state
+    double compile_ms = 0;         // load + compile + scratches
+    double grace_ms = 0;           // publication to the last worker's quiescent state
     std::uint64_t generation = 0;  // the generation running after this reload
 };
 
@@ -118,7 +118,7 @@ private:
     void* qsbr_mem_ = nullptr;
     std::vector<rte_ring*> rings_;
 
-    std::mutex reload_mu_;  // one reload at a time
+    std::mutex reload_mu_;   // one reload at a time
     rules::slot_map slots_;  // written by compile() under reload_mu_
     mutable std::mutex mu_;  // what follows: read by the control thread, written by reloads
     std::unique_ptr<pipelines::rules_generation> current_;

@@ -172,7 +172,8 @@ traffic make_traffic() {
                 t.kinds.push_back(private_kind);
                 break;
             case 5:
-                t.frames.push_back(gen::udp_frame(i % 20 == 5 ? ntp : ntp6, gen::ntp_monlist_request()));
+                t.frames.push_back(
+                    gen::udp_frame(i % 20 == 5 ? ntp : ntp6, gen::ntp_monlist_request()));
                 t.kinds.push_back(monlist_kind);
                 break;
             case 6:
@@ -204,8 +205,8 @@ bool is_monlist(const rte_mbuf* m, const traffic& t) {
 }  // namespace
 
 TEST(RulesReload, HundredReloadsUnderLoadLoseNothing) {
-    const auto dir = std::filesystem::temp_directory_path() /
-                     ("ports-rules-reload-" + std::to_string(getpid()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("ports-rules-reload-" + std::to_string(getpid()));
     std::filesystem::create_directories(dir);
     const std::string path_a = write_file(dir, "a.yaml", set_a);
     const std::string path_b = write_file(dir, "b.yaml", set_b);
@@ -283,8 +284,8 @@ TEST(RulesReload, HundredReloadsUnderLoadLoseNothing) {
                             f.size());
                 burst[n] = m;
             }
-            const unsigned queued = rte_ring_enqueue_burst(
-                a.rx, reinterpret_cast<void**>(burst.data()), n, nullptr);
+            const unsigned queued =
+                rte_ring_enqueue_burst(a.rx, reinterpret_cast<void**>(burst.data()), n, nullptr);
             rte_pktmbuf_free_bulk(burst.data() + queued, n - queued);
             for (unsigned i = 0; i < queued; ++i) {
                 ++sent_by_kind[t.kinds[(next + i) % t.frames.size()]];
@@ -317,7 +318,8 @@ TEST(RulesReload, HundredReloadsUnderLoadLoseNothing) {
             const auto before = rules.current_set();
             results.push_back(rules.reload(path));
             if (i % 10 == 0) {
-                EXPECT_EQ(rules.current_set(), before) << "a bad file left the running set in place";
+                EXPECT_EQ(rules.current_set(), before)
+                    << "a bad file left the running set in place";
             }
             public_matches.push_back(rules.matches(public_slot));
             rules.drain_alerts();  // the control thread's job, here between reloads
@@ -343,7 +345,8 @@ TEST(RulesReload, HundredReloadsUnderLoadLoseNothing) {
         const bool bad = (i + 1) % 10 == 0;
         EXPECT_EQ(results[i].ok, !bad) << i << ": " << results[i].message;
         if (bad) {
-            EXPECT_NE(results[i].message.find("bad.yaml:"), std::string::npos) << results[i].message;
+            EXPECT_NE(results[i].message.find("bad.yaml:"), std::string::npos)
+                << results[i].message;
             EXPECT_NE(results[i].message.find("broken"), std::string::npos) << results[i].message;
             EXPECT_EQ(results[i].generation, results[i - 1].generation);
         }
@@ -415,14 +418,16 @@ TEST(RulesReload, HundredReloadsUnderLoadLoseNothing) {
     }
     std::sort(compile_ms.begin(), compile_ms.end());
     std::sort(grace_ms.begin(), grace_ms.end());
-    std::printf("rules reload: %llu frames, 100 reloads (10 invalid) in traffic; rx %llu, "
-                "forwarded %llu, dropped by rule %llu\n",
-                static_cast<unsigned long long>(sent), static_cast<unsigned long long>(rx),
-                static_cast<unsigned long long>(tx), static_cast<unsigned long long>(f.dropped));
-    std::printf("reload (3 rules): load+compile+scratches median %.2f ms max %.2f ms; publication "
-                "to old set freed (RCU grace) median %.3f ms max %.3f ms\n",
-                compile_ms[compile_ms.size() / 2], compile_ms.back(),
-                grace_ms[grace_ms.size() / 2], grace_ms.back());
+    std::printf(
+        "rules reload: %llu frames, 100 reloads (10 invalid) in traffic; rx %llu, "
+        "forwarded %llu, dropped by rule %llu\n",
+        static_cast<unsigned long long>(sent), static_cast<unsigned long long>(rx),
+        static_cast<unsigned long long>(tx), static_cast<unsigned long long>(f.dropped));
+    std::printf(
+        "reload (3 rules): load+compile+scratches median %.2f ms max %.2f ms; publication "
+        "to old set freed (RCU grace) median %.3f ms max %.3f ms\n",
+        compile_ms[compile_ms.size() / 2], compile_ms.back(), grace_ms[grace_ms.size() / 2],
+        grace_ms.back());
     rt.release();
     EXPECT_EQ(rte_mempool_avail_count(eal_environment::pool()), free_before)
         << "every mbuf went back to its pool";

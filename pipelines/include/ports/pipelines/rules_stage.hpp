@@ -82,7 +82,7 @@ struct alignas(64) rules_lcore_stats {
 // One worker's part of the rule stage (null in lcore_conf when the engine has no rules file).
 struct rules_lcore {
     rules_shared* shared = nullptr;
-    unsigned worker_index = 0;  // qsbr thread id and index of this worker's scratch
+    unsigned worker_index = 0;   // qsbr thread id and index of this worker's scratch
     rte_ring* alerts = nullptr;  // single producer (this worker), single consumer (control)
     rules::rule_counters* counters = nullptr;
     rules_lcore_stats stats;
