@@ -3,6 +3,7 @@
 // order), so per-packet output keeps capture order and counters match a single-threaded run.
 
 #include <pcap/pcap.h>
+#include <tbb/enumerable_thread_specific.h>
 #include <tbb/global_control.h>
 #include <tbb/parallel_pipeline.h>
 
@@ -18,6 +19,7 @@
 #include "pcapng_reader.hpp"
 #include "ports/parsers/layers.hpp"
 #include "ports/pipelines/classify.hpp"
+#include "ports/rules/rules.hpp"
 #include "ports/telemetry/stats_json.hpp"
 
 namespace {
@@ -29,6 +31,7 @@ constexpr std::size_t batch_packets = 2048;
 struct options {
     bool json = false;
     std::string per_packet_path;
+    std::string rules_path;
     unsigned threads = 0;
     std::vector<std::string> captures;
 };
@@ -37,11 +40,14 @@ struct options {
     if (!why.empty()) {
         std::cerr << "ports-analyze: " << why << "\n";
     }
-    std::cerr << "usage: ports-analyze [--json] [--per-packet FILE.csv] [--threads N] CAPTURE...\n"
+    std::cerr << "usage: ports-analyze [--json] [--per-packet FILE.csv] [--threads N] [--rules FILE]\n"
+                 "                     CAPTURE...\n"
                  "  --json            print the statistics document (as ports-engine --stats-json)\n"
                  "  --per-packet F    write frame,class,valid,detail per packet (frames numbered\n"
                  "                    from 1, continuing across captures)\n"
-                 "  --threads N       classify on N threads (default: all cores)\n";
+                 "  --threads N       classify on N threads (default: all cores)\n"
+                 "  --rules FILE      apply a rules file (configs/README.md): matches per rule in\n"
+                 "                    the output, matched rule ids per packet in --per-packet\n";
     std::exit(2);
 }
 
@@ -56,6 +62,11 @@ options parse_args(int argc, char** argv) {
                 usage("--per-packet needs a file name");
             }
             o.per_packet_path = argv[i];
+        } else if (a == "--rules") {
+            if (++i >= argc) {
+                usage("--rules needs a file name");
+            }
+            o.rules_path = argv[i];
         } else if (a == "--threads") {
             if (++i >= argc) {
                 usage("--threads needs a number");
@@ -78,24 +89,50 @@ options parse_args(int argc, char** argv) {
     return o;
 }
 
+// Where a record's network header is: an Ethernet frame, or a network-layer packet whose
+// ethertype the link type gives (0: none).
+struct network_view {
+    bool ethernet;
+    std::uint16_t ethertype;
+    parsers::byte_span bytes;
+};
+
+pipelines::classification classify_view(const network_view& v) {
+    return v.ethernet ? pipelines::classify_frame(v.bytes)
+                      : pipelines::classify_l3(v.ethertype, v.bytes);
+}
+
+template <class OnMatch>
+void match_view(const rules::rule_set& set, rules::scratch& s, const network_view& v,
+                pipelines::traffic_class cls, OnMatch&& on_match) {
+    if (v.ethernet) {
+        rules::match_frame(set, s, v.bytes, cls, on_match);
+    } else {
+        rules::match_l3(set, s, v.ethertype, v.bytes, cls, on_match);
+    }
+}
+
 // How a capture's link type reaches the network header.
-pipelines::classification classify_record(int dlt, parsers::byte_span rec) {
+network_view view_record(int dlt, parsers::byte_span rec) {
+        const auto classify_l3 = [](std::uint16_t et, parsers::byte_span l3) {
+            return network_view{false, et, l3};
+        };
         switch (dlt) {
-            case DLT_EN10MB: return pipelines::classify_frame(rec);
+            case DLT_EN10MB: return network_view{true, 0, rec};
             case DLT_RAW:
             case DLT_IPV4:
             case DLT_IPV6: {
                 if (rec.empty()) {
-                    return pipelines::classify_l3(0, rec);
+                    return classify_l3(0, rec);
                 }
                 const std::uint16_t et =
                     (rec[0] >> 4) == 6 ? parsers::ethertype_ipv6 : parsers::ethertype_ipv4;
-                return pipelines::classify_l3(et, rec);
+                return classify_l3(et, rec);
             }
             case DLT_NULL:
             case DLT_LOOP: {
                 if (rec.size() < 4) {
-                    return pipelines::classify_l3(0, {});
+                    return classify_l3(0, {});
                 }
                 // DLT_NULL is in the capturing host's byte order, DLT_LOOP in network order;
                 // the family values are small, so either order shows in one of the end bytes.
@@ -105,21 +142,21 @@ pipelines::classification classify_record(int dlt, parsers::byte_span rec) {
                                             family == 30)
                                              ? parsers::ethertype_ipv6
                                              : 0;
-                return pipelines::classify_l3(et, rec.subspan(4));
+                return classify_l3(et, rec.subspan(4));
             }
             case DLT_LINUX_SLL: {
                 if (rec.size() < 16) {
-                    return pipelines::classify_l3(0, {});
+                    return classify_l3(0, {});
                 }
-                return pipelines::classify_l3(parsers::load_be16(rec.data() + 14), rec.subspan(16));
+                return classify_l3(parsers::load_be16(rec.data() + 14), rec.subspan(16));
             }
             case DLT_LINUX_SLL2: {
                 if (rec.size() < 20) {
-                    return pipelines::classify_l3(0, {});
+                    return classify_l3(0, {});
                 }
-                return pipelines::classify_l3(parsers::load_be16(rec.data()), rec.subspan(20));
+                return classify_l3(parsers::load_be16(rec.data()), rec.subspan(20));
             }
-            default: return pipelines::classify_l3(0, {});
+            default: return classify_l3(0, {});
         }
 }
 
@@ -203,6 +240,11 @@ struct batch {
     std::vector<int> dlts;
     std::vector<pipelines::classification> results;
     pipelines::core_counters counters;
+    // With --rules: matches per rule index, and the rule indexes each packet matched
+    // (packet i's are match_list[match_offsets[i] .. match_offsets[i + 1]]).
+    std::vector<std::uint64_t> rule_matches;
+    std::vector<std::uint32_t> match_list;
+    std::vector<std::size_t> match_offsets;
 };
 
 std::string detail_text(const pipelines::classification& r) {
@@ -223,6 +265,22 @@ std::string detail_text(const pipelines::classification& r) {
 
 int main(int argc, char** argv) {
     const options opt = parse_args(argc, argv);
+    // Rules: compiled once; every TBB worker thread scans with its own scratch.
+    rules::slot_map slots;
+    std::shared_ptr<const rules::rule_set> rule_set;
+    std::optional<rules::scratch> scratch_prototype;
+    if (!opt.rules_path.empty()) {
+        try {
+            rule_set = rules::rule_set::compile(rules::load_rule_file(opt.rules_path), slots);
+        } catch (const rules::rules_error& e) {
+            std::cerr << "ports-analyze: " << e.what() << "\n";
+            return 1;
+        }
+        scratch_prototype.emplace(*rule_set);
+    }
+    tbb::enumerable_thread_specific<rules::scratch> scratches(
+        [&] { return scratch_prototype ? scratch_prototype->clone() : rules::scratch(); });
+    std::vector<std::uint64_t> rule_total(rule_set ? rule_set->size() : 0, 0);
     std::unique_ptr<tbb::global_control> limit;
     if (opt.threads > 0) {
         limit = std::make_unique<tbb::global_control>(
@@ -235,7 +293,7 @@ int main(int argc, char** argv) {
             std::cerr << "ports-analyze: cannot write " << opt.per_packet_path << "\n";
             return 1;
         }
-        csv << "frame,class,valid,detail\n";
+        csv << (rule_set ? "frame,class,valid,detail,rules\n" : "frame,class,valid,detail\n");
     }
 
     pipelines::counter_snapshot total;
@@ -284,25 +342,51 @@ int main(int argc, char** argv) {
                     [&](std::shared_ptr<batch> b) {
                         const std::size_t n = b->offsets.size() - 1;
                         b->results.resize(n);
+                        rules::scratch* scratch = rule_set ? &scratches.local() : nullptr;
+                        if (rule_set) {
+                            b->rule_matches.assign(rule_set->size(), 0);
+                            b->match_offsets.reserve(n + 1);
+                            b->match_offsets.push_back(0);
+                        }
                         for (std::size_t i = 0; i < n; ++i) {
                             const parsers::byte_span rec(b->data.data() + b->offsets[i],
                                                          b->offsets[i + 1] - b->offsets[i]);
-                            b->results[i] = classify_record(b->dlts[i], rec);
+                            const network_view view = view_record(b->dlts[i], rec);
+                            b->results[i] = classify_view(view);
                             pipelines::count(b->counters, b->results[i],
                                              static_cast<std::uint32_t>(rec.size()));
+                            if (rule_set) {
+                                match_view(*rule_set, *scratch, view, b->results[i].cls,
+                                           [&](std::uint32_t r) {
+                                               ++b->rule_matches[r];
+                                               b->match_list.push_back(r);
+                                           });
+                                b->match_offsets.push_back(b->match_list.size());
+                            }
                         }
                         return b;
                     }) &
                 tbb::make_filter<std::shared_ptr<batch>, void>(
                     tbb::filter_mode::serial_in_order, [&](std::shared_ptr<batch> b) {
                         total.accumulate(b->counters);
+                        for (std::size_t r = 0; r < b->rule_matches.size(); ++r) {
+                            rule_total[r] += b->rule_matches[r];
+                        }
                         if (csv.is_open()) {
                             for (std::size_t i = 0; i < b->results.size(); ++i) {
                                 const auto& r = b->results[i];
                                 csv << (b->first_frame + i) << ','
                                     << pipelines::class_names[static_cast<std::size_t>(r.cls)]
-                                    << ',' << (r.malformed ? 0 : 1) << ',' << detail_text(r)
-                                    << '\n';
+                                    << ',' << (r.malformed ? 0 : 1) << ',' << detail_text(r);
+                                if (rule_set) {
+                                    csv << ',';
+                                    for (std::size_t k = b->match_offsets[i];
+                                         k < b->match_offsets[i + 1]; ++k) {
+                                        csv << (k == b->match_offsets[i] ? "" : ";")
+                                            << rule_set->at(b->match_list[k]).id;
+                                    }
+                                }
+                                csv << '\n';
                             }
                         }
                     }));
@@ -311,9 +395,22 @@ int main(int argc, char** argv) {
         }
     }
     if (opt.json) {
-        std::cout << telemetry::classes_json(total).dump(2) << "\n";
+        auto doc = telemetry::classes_json(total);
+        if (rule_set) {
+            auto& by_id = doc["rules"] = nlohmann::ordered_json::object();
+            for (std::size_t r = 0; r < rule_set->size(); ++r) {
+                by_id[rule_set->at(r).id] = {{"matches", rule_total[r]}};
+            }
+        }
+        std::cout << doc.dump(2) << "\n";
     } else {
         std::cout << telemetry::class_table(total);
+        if (rule_set) {
+            std::cout << "\nrule matches\n";
+            for (std::size_t r = 0; r < rule_set->size(); ++r) {
+                std::cout << "  " << rule_set->at(r).id << " " << rule_total[r] << "\n";
+            }
+        }
     }
     if (csv.is_open() && !csv.flush()) {
         std::cerr << "ports-analyze: cannot write " << opt.per_packet_path << "\n";

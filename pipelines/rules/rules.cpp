@@ -417,6 +417,23 @@ std::shared_ptr<hs_database_t> compile_group(const std::vector<rule>& rules,
     return std::shared_ptr<hs_database_t>(db, [](hs_database_t* d) { hs_free_database(d); });
 }
 
+// The shortest match of any pattern of the group (0 when unknown).
+std::uint32_t min_match_length(const std::vector<rule>& rules, const detail::field_group& g) {
+    std::uint32_t shortest = UINT32_MAX;
+    for (const std::uint32_t i : g.regex_rules) {
+        hs_expr_info_t* info = nullptr;
+        hs_compile_error_t* err = nullptr;
+        if (hs_expression_info(rules[i].regex.c_str(), rules[i].hs_flags | HS_FLAG_SINGLEMATCH,
+                               &info, &err) != HS_SUCCESS) {
+            hs_free_compile_error(err);
+            return 0;
+        }
+        shortest = std::min(shortest, info->min_width);
+        std::free(info);
+    }
+    return shortest == UINT32_MAX ? 0 : shortest;
+}
+
 }  // namespace
 
 std::shared_ptr<const rule_set> rule_set::compile(std::vector<rule> rules, slot_map& slots,
@@ -468,6 +485,7 @@ std::shared_ptr<const rule_set> rule_set::compile(std::vector<rule> rules, slot_
     }
     const auto compile_one = [&](std::size_t k) {
         to_compile[k]->db = compile_group(rs, *to_compile[k]);
+        to_compile[k]->min_length = min_match_length(rs, *to_compile[k]);
     };
     if (opt.parallel && to_compile.size() > 1) {
         tbb::parallel_for(std::size_t{0}, to_compile.size(), compile_one);

@@ -3,7 +3,7 @@ drop in inline mode, alert lines, per-rule counters in --stats-json, and SIGHUP 
 valid and an invalid file. Expected counts come from tshark display filters over the same
 bytes, not from the engine.
 
-Usage: test_rules_cli.py ENGINE SHARED_DIR PORTS_GEN   (exit 77: tshark or the captures are missing)"""
+Usage: test_rules_cli.py ENGINE SHARED_DIR PORTS_GEN PORTS_ANALYZE   (exit 77: tshark or the captures are missing)"""
 import json
 import os
 import re
@@ -19,7 +19,11 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import eal_args, read_pcap, run_engine  # noqa: E402
 
-ENGINE = SHARED = PORTS_GEN = None
+ENGINE = SHARED = PORTS_GEN = ANALYZE = None
+PACK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs",
+                    "rules-classic.yaml")
+PACK_CAPTURES = ["tcpdump/ntp-mode7.pcap", "tcpdump/ntp-control.pcap", "zeek/snmp/snmpv1_get.pcap",
+                 "zeek/snmp/snmpv1_set.pcap", "zeek/snmp/snmpv2_get_next.pcap"]
 CAPTURES = ["tcpdump/ntp-mode7.pcap", "zeek/snmp/snmpv1_get.pcap"]
 
 
@@ -211,6 +215,27 @@ class RulesCli(unittest.TestCase):
         self.assertEqual(doc["ntp_server"]["requests"], 0)
         self.assertEqual(len(read_pcap(replies)), 0)
 
+    def test_shipped_pack_counts_as_the_analyzer_does(self):
+        # The engine's workers and ports-analyze apply the shipped pack to the same bytes: the
+        # per-rule counts must be the same (both documents share the "rules" shape).
+        frames = []
+        for c in PACK_CAPTURES:
+            frames += read_pcap(os.path.join(SHARED, "pcaps", c))
+        pcap = os.path.join(self.tmp, "pack.pcap")
+        write_pcap(pcap, frames)
+        a = subprocess.run([ANALYZE, "--json", "--threads", "1", "--rules", PACK, pcap],
+                           capture_output=True, text=True, check=True)
+        offline = json.loads(a.stdout)["rules"]
+        config = (f"rules: {os.path.abspath(PACK)}\nports:\n"
+                  f"  - name: in\n    device: \"net_pcap0,rx_pcap={pcap}\"\n")
+        rc, _, err, doc = run_engine(ENGINE, [], ["--duration", "1"], "rules-pack", config=config)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual({k: v["matches"] for k, v in doc["rules"].items()},
+                         {k: v["matches"] for k, v in offline.items()})
+        self.assertGreaterEqual(sum(1 for v in offline.values() if v["matches"] > 0), 3)
+        self.assertEqual(doc["classes"]["ntp"]["packets"] + doc["classes"]["snmp"]["packets"],
+                         len(frames))
+
     def test_bad_rules_file_refuses_to_start_with_file_and_line(self):
         self.write("rules.yaml", "rules:\n  - id: x\n    class: ntp\n    match: {field: ntp.nope, equals: 1}\n    action: count\n")
         config = f"rules: {os.path.join(self.tmp, 'rules.yaml')}\nports:\n  - name: a\n    device: \"net_pcap0,rx_pcap={self.pcap}\"\n"
@@ -221,7 +246,7 @@ class RulesCli(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    ENGINE, SHARED, PORTS_GEN = sys.argv[1], sys.argv[2], sys.argv[3]
+    ENGINE, SHARED, PORTS_GEN, ANALYZE = sys.argv[1:5]
     if shutil.which("tshark") is None or not all(
             os.path.exists(os.path.join(SHARED, "pcaps", c)) for c in CAPTURES):
         print("tshark or the shared captures are missing: skipped")

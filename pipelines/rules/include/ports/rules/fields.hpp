@@ -72,22 +72,34 @@ inline constexpr std::array<std::string_view, 9> snmp_pdu_names = {
     "get", "get-next", "response", "set", "trap", "get-bulk", "inform", "trap-v2", "report"};
 
 // What was found: present has a bit per field found; text holds string fields (and the name of
-// snmp.pdu), number the numeric ones.
+// snmp.pdu), number the numeric ones. Only fields in present may be read: the rest is left
+// uninitialised, so that building one costs nothing per packet but the fields found.
 struct field_values {
     field_mask present = 0;
-    std::array<byte_span, field_count> text{};
-    std::array<std::uint64_t, field_count> number{};
+    std::array<const std::uint8_t*, field_count> text_data;
+    std::array<std::uint32_t, field_count> text_size;
+    std::array<std::uint64_t, field_count> number;
+
+    field_values() {}  // NOLINT: deliberately leaves the arrays uninitialised
 
     void set_text(field f, byte_span s) {
         present |= bit(f);
-        text[static_cast<std::size_t>(f)] = s;
+        put_text(f, s);
+    }
+    // The text of a field that is present through set_number (snmp.pdu's name).
+    void put_text(field f, byte_span s) {
+        text_data[static_cast<std::size_t>(f)] = s.data();
+        text_size[static_cast<std::size_t>(f)] = static_cast<std::uint32_t>(s.size());
     }
     void set_number(field f, std::uint64_t n) {
         present |= bit(f);
         number[static_cast<std::size_t>(f)] = n;
     }
     bool has(field f) const { return (present & bit(f)) != 0; }
-    byte_span text_of(field f) const { return text[static_cast<std::size_t>(f)]; }
+    // Only for a field that has() and has text (field_has_text).
+    byte_span text_of(field f) const {
+        return byte_span(text_data[static_cast<std::size_t>(f)], text_size[static_cast<std::size_t>(f)]);
+    }
     std::uint64_t number_of(field f) const { return number[static_cast<std::size_t>(f)]; }
 };
 
@@ -119,7 +131,7 @@ inline void extract_snmp(byte_span l7, field_mask want, field_values& v) {
         s.pdu_type <= parsers::snmp_pdu_report) {
         const unsigned n = s.pdu_type - parsers::snmp_pdu_get;
         v.set_number(field::snmp_pdu, n);
-        v.text[static_cast<std::size_t>(field::snmp_pdu)] = name_span(snmp_pdu_names[n]);
+        v.put_text(field::snmp_pdu, name_span(snmp_pdu_names[n]));
     }
 }
 
@@ -238,6 +250,9 @@ inline field_values extract_layers(const parsers::layers& l, byte_span bytes,
 // An Ethernet frame of class cls (as classify_frame said): the fields in want that it has.
 inline field_values extract_frame(byte_span frame, pipelines::traffic_class cls,
                                   field_mask want) {
+    if (const auto l = parsers::parse_ethernet_simple_ipv4(frame)) [[likely]] {
+        return fields_detail::extract_layers(*l, frame, cls, want);
+    }
     return fields_detail::extract_layers(parsers::parse_ethernet(frame), frame, cls, want);
 }
 

@@ -126,6 +126,8 @@ namespace detail {
 struct field_group {
     std::shared_ptr<hs_database_t> db;  // null when the field has no regex rule for the class
     std::vector<std::uint32_t> regex_rules;  // pattern id -> rule index
+    // No pattern matches fewer bytes (Hyperscan's min_width): a shorter value is not scanned.
+    std::uint32_t min_length = 0;
     struct numeric_rule {
         std::uint64_t value;
         std::uint32_t rule_index;
@@ -243,9 +245,9 @@ void match_values(const class_rules& cr, scratch& s, const field_values& v, OnMa
                 on_match(n.rule_index);
             }
         }
-        if (g->db) {
+        if (g->db && v.text_size[f] >= g->min_length) {
             scan_context<OnMatch> ctx{g, &on_match};
-            scan(g->db.get(), v.text[f], s.get(), &on_hs_match<OnMatch>, &ctx);
+            scan(g->db.get(), v.text_of(static_cast<field>(f)), s.get(), &on_hs_match<OnMatch>, &ctx);
         }
     }
 }
