@@ -128,6 +128,14 @@ reload_result rules_runtime::reload(const std::string& path_arg) {
         for (std::size_t i = 0; i < workers_.size(); ++i) {
             next->scratches.push_back(prototype ? prototype.clone() : rules::scratch{});
         }
+        next->alert_limits.reserve(next->set->size());
+        for (std::size_t i = 0; i < next->set->size(); ++i) {
+            const std::uint32_t rate = next->set->at(i).alert_per_second != 0
+                                           ? next->set->at(i).alert_per_second
+                                           : default_alerts_per_second;
+            const std::uint64_t interval = std::max<std::uint64_t>(tsc_hz_ / rate, 1);
+            next->alert_limits.push_back({interval, (rate - 1) * interval});
+        }
         for (std::size_t c = 0; c < pipelines::class_count; ++c) {
             if (next->set->has_rules_for(static_cast<pipelines::traffic_class>(c))) {
                 next->class_mask |= 1u << c;
@@ -307,6 +315,7 @@ rules_figures rules_runtime::figures() const {
         f.dropped += s::load(w->stats.dropped);
         f.alerts_queued += s::load(w->stats.alerts_queued);
         f.alerts_ring_full += s::load(w->stats.alerts_ring_full);
+        f.alerts_gated += s::load(w->stats.alerts_gated);
     }
     f.alerts_emitted = alerts_emitted_.load(std::memory_order_relaxed);
     f.alerts_suppressed = alerts_suppressed_.load(std::memory_order_relaxed);
@@ -340,7 +349,7 @@ nlohmann::ordered_json rules_runtime::engine_json() const {
             {"scanned", f.scanned},
             {"dropped", f.dropped},
             {"alerts_emitted", f.alerts_emitted},
-            {"alerts_suppressed", f.alerts_suppressed},
+            {"alerts_suppressed", f.alerts_suppressed + f.alerts_gated},
             {"alerts_ring_full", f.alerts_ring_full},
             {"reloads_ok", f.reloads_ok},
             {"reloads_failed", f.reloads_failed},
@@ -359,7 +368,7 @@ std::string rules_runtime::summary_line() const {
         "rules: {} rules (generation {}), {} frames scanned, {} dropped, {} alerts logged ({} over "
         "rate, {} lost on a full ring), reloads {} ok {} failed",
         set ? set->size() : 0, last_reload().generation, f.scanned, f.dropped, f.alerts_emitted,
-        f.alerts_suppressed, f.alerts_ring_full, f.reloads_ok, f.reloads_failed);
+        f.alerts_suppressed + f.alerts_gated, f.alerts_ring_full, f.reloads_ok, f.reloads_failed);
 }
 
 }  // namespace ports::engine

@@ -48,7 +48,8 @@ struct rules_figures {
     std::uint64_t alerts_queued = 0;
     std::uint64_t alerts_ring_full = 0;
     std::uint64_t alerts_emitted = 0;
-    std::uint64_t alerts_suppressed = 0;  // over the rule's alert rate
+    std::uint64_t alerts_suppressed = 0;  // over the rule's alert rate, at the control thread
+    std::uint64_t alerts_gated = 0;       // over the rule's alert rate, at the worker
     std::uint64_t reloads_ok = 0;
     std::uint64_t reloads_failed = 0;
 };

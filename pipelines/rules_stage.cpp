@@ -2,6 +2,7 @@
 
 #include <rte_cycles.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace ports::pipelines {
@@ -32,6 +33,34 @@ void fill_addresses(alert_record& a, const std::uint8_t* f, std::uint32_t len) {
     }
 }
 
+// Queues one alert record for the control thread, unless the rule's rate says it would only
+// be suppressed there.
+void queue_alert(rules_lcore& r, const rules_generation::alert_limit& limit, std::uint32_t slot,
+                 const rte_mbuf* m, const std::uint8_t* data, traffic_class cls, std::uint16_t port,
+                 unsigned lcore) {
+    const std::uint64_t now = rte_rdtsc();
+    std::uint64_t& due = r.alert_due[slot];
+    if (due > now + limit.tolerance) {
+        rules_lcore_stats::add(r.stats.alerts_gated, 1);
+        return;
+    }
+    due = std::max(due, now) + limit.interval;
+    alert_record a;
+    a.tsc = now;
+    a.slot = slot;
+    a.frame_length = m->pkt_len;
+    a.port = port;
+    a.lcore = static_cast<std::uint16_t>(lcore);
+    a.cls = static_cast<std::uint8_t>(cls);
+    fill_addresses(a, data, m->data_len);
+    // Never waits: a full ring loses the record, counted.
+    if (rte_ring_sp_enqueue_elem(r.alerts, &a, sizeof(a)) == 0) {
+        rules_lcore_stats::add(r.stats.alerts_queued, 1);
+    } else {
+        rules_lcore_stats::add(r.stats.alerts_ring_full, 1);
+    }
+}
+
 }  // namespace
 
 bool apply_rules(rules_lcore& r, rules_generation& gen, rte_mbuf* m, traffic_class cls,
@@ -48,20 +77,7 @@ bool apply_rules(rules_lcore& r, rules_generation& gen, rte_mbuf* m, traffic_cla
                            if (act == rules::action::drop) {
                                drop = true;
                            } else if (act == rules::action::alert) {
-                               alert_record a;
-                               a.tsc = rte_rdtsc();
-                               a.slot = slot;
-                               a.frame_length = m->pkt_len;
-                               a.port = port;
-                               a.lcore = static_cast<std::uint16_t>(lcore);
-                               a.cls = static_cast<std::uint8_t>(cls);
-                               fill_addresses(a, data, m->data_len);
-                               // Never waits: a full ring loses the record, counted.
-                               if (rte_ring_sp_enqueue_elem(r.alerts, &a, sizeof(a)) == 0) {
-                                   rules_lcore_stats::add(r.stats.alerts_queued, 1);
-                               } else {
-                                   rules_lcore_stats::add(r.stats.alerts_ring_full, 1);
-                               }
+                               queue_alert(r, gen.alert_limits[i], slot, m, data, cls, port, lcore);
                            }
                        });
     rules_lcore_stats::add(r.stats.scanned, 1);

@@ -52,7 +52,16 @@ static_assert(sizeof(alert_record) == 64 && sizeof(alert_record) % 4 == 0);
 struct rules_generation {
     std::shared_ptr<const rules::rule_set> set;
     std::vector<rules::scratch> scratches;  // by worker index
-    std::uint32_t class_mask = 0;           // bit c: the set has rules for traffic_class c
+    // By rule index: the alert rate as a GCRA (one word of state per rule and worker): TSC
+    // cycles per alert, and the burst tolerance ((rate - 1) intervals). A worker hands the
+    // control thread no more records of a rule than its rate lets through, so a flood of
+    // matches costs a TSC read and a compare, not a ring operation each.
+    struct alert_limit {
+        std::uint64_t interval = 0;
+        std::uint64_t tolerance = 0;
+    };
+    std::vector<alert_limit> alert_limits;
+    std::uint32_t class_mask = 0;  // bit c: the set has rules for traffic_class c
     std::uint64_t number = 0;               // 1 for the first set published
 };
 
@@ -68,6 +77,7 @@ struct alignas(64) rules_lcore_stats {
     std::uint64_t dropped = 0;           // frames a drop rule took out of their path
     std::uint64_t alerts_queued = 0;     // alert records handed to the control thread
     std::uint64_t alerts_ring_full = 0;  // alert records lost: the ring was full
+    std::uint64_t alerts_gated = 0;      // alerts over the rule's rate, held back by the worker
 
     static void add(std::uint64_t& field, std::uint64_t n) {
         std::atomic_ref<std::uint64_t> v(field);
@@ -86,6 +96,9 @@ struct rules_lcore {
     rte_ring* alerts = nullptr;  // single producer (this worker), single consumer (control)
     rules::rule_counters* counters = nullptr;
     rules_lcore_stats stats;
+    // By slot: when the rule's next alert is due (GCRA theoretical arrival time, TSC). Only
+    // this worker reads and writes it.
+    std::array<std::uint64_t, rules::max_rule_slots> alert_due{};
 };
 
 // The generation to use for one burst (null: no set published).
