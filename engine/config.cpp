@@ -461,7 +461,7 @@ engine_config parse_config(const std::string& text, const std::string& file_name
     if (root.IsNull()) {
         return cfg;
     }
-    ctx.only_keys(root, {"ports", "lcores", "mbufs", "ntp", "snmp"}, "the top level");
+    ctx.only_keys(root, {"ports", "lcores", "mbufs", "ntp", "snmp", "rules"}, "the top level");
     if (root["ports"]) {
         const YAML::Node ports_node = root["ports"];
         if (!ports_node.IsSequence()) {
@@ -483,6 +483,20 @@ engine_config parse_config(const std::string& text, const std::string& file_name
     }
     if (root["snmp"]) {
         cfg.snmp = parse_snmp(ctx, root["snmp"]);
+    }
+    if (root["rules"]) {
+        cfg.rules_path = ctx.string_of(root["rules"], "rules");
+        cfg.rules_line = root["rules"].Mark().line + 1;
+        if (cfg.rules_path.empty()) {
+            ctx.fail(root["rules"], "'rules' must name a rules file");
+        }
+        if (cfg.rules_path[0] != '/') {
+            // Relative to the config file, as ntp.keys: a config and its rules travel together.
+            const auto dir = file_name.find_last_of('/');
+            if (dir != std::string::npos) {
+                cfg.rules_path = file_name.substr(0, dir + 1) + cfg.rules_path;
+            }
+        }
     }
     if (root["mbufs"]) {
         cfg.mbufs = static_cast<std::uint32_t>(

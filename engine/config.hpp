@@ -98,6 +98,10 @@ struct engine_config {
     std::optional<std::uint32_t> mbufs;    // per socket; default sized from descriptors
     ntp_config ntp;
     snmp_config snmp;
+    // rules: the rules file (payload and field rules), resolved against the config's directory;
+    // empty: no rule stage.
+    std::string rules_path;
+    int rules_line = 0;
 };
 
 // Throws config_error.

@@ -42,6 +42,11 @@ std::atomic<bool> g_signal{false};
 
 void on_signal(int) { g_signal.store(true, std::memory_order_relaxed); }
 
+// SIGHUP: reload the rules file (the control loop does it).
+std::atomic<bool> g_reload{false};
+
+void on_reload_signal(int) { g_reload.store(true, std::memory_order_relaxed); }
+
 void control_loop(runtime& rt, const app_options& opt) {
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
@@ -61,6 +66,12 @@ void control_loop(runtime& rt, const app_options& opt) {
                    now - start >= std::chrono::duration<double>(*opt.duration_s)) {
             spdlog::info("duration of {} s reached: stopping", *opt.duration_s);
             rt.request_stop();
+        }
+        if (g_reload.exchange(false, std::memory_order_relaxed) && !rt.request_rules_reload()) {
+            spdlog::warn("SIGHUP: no rules file configured, nothing to reload");
+        }
+        if (rt.rules() != nullptr) {
+            rt.rules()->poll();  // starts / reaps a requested reload, writes alerts
         }
         if (rt.service() != nullptr && now >= next_tick) {
             rt.service()->tick();
@@ -103,6 +114,10 @@ int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
         throw;
     }
     control.join();
+    if (rt.rules() != nullptr) {
+        rt.rules()->finish();
+        rt.rules()->drain_alerts();  // what the workers queued before they stopped
+    }
     if (snmp) {
         snmp->stop();
     }
@@ -123,6 +138,9 @@ int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
             server["icmp_echo_replies"].get<std::uint64_t>() +
                 server["icmp6_echo_replies"].get<std::uint64_t>());
     }
+    if (rt.rules() != nullptr) {
+        std::cout << rt.rules()->summary_line() << "\n";
+    }
     std::cout << std::flush;
     if (!opt.stats_json_path.empty()) {
         auto doc = telemetry::classes_json(snap);
@@ -131,6 +149,10 @@ int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
         doc["lcores"] = lcores_json(rt.lcores());
         if (rt.service() != nullptr) {
             doc["ntp_server"] = server_json(rt.service()->counters());
+        }
+        if (rt.rules() != nullptr) {
+            doc["rules"] = rt.rules()->rules_json();
+            doc["rule_engine"] = rt.rules()->engine_json();
         }
         telemetry::write_file(opt.stats_json_path, doc.dump(2) + "\n");
         spdlog::info("statistics written to {}", opt.stats_json_path);
@@ -180,6 +202,7 @@ int main(int argc, char** argv) {
 
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
+    std::signal(SIGHUP, on_reload_signal);
 
     // EAL sees only its own arguments (argv[0] and up to "--").
     if (rte_eal_init(split, argv) < 0) {

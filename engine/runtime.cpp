@@ -34,6 +34,9 @@ void runtime::start(const engine_config& cfg, std::vector<port_runtime> ports) {
         service_->tick();
     }
     build_lcores();
+    if (!cfg.rules_path.empty()) {
+        start_rules(cfg.rules_path);
+    }
     log_link_status(ports_);
     for (std::size_t i = 0; i < plan_.lcores.size(); ++i) {
         spdlog::info("lcore {}: {} rx queue(s)", plan_.lcores[i], plan_.rx[i].size());
@@ -92,6 +95,28 @@ void runtime::build_lcores() {
     }
 }
 
+void runtime::start_rules(const std::string& path) {
+    std::vector<pipelines::rules_lcore*> workers;
+    std::vector<rules::rule_counters*> counters;
+    for (auto* b : blocks_) {
+        workers.push_back(&b->rules);
+        counters.push_back(&b->rule_counters);
+    }
+    try {
+        rules_ = std::make_unique<rules_runtime>(path, std::move(workers), std::move(counters));
+    } catch (const std::exception& e) {
+        throw init_error(e.what());
+    }
+    const auto r = rules_->reload();
+    if (!r.ok) {
+        // At start a bad rules file is a bad config: the engine does not run without its rules.
+        throw init_error("rules: " + r.message);
+    }
+    for (auto* b : blocks_) {
+        b->conf.rules = &b->rules;
+    }
+}
+
 void runtime::run_workers() {
     const unsigned main_lcore = rte_get_main_lcore();
     lcore_block* main_block = nullptr;
@@ -128,6 +153,10 @@ std::vector<lcore_figures> runtime::lcores() const {
 
 void runtime::release() {
     stop_ports(ports_);
+    for (auto* b : blocks_) {
+        b->conf.rules = nullptr;
+    }
+    rules_.reset();
     service_.reset();
     ports_.clear();
     for (void* b : tx_buffers_) {

@@ -9,7 +9,9 @@
 #include "config.hpp"
 #include "ports.hpp"
 #include "ports/pipelines/counters.hpp"
+#include "ports/pipelines/rules_stage.hpp"
 #include "ports/pipelines/worker.hpp"
+#include "rules_runtime.hpp"
 #include "service.hpp"
 #include "stats.hpp"
 
@@ -20,6 +22,8 @@ struct lcore_block {
     pipelines::lcore_conf conf;
     pipelines::core_counters counters;
     pipelines::worker_stats stats;
+    pipelines::rules_lcore rules;        // used when the engine has a rules file
+    rules::rule_counters rule_counters;  // per-rule matches of this core, by slot
 };
 
 class runtime {
@@ -45,11 +49,23 @@ public:
     std::vector<lcore_figures> lcores() const;
     const std::vector<port_runtime>& ports() const { return ports_; }
     const std::vector<lcore_block*>& blocks() const { return blocks_; }
+    // Null without a rules: key.
+    rules_runtime* rules() { return rules_.get(); }
+    // The reload entry point for SIGHUP and the telemetry command: the control loop reloads
+    // (rules()->poll()); rules()->last_reload() says how it went. False without a rules file.
+    bool request_rules_reload() {
+        if (!rules_) {
+            return false;
+        }
+        rules_->request_reload();
+        return true;
+    }
 
     void release();
 
 private:
     void build_lcores();
+    void start_rules(const std::string& path);
 
     std::atomic<bool> stop_{false};
     std::vector<port_runtime> ports_;
@@ -58,6 +74,7 @@ private:
     std::vector<lcore_block*> blocks_;  // parallel to plan_.lcores
     std::vector<void*> tx_buffers_;
     std::unique_ptr<ntp_service> service_;
+    std::unique_ptr<rules_runtime> rules_;
 };
 
 }  // namespace ports::engine

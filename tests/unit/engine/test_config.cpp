@@ -280,3 +280,18 @@ TEST(ConfigSnmp, RefusalsNameFileAndLine) {
               0u);
     EXPECT_EQ(error_of("snmp:\n  thresholds: {counter: gre.packets}\n").rfind("t.yaml:2: 'thresholds' must be a list", 0), 0u);
 }
+
+TEST(ConfigRules, PathIsRelativeToTheConfigFile) {
+    EXPECT_EQ(parse_config("rules: rules/pack.yaml\n", "/etc/ports/engine.yaml").rules_path,
+              "/etc/ports/rules/pack.yaml");
+    EXPECT_EQ(parse_config("rules: /srv/pack.yaml\n", "/etc/ports/engine.yaml").rules_path,
+              "/srv/pack.yaml");
+    EXPECT_TRUE(parse_config("ports: []\n", "t.yaml").rules_path.empty());
+}
+
+TEST(ConfigRules, ListOrEmptyIsRefusedWithLine) {
+    auto e = error_of("mbufs: 4096\nrules: [a, b]\n");
+    EXPECT_EQ(e.rfind("t.yaml:2: 'rules' must be a string", 0), 0u) << e;
+    e = error_of("rules: \"\"\n");
+    EXPECT_EQ(e.rfind("t.yaml:1: 'rules' must name a rules file", 0), 0u) << e;
+}

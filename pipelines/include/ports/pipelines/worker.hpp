@@ -19,6 +19,7 @@ inline constexpr std::uint16_t no_peer = UINT16_MAX;
 
 struct port_service;
 struct service_lcore;
+struct rules_lcore;
 
 struct rx_queue_conf {
     std::uint16_t port = 0;
@@ -57,6 +58,7 @@ struct alignas(64) lcore_conf {
     core_counters* counters = nullptr;
     worker_stats* stats = nullptr;
     service_lcore* service = nullptr;  // set when any port this lcore polls has a service
+    rules_lcore* rules = nullptr;      // set when the engine has a rules file
     const std::atomic<bool>* stop = nullptr;
 };
 
