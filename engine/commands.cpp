@@ -38,6 +38,31 @@ published_commands::published_commands(runtime& rt) {
                                [&rt](const std::string&) { return lcores_json(rt.lcores()); });
     telemetry::publish_command("ports", "Per-port ethdev figures and link",
                                [&rt](const std::string&) { return ports_json(rt.ports()); });
+    telemetry::publish_command(
+        "rules", "Per-rule matches of the running rule set, and the rule stage's figures",
+        [&rt](const std::string&) {
+            if (rt.rules() == nullptr) {
+                return ordered_json::object({{"enabled", false}});
+            }
+            // Rules by id (one dict each), then the stage's own figures flattened beside them.
+            ordered_json out = rt.rules()->rules_json();
+            out["stage"] = rt.rules()->engine_json();
+            return out;
+        });
+    telemetry::publish_command(
+        "rules_reload",
+        "Reloads the rules file as SIGHUP does (off the data path); the result shows in "
+        "/ports_engine/rules stage/last_reload",
+        [&rt](const std::string&) {
+            if (!rt.request_rules_reload()) {
+                throw std::invalid_argument("no rules file configured");
+            }
+            const auto done = rt.rules()->engine_json();
+            return ordered_json::object({{"requested", true},
+                                         {"generation", done["generation"]},
+                                         {"reloads_ok", done["reloads_ok"]},
+                                         {"reloads_failed", done["reloads_failed"]}});
+        });
 }
 
 published_commands::~published_commands() {

@@ -93,8 +93,11 @@ int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
     std::unique_ptr<snmp_source> snmp_src;
     std::unique_ptr<telemetry::snmp_agent> snmp;
     if (cfg.snmp.enabled) {
-        // Rule rows (issue 5) come from the rules_source argument, empty until rules exist.
-        snmp_src = std::make_unique<snmp_source>(rt, cfg.snmp, PORTS_ENGINE_VERSION);
+        snmp_source::rules_source rows;
+        if (rt.rules() != nullptr) {
+            rows = [rules = rt.rules()] { return rule_rows(*rules); };
+        }
+        snmp_src = std::make_unique<snmp_source>(rt, cfg.snmp, PORTS_ENGINE_VERSION, rows);
         telemetry::snmp_agent_options o;
         o.agentx_socket = cfg.snmp.agentx_socket;
         o.ping_interval = std::chrono::seconds(cfg.snmp.ping_interval_s);
@@ -104,6 +107,18 @@ int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
             o, [src = snmp_src.get()] { return src->snapshot(); },
             [src = snmp_src.get()] { return src->watch(); });
         snmp->start();
+        if (rt.rules() != nullptr) {
+            // Alerts let through the rule's rate limit also go out as portsEngineRuleAlert
+            // (control thread; the agent queues them for its own thread).
+            rt.rules()->alert_notifier = [agent = snmp.get(), rules = rt.rules()](
+                                             const ports::rules::rule& r, std::uint64_t matches) {
+                agent->post_rule_alert(
+                    {r.id, r.name, r.cls,
+                     std::string(ports::rules::action_names[static_cast<std::size_t>(r.act)]),
+                     matches},
+                    rule_row_index(*rules, r.id));
+            };
+        }
     }
     std::thread control([&] { control_loop(rt, opt); });
     try {
@@ -120,6 +135,9 @@ int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
     }
     if (snmp) {
         snmp->stop();
+        if (rt.rules() != nullptr) {
+            rt.rules()->alert_notifier = nullptr;  // the agent goes with this scope
+        }
     }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -34,6 +34,31 @@ std::vector<unsigned> non_lcore_cpus() {
     return out;
 }
 
+std::vector<telemetry::rule_row> rule_rows(const rules_runtime& rules) {
+    std::vector<telemetry::rule_row> rows;
+    const auto set = rules.current_set();
+    if (set == nullptr) {
+        return rows;
+    }
+    for (std::size_t i = 0; i < set->size(); ++i) {
+        const auto& r = set->at(i);
+        rows.push_back({r.id, r.name, r.cls,
+                        std::string(rules::action_names[static_cast<std::size_t>(r.act)]),
+                        rules.matches(set->slot(i))});
+    }
+    return rows;
+}
+
+std::uint32_t rule_row_index(const rules_runtime& rules, const std::string& id) {
+    const auto set = rules.current_set();
+    for (std::size_t i = 0; set != nullptr && i < set->size(); ++i) {
+        if (set->at(i).id == id) {
+            return static_cast<std::uint32_t>(i + 1);
+        }
+    }
+    return 0;
+}
+
 snmp_source::snmp_source(runtime& rt, const snmp_config& cfg, std::string version,
                          rules_source rules)
     : rt_(rt),

@@ -19,6 +19,13 @@ namespace ports::engine {
 // the subagent's thread goes, so that SNMP never runs on a worker's core.
 std::vector<unsigned> non_lcore_cpus();
 
+// Rows of portsEngineRuleTable from the running rule set: position, id, name, class, action
+// and matches summed over the workers.
+std::vector<telemetry::rule_row> rule_rows(const rules_runtime& rules);
+
+// The row index (from 1) of rule `id` in the running set; 0 when it is no longer there.
+std::uint32_t rule_row_index(const rules_runtime& rules, const std::string& id);
+
 class snmp_source {
   public:
     // Issue 5's classification rules: rows of portsEngineRuleTable (none while empty).

@@ -70,6 +70,9 @@ class view_builder {
     mib_view view_;
 };
 
+// portsEngineRuleClass's any(8): a rule of every class.
+constexpr std::uint32_t any_class = 8;
+
 std::uint32_t class_index(pipelines::traffic_class c) {
     return static_cast<std::uint32_t>(c) + 1;
 }
@@ -201,7 +204,8 @@ mib_view build_view(const mib_snapshot& s) {
         const std::uint32_t i = static_cast<std::uint32_t>(r) + 1;
         b.column(rule_table_arc, 2, {i}, octets(rule.id));
         b.column(rule_table_arc, 3, {i}, octets(rule.name));
-        b.column(rule_table_arc, 4, {i}, integer(static_cast<std::int32_t>(class_index(rule.cls))));
+        b.column(rule_table_arc, 4, {i},
+                 integer(static_cast<std::int32_t>(rule.cls ? class_index(*rule.cls) : any_class)));
         b.column(rule_table_arc, 5, {i}, octets(rule.action));
         b.column(rule_table_arc, 6, {i}, counter64(rule.matches));
     }
@@ -278,12 +282,13 @@ notification threshold_notification(const std::string& counter, std::uint64_t ra
 }
 
 notification rule_alert_notification(const rule_row& rule, std::uint32_t rule_index) {
-    return {notification_oid(notification_kind::rule_alert),
-            {entry({rule_table_arc, 1, 2, rule_index}, octets(rule.id)),
-             entry({rule_table_arc, 1, 3, rule_index}, octets(rule.name)),
-             entry({rule_table_arc, 1, 4, rule_index},
-                   integer(static_cast<std::int32_t>(class_index(rule.cls)))),
-             entry({rule_table_arc, 1, 6, rule_index}, counter64(rule.matches))}};
+    return {
+        notification_oid(notification_kind::rule_alert),
+        {entry({rule_table_arc, 1, 2, rule_index}, octets(rule.id)),
+         entry({rule_table_arc, 1, 3, rule_index}, octets(rule.name)),
+         entry({rule_table_arc, 1, 4, rule_index},
+               integer(static_cast<std::int32_t>(rule.cls ? class_index(*rule.cls) : any_class))),
+         entry({rule_table_arc, 1, 6, rule_index}, counter64(rule.matches))}};
 }
 
 }  // namespace ports::telemetry

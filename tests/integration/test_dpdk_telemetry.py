@@ -1,6 +1,6 @@
-"""DPDK telemetry commands: /ports_engine/{classes,ntp,lcores,ports} over the engine's telemetry
-socket (and through Debian's dpdk-telemetry.py where installed) give the figures --stats-json
-writes at exit.
+"""DPDK telemetry commands: /ports_engine/{classes,ntp,lcores,ports,rules} over the engine's
+telemetry socket (and through Debian's dpdk-telemetry.py where installed) give the figures
+--stats-json writes at exit; /ports_engine/rules_reload reloads the rules file.
 
 usage: test_dpdk_telemetry.py ENGINE PORTS_GEN CONFIGS_DIR"""
 import json
@@ -53,9 +53,13 @@ class DpdkTelemetry(unittest.TestCase):
         with open(os.path.join(CONFIGS, "demo.yaml")) as f:
             config = f.read().replace("build/demo/mix.pcap", mix).replace(
                 "build/demo/replies.pcap", os.path.join(cls.tmp, "replies.pcap"))
+        rules = os.path.join(cls.tmp, "rules.yaml")
+        with open(rules, "w") as f:
+            f.write("rules:\n  - id: ntp-client\n    class: ntp\n"
+                    "    match: {field: ntp.mode, equals: 3}\n    action: count\n")
         cfg_path = os.path.join(cls.tmp, "engine.yaml")
         with open(cfg_path, "w") as f:
-            f.write(config)
+            f.write(config + f"rules: {rules}\n")
         stats = os.path.join(cls.tmp, "stats.json")
         args = eal_args("telemetry")
         # No shared config files, but the telemetry socket is still the runtime dir's.
@@ -83,7 +87,18 @@ class DpdkTelemetry(unittest.TestCase):
             time.sleep(0.1)
         cls.answers = {c: cls.client.ask(c) for c in (
             "/ports_engine/classes", "/ports_engine/classes,snmp-trap", "/ports_engine/ntp",
-            "/ports_engine/lcores", "/ports_engine/ports", "/ports_engine/classes,nonsense")}
+            "/ports_engine/lcores", "/ports_engine/ports", "/ports_engine/classes,nonsense",
+            "/ports_engine/rules")}
+        before = cls.answers["/ports_engine/rules"]["stage"]["reloads_ok"]
+        cls.reload_answer = cls.client.ask("/ports_engine/rules_reload")
+        deadline = time.time() + 20
+        cls.after_reload = None
+        while time.time() < deadline:
+            stage = cls.client.ask("/ports_engine/rules")["stage"]
+            if stage["reloads_ok"] > before:
+                cls.after_reload = stage
+                break
+            time.sleep(0.1)
         cls.tool_answer = None
         tool = shutil.which("dpdk-telemetry.py")
         if tool is not None:
@@ -139,6 +154,21 @@ class DpdkTelemetry(unittest.TestCase):
         self.assertEqual(port["driver"], "net_pcap")
         self.assertEqual(port["link_up"], 1)
         self.assertEqual(port["rx_packets"], self.stats["ports"][0]["rx_packets"])
+
+    def test_rules_equal_stats_json(self):
+        got = self.answers["/ports_engine/rules"]
+        want = self.stats["rules"]["ntp-client"]
+        self.assertEqual(got["ntp_client"]["matches"], want["matches"])
+        self.assertEqual(got["ntp_client"]["action"], "count")
+        # Every valid client request of the mix and the 200 demo requests.
+        self.assertEqual(want["matches"], self.stats["classes"]["ntp"]["mode_client"])
+        self.assertGreaterEqual(want["matches"], 200)
+
+    def test_rules_reload_command(self):
+        self.assertEqual(self.reload_answer["requested"], 1)
+        self.assertIsNotNone(self.after_reload, "the requested reload never completed")
+        self.assertEqual(self.after_reload["last_reload/ok"], 1)
+        self.assertEqual(self.after_reload["reloads_failed"], 0)
 
     def test_dpdk_telemetry_tool(self):
         if self.tool_answer is None and shutil.which("dpdk-telemetry.py") is None:

@@ -1,6 +1,8 @@
 """The engine's notifications through snmpd to a real snmptrapd (both on private loopback
 ports): portsEngineStarted, LinkDown/LinkUp of a net_tap port taken down and up with `ip link`,
-a threshold (a class's malformed rate over net_pcap infinite_rx) and portsEngineStopping.
+a threshold (a class's malformed rate over net_pcap infinite_rx) and portsEngineStopping;
+a rule's `alert` action as portsEngineRuleAlert, and the rule table walked by name equal to
+--stats-json's "rules".
 
 SNMPv3 authPriv (SHA-256/AES) notifications reach a receiver that accepts nothing else.
 
@@ -123,6 +125,56 @@ class SnmpTraps(unittest.TestCase):
         # Hold-down: one threshold notification in this run, however long the flood lasts.
         self.assertEqual(log.count("portsEngineThresholdCounter.0"), 1, log)
         self.assertEqual(log.count("portsEngineStarted"), 1, log)
+
+    def test_rule_alert_and_rule_table(self):
+        pcap = os.path.join(self.tmp, "mix.pcap")
+        subprocess.run([PORTS_GEN, "--out", pcap, "--count", "2000", "--seed", "46"], check=True)
+        rules = os.path.join(self.tmp, "rules.yaml")
+        with open(rules, "w") as f:
+            f.write("rules:\n"
+                    "  - id: ntp-mode7\n    name: NTP mode 7 request\n    class: ntp\n"
+                    "    match: {field: ntp.mode, equals: 7}\n    action: alert\n"
+                    "  - id: snmp-v3-user\n    class: any\n"
+                    "    match: {field: snmp.user, regex: \".\"}\n    action: count\n")
+        self.trapd = snmp.Snmptrapd(self.tmp, MIB_DIRS).start()
+        self.snmpd = snmp.Snmpd(self.tmp, trap_port=self.trapd.port).start()
+        path = os.path.join(self.tmp, "engine.yaml")
+        stats = os.path.join(self.tmp, "stats.json")
+        with open(path, "w") as f:
+            f.write(f"ports:\n  - name: capture\n    device: \"net_pcap0,rx_pcap={pcap}\"\n"
+                    f"rules: {rules}\n"
+                    f"snmp:\n  agentx_socket: {self.snmpd.agentx}\n")
+        self.engine = subprocess.Popen(
+            [ENGINE] + eal_args("ruletraps") + ["--", "--config", path, "--duration", "30",
+                                                 "--stats-json", stats],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.assertTrue(self.wait_trap("portsEngineRuleAlert"), self.trapd.read())
+        log = self.trapd.read()
+        self.assertIn("portsEngineRuleId.1 = ntp-mode7", log)
+        self.assertIn("portsEngineRuleName.1 = NTP mode 7 request", log)
+        # The capture is read once (2000 frames, at once): the counts are final by now.
+        time.sleep(1.0)
+        rc, table, raw, err = snmp.walk(self.snmpd.v2c(), MIB_DIRS,
+                                        root="PORTS-ENGINE-MIB::portsEngineRuleTable")
+        self.engine.send_signal(signal.SIGTERM)
+        _, err_engine = self.engine.communicate(timeout=30)
+        self.assertEqual(self.engine.returncode, 0, err_engine)
+        self.assertEqual(rc, 0, err)
+        with open(stats) as f:
+            doc = json.load(f)
+        # Every valid mode 7 frame of the capture matched, and the walk says the same.
+        self.assertEqual(doc["rules"]["ntp-mode7"]["matches"],
+                         doc["classes"]["ntp"]["mode_private"])
+        self.assertGreater(doc["rules"]["ntp-mode7"]["matches"], 0)
+        self.assertEqual(int(table["portsEngineRuleMatches.1"]),
+                         doc["rules"]["ntp-mode7"]["matches"])
+        self.assertEqual(table["portsEngineRuleId.2"], "snmp-v3-user")
+        self.assertEqual(table["portsEngineRuleClass.1"], "1")  # ntp(1)
+        self.assertEqual(table["portsEngineRuleClass.2"], "8")  # any(8)
+        self.assertEqual(table["portsEngineRuleAction.1"], "alert")
+        self.assertEqual(int(table["portsEngineRuleMatches.2"]),
+                         doc["rules"]["snmp-v3-user"]["matches"])
+        self.assertGreater(doc["rules"]["snmp-v3-user"]["matches"], 0)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <span>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,7 +56,7 @@ struct lcore_row {
 struct rule_row {
     std::string id;
     std::string name;
-    pipelines::traffic_class cls = pipelines::traffic_class::other;
+    std::optional<pipelines::traffic_class> cls;  // none: `any` (portsEngineRuleClass any(8))
     std::string action;
     std::uint64_t matches = 0;
 };
