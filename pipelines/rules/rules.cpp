@@ -3,6 +3,7 @@
 #include <tbb/parallel_for.h>
 #include <yaml-cpp/yaml.h>
 
+#include <atomic>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -42,17 +43,22 @@ std::string where(const rule& r) {
 // Can field f ever be found in a packet of class c? Only payload is everywhere.
 bool field_in_class(field f, traffic_class c) {
     switch (f) {
-        case field::payload: return true;
+        case field::payload:
+            return true;
         case field::snmp_community:
         case field::snmp_user:
-        case field::snmp_pdu: return c == traffic_class::snmp || c == traffic_class::snmp_trap;
+        case field::snmp_pdu:
+            return c == traffic_class::snmp || c == traffic_class::snmp_trap;
         case field::ntp_mode:
         case field::ntp_version:
-        case field::ntp_request_code: return c == traffic_class::ntp;
-        case field::l2tp_hostname: return c == traffic_class::l2tp;
+        case field::ntp_request_code:
+            return c == traffic_class::ntp;
+        case field::l2tp_hostname:
+            return c == traffic_class::l2tp;
         case field::pptp_hostname:
         case field::pptp_vendor:
-        case field::pptp_control_type: return c == traffic_class::pptp;
+        case field::pptp_control_type:
+            return c == traffic_class::pptp;
     }
     return false;
 }
@@ -60,12 +66,17 @@ bool field_in_class(field f, traffic_class c) {
 // The largest value a numeric field can take.
 std::uint64_t field_max(field f) {
     switch (f) {
-        case field::snmp_pdu: return 8;
+        case field::snmp_pdu:
+            return 8;
         case field::ntp_mode:
-        case field::ntp_version: return 7;
-        case field::ntp_request_code: return 255;
-        case field::pptp_control_type: return 15;
-        default: return 0;
+        case field::ntp_version:
+            return 7;
+        case field::ntp_request_code:
+            return 255;
+        case field::pptp_control_type:
+            return 15;
+        default:
+            return 0;
     }
 }
 
@@ -74,9 +85,12 @@ struct flag_def {
     unsigned value;
 };
 constexpr flag_def flag_defs[] = {
-    {"caseless", HS_FLAG_CASELESS}, {"dotall", HS_FLAG_DOTALL},
-    {"multiline", HS_FLAG_MULTILINE}, {"singlematch", HS_FLAG_SINGLEMATCH},
-    {"utf8", HS_FLAG_UTF8},         {"ucp", HS_FLAG_UCP},
+    {"caseless", HS_FLAG_CASELESS},
+    {"dotall", HS_FLAG_DOTALL},
+    {"multiline", HS_FLAG_MULTILINE},
+    {"singlematch", HS_FLAG_SINGLEMATCH},
+    {"utf8", HS_FLAG_UTF8},
+    {"ucp", HS_FLAG_UCP},
     {"allowempty", HS_FLAG_ALLOWEMPTY},
 };
 
@@ -209,7 +223,8 @@ void parse_match(const context& ctx, const YAML::Node& m, rule& r) {
         }
     }
     if (!found) {
-        ctx.fail(m["field"], "unknown field '" + fname + "' (known: " + name_list(field_names) + ")");
+        ctx.fail(m["field"],
+                 "unknown field '" + fname + "' (known: " + name_list(field_names) + ")");
     }
     const bool has_regex = static_cast<bool>(m["regex"]);
     const bool has_equals = static_cast<bool>(m["equals"]);
@@ -270,15 +285,15 @@ rule parse_rule(context& ctx, const YAML::Node& n) {
     ctx.only_keys(n, {"id", "name", "class", "match", "action", "alert_rate"}, "a rule");
     r.name = n["name"] ? ctx.string_of(n["name"], "name") : r.id;
     if (!n["class"]) {
-        ctx.fail(n, "a rule needs a 'class' (one of " + name_list(pipelines::class_names) +
-                        ", any)");
+        ctx.fail(n,
+                 "a rule needs a 'class' (one of " + name_list(pipelines::class_names) + ", any)");
     }
     const std::string cname = ctx.string_of(n["class"], "class");
     if (cname != "any") {
         r.cls = class_of_name(cname);
         if (!r.cls) {
-            ctx.fail(n["class"], "unknown class '" + cname + "' (known: " +
-                                     name_list(pipelines::class_names) + ", any)");
+            ctx.fail(n["class"], "unknown class '" + cname +
+                                     "' (known: " + name_list(pipelines::class_names) + ", any)");
         }
     }
     if (!n["match"]) {
@@ -295,15 +310,16 @@ rule parse_rule(context& ctx, const YAML::Node& n) {
     const std::string aname = ctx.string_of(n["action"], "action");
     const auto a = action_of_name(aname);
     if (!a) {
-        ctx.fail(n["action"], "unknown action '" + aname + "' (known: " + name_list(action_names) +
-                                  ")");
+        ctx.fail(n["action"],
+                 "unknown action '" + aname + "' (known: " + name_list(action_names) + ")");
     }
     r.act = *a;
     if (const YAML::Node rate = n["alert_rate"]) {
         if (r.act != action::alert) {
             ctx.fail(rate, "'alert_rate' needs action: alert");
         }
-        r.alert_per_second = static_cast<std::uint32_t>(ctx.integer_of(rate, "alert_rate", 1000000));
+        r.alert_per_second =
+            static_cast<std::uint32_t>(ctx.integer_of(rate, "alert_rate", 1000000));
         if (r.alert_per_second == 0) {
             ctx.fail(rate, "'alert_rate' must be at least 1 per second");
         }
@@ -365,7 +381,8 @@ std::uint32_t slot_map::assign(const std::string& id) {
         return it->second;
     }
     if (slots_.size() >= max_rule_slots) {
-        throw rules_error("rule " + id + ": no counter slot left (" + std::to_string(max_rule_slots) +
+        throw rules_error("rule " + id + ": no counter slot left (" +
+                          std::to_string(max_rule_slots) +
                           " distinct rule ids in the life of the process)");
     }
     const auto slot = static_cast<std::uint32_t>(slots_.size());
@@ -483,6 +500,10 @@ std::shared_ptr<const rule_set> rule_set::compile(std::vector<rule> rules, slot_
             to_compile.push_back(g.get());
         }
     }
+    static std::atomic<std::uint64_t> next_cache_id{1};
+    for (auto* g : to_compile) {
+        g->cache_id = next_cache_id.fetch_add(1, std::memory_order_relaxed);
+    }
     const auto compile_one = [&](std::size_t k) {
         to_compile[k]->db = compile_group(rs, *to_compile[k]);
         to_compile[k]->min_length = min_match_length(rs, *to_compile[k]);
@@ -521,7 +542,9 @@ std::shared_ptr<const rule_set> rule_set::compile(std::vector<rule> rules, slot_
     return set;
 }
 
-scratch::scratch(const rule_set& set) { fit(set); }
+scratch::scratch(const rule_set& set) {
+    fit(set);
+}
 
 scratch& scratch::operator=(scratch&& o) noexcept {
     if (this != &o) {
@@ -530,6 +553,7 @@ scratch& scratch::operator=(scratch&& o) noexcept {
         }
         s_ = o.s_;
         o.s_ = nullptr;
+        cache_ = std::move(o.cache_);
     }
     return *this;
 }
@@ -541,6 +565,9 @@ scratch::~scratch() {
 }
 
 void scratch::fit(const rule_set& set) {
+    if (!cache_) {
+        cache_ = std::make_unique<detail::value_cache>();
+    }
     for (std::size_t c = 0; c < pipelines::class_count; ++c) {
         const auto& cr = set.class_rules_of(static_cast<traffic_class>(c));
         for (const auto* g : cr.groups) {
@@ -558,10 +585,22 @@ scratch scratch::clone() const {
     if (s_ != nullptr && hs_clone_scratch(s_, &out.s_) != HS_SUCCESS) {
         throw std::bad_alloc();
     }
+    if (cache_) {
+        out.cache_ = std::make_unique<detail::value_cache>();
+    }
     return out;
 }
 
 namespace detail {
+
+int on_hs_collect(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
+    auto* c = static_cast<collected*>(ctx);
+    if (c->count < value_cache::max_ids) {
+        c->ids[c->count] = static_cast<std::uint16_t>(id);
+    }
+    ++c->count;
+    return 0;
+}
 
 void scan(const hs_database_t* db, byte_span data, hs_scratch_t* s, hs_trampoline cb, void* ctx) {
     static const char empty = 0;

@@ -6,6 +6,9 @@
 //  2. Raw payload scanning, Gbps per core, 1500-byte payloads, 10/100/1000 patterns.
 //  3. Compile time of the 1000-rule set, serial vs parallel (TBB).
 //   bench-rules [--reps N] [--shared DIR]
+#include <tbb/task_arena.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -48,9 +51,16 @@ std::vector<rules::rule> make_rules(std::size_t n, bool payload_any) {
             r.cls = pipelines::traffic_class::snmp;
             r.fld = rules::field::snmp_community;
             switch (i / 2 % 3) {
-                case 0: r.regex = "^comm" + k + "$"; break;
-                case 1: r.regex = "^(ro|rw)-site" + k + "-[a-z]{2,8}$"; break;
-                default: r.regex = "secret" + k; r.hs_flags = HS_FLAG_CASELESS; break;
+                case 0:
+                    r.regex = "^comm" + k + "$";
+                    break;
+                case 1:
+                    r.regex = "^(ro|rw)-site" + k + "-[a-z]{2,8}$";
+                    break;
+                default:
+                    r.regex = "secret" + k;
+                    r.hs_flags = HS_FLAG_CASELESS;
+                    break;
             }
         } else {
             if (!payload_any) {
@@ -58,10 +68,19 @@ std::vector<rules::rule> make_rules(std::size_t n, bool payload_any) {
             }
             r.fld = rules::field::payload;
             switch (i / 2 % 4) {
-                case 0: r.regex = "attack-" + k + "-payload"; break;
-                case 1: r.regex = "user=adm" + k + "[0-9]+"; break;
-                case 2: r.regex = "(GET|POST) /x" + k + "/[a-z]+\\.php"; break;
-                default: r.regex = "token" + k + ".{0,16}end"; r.hs_flags = HS_FLAG_DOTALL; break;
+                case 0:
+                    r.regex = "attack-" + k + "-payload";
+                    break;
+                case 1:
+                    r.regex = "user=adm" + k + "[0-9]+";
+                    break;
+                case 2:
+                    r.regex = "(GET|POST) /x" + k + "/[a-z]+\\.php";
+                    break;
+                default:
+                    r.regex = "token" + k + ".{0,16}end";
+                    r.hs_flags = HS_FLAG_DOTALL;
+                    break;
             }
         }
         out.push_back(std::move(r));
@@ -76,7 +95,7 @@ struct run_result {
 
 // classify + count, then the rules of the frame's class (set == nullptr: classify only).
 __attribute__((noinline)) run_result run(const bench::traffic& t, int reps,
-                                          const rules::rule_set* set, rules::scratch* s) {
+                                         const rules::rule_set* set, rules::scratch* s) {
     pipelines::core_counters counters;
     auto rc = std::make_unique<rules::rule_counters>();
     std::uint64_t matches = 0;
@@ -99,17 +118,28 @@ __attribute__((noinline)) run_result run(const bench::traffic& t, int reps,
 }
 
 void mix_table(const bench::traffic& t, int reps, bool payload_any) {
-    std::printf("\n%s\n", payload_any ? "payload rules on class any (every packet scanned):"
-                                      : "payload rules on the service classes, community rules on snmp:");
-    std::printf("  %6s  %12s  %12s  %6s  %10s  %4s\n", "rules", "Mpps rules", "Mpps none", "ratio",
-                "matches", "dbs");
+    std::printf("\n%s\n", payload_any
+                              ? "payload rules on class any (every packet scanned):"
+                              : "payload rules on the service classes, community rules on snmp:");
+    std::printf("  %6s  %12s  %12s  %6s  %10s  %4s   (best of 5 interleaved trials)\n", "rules",
+                "Mpps rules", "Mpps none", "ratio", "matches", "dbs");
     for (const std::size_t n : {0, 10, 100, 1000}) {
         rules::slot_map slots;
         const auto set = rules::rule_set::compile(make_rules(n, payload_any), slots);
         rules::scratch s(*set);
         run(t, 1, set.get(), &s);  // warm up caches and the scratch
-        const run_result base = run(t, reps, nullptr, nullptr);
-        const run_result with = run(t, reps, set.get(), &s);
+        // Best of interleaved trials: on a shared machine the slow readings are other
+        // processes', not ours.
+        run_result base{0, 0};
+        run_result with{0, 0};
+        for (int trial = 0; trial < 5; ++trial) {
+            const run_result b = run(t, reps, nullptr, nullptr);
+            const run_result w = run(t, reps, set.get(), &s);
+            base.mpps = std::max(base.mpps, b.mpps);
+            if (w.mpps > with.mpps) {
+                with = w;
+            }
+        }
         std::printf("  %6zu  %12.2f  %12.2f  %6.2f  %10llu  %4zu\n", n, with.mpps, base.mpps,
                     with.mpps / base.mpps, static_cast<unsigned long long>(with.matches),
                     set->database_count());
@@ -149,16 +179,20 @@ void scan_table() {
         std::uint64_t matches = 0;
         auto on_match = [&](std::uint32_t) { ++matches; };
         rules::detail::scan_context<decltype(on_match)> ctx{&group, &on_match};
-        const int reps = 40;
-        const auto start = clock_type::now();
-        for (int r = 0; r < reps; ++r) {
-            for (std::size_t p = 0; p < payloads; ++p) {
-                rules::detail::scan(group.db.get(),
-                                    parsers::byte_span(data.data() + p * payload_size, payload_size),
-                                    s.get(), &rules::detail::on_hs_match<decltype(on_match)>, &ctx);
+        const int reps = 10;
+        double sec = 1e9;
+        for (int trial = 0; trial < 4; ++trial) {
+            const auto start = clock_type::now();
+            for (int r = 0; r < reps; ++r) {
+                for (std::size_t p = 0; p < payloads; ++p) {
+                    rules::detail::scan(
+                        group.db.get(),
+                        parsers::byte_span(data.data() + p * payload_size, payload_size), s.get(),
+                        &rules::detail::on_hs_match<decltype(on_match)>, &ctx);
+                }
             }
+            sec = std::min(sec, std::chrono::duration<double>(clock_type::now() - start).count());
         }
-        const double sec = std::chrono::duration<double>(clock_type::now() - start).count();
         const double bits = static_cast<double>(data.size()) * reps * 8;
         std::printf("  %8zu  %8.2f  %10llu\n", n, bits / sec / 1e9,
                     static_cast<unsigned long long>(matches));
@@ -166,10 +200,13 @@ void scan_table() {
 }
 
 void compile_table() {
-    std::printf("\ncompile time of 1000 rules (%zu databases):\n", [] {
-        rules::slot_map slots;
-        return rules::rule_set::compile(make_rules(1000, false), slots)->database_count();
-    }());
+    std::printf(
+        "\ncompile time of 1000 rules (%zu databases, TBB concurrency %d):\n",
+        [] {
+            rules::slot_map slots;
+            return rules::rule_set::compile(make_rules(1000, false), slots)->database_count();
+        }(),
+        tbb::this_task_arena::max_concurrency());
     for (const bool parallel : {false, true}) {
         double best = 1e9;
         for (int r = 0; r < 3; ++r) {

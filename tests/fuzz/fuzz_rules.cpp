@@ -31,7 +31,8 @@ struct compiled {
   - {id: j, class: any, match: {field: pptp.vendor, regex: "."}, action: count}
   - {id: k, class: any, match: {field: pptp.control_type, equals: 1}, action: count}
   - {id: l, class: any, match: {field: ntp.version, equals: 2}, action: count}
-)", "fuzz.yaml"),
+)",
+                                                          "fuzz.yaml"),
                                        slots);
         s = rules::scratch(*set);
     }

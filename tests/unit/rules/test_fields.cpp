@@ -36,8 +36,8 @@ std::string text(const rules::field_values& v, field f) {
 }
 
 bool inside(parsers::byte_span inner, parsers::byte_span outer) {
-    return inner.empty() ||
-           (inner.data() >= outer.data() && inner.data() + inner.size() <= outer.data() + outer.size());
+    return inner.empty() || (inner.data() >= outer.data() &&
+                             inner.data() + inner.size() <= outer.data() + outer.size());
 }
 
 TEST(Fields, NtpMonlistFromCapture) {
@@ -88,7 +88,8 @@ TEST(Fields, SnmpV1SetFromCapture) {
 TEST(Fields, SnmpV1PublicFromCapture) {
     const auto v = extract(rules_capture::snmp_v1_public_frame, traffic_class::snmp);
     EXPECT_EQ(text(v, field::snmp_community), "public");
-    EXPECT_TRUE(inside(v.text_of(field::snmp_community), span_of(rules_capture::snmp_v1_public_frame)));
+    EXPECT_TRUE(
+        inside(v.text_of(field::snmp_community), span_of(rules_capture::snmp_v1_public_frame)));
     EXPECT_EQ(text(v, field::snmp_pdu), "get");
 }
 
@@ -261,17 +262,20 @@ TEST(Fields, NonIpHasNothing) {
 // Every prefix of real frames, each in its own heap block: no read past the end (ASan), and
 // every span inside the frame.
 TEST(Fields, EveryPrefixStaysInside) {
-    const parsers::byte_span frames[] = {
-        span_of(rules_capture::ntp_monlist_frame), span_of(rules_capture::snmp_v3_get_next_frame),
-        span_of(rules_capture::pptp_sccrq_gre_frame), span_of(rules_capture::gre_pap_frame),
-        span_of(rules_capture::l2tp_data_pppoe_frame), span_of(rules_capture::snmp_v1_set_frame)};
+    const parsers::byte_span frames[] = {span_of(rules_capture::ntp_monlist_frame),
+                                         span_of(rules_capture::snmp_v3_get_next_frame),
+                                         span_of(rules_capture::pptp_sccrq_gre_frame),
+                                         span_of(rules_capture::gre_pap_frame),
+                                         span_of(rules_capture::l2tp_data_pppoe_frame),
+                                         span_of(rules_capture::snmp_v1_set_frame)};
     for (const auto full : frames) {
         for (std::size_t n = 0; n <= full.size(); ++n) {
             std::unique_ptr<std::uint8_t[]> copy(new std::uint8_t[n == 0 ? 1 : n]);
             std::copy(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(n), copy.get());
             const parsers::byte_span s(copy.get(), n);
             for (std::size_t c = 0; c < pipelines::class_count; ++c) {
-                const auto v = rules::extract_frame(s, static_cast<traffic_class>(c), rules::all_fields);
+                const auto v =
+                    rules::extract_frame(s, static_cast<traffic_class>(c), rules::all_fields);
                 for (std::size_t f = 0; f < rules::field_count; ++f) {
                     const auto fld = static_cast<field>(f);
                     if (v.has(fld) && rules::field_has_text(fld) && fld != field::snmp_pdu) {

@@ -106,14 +106,18 @@ compiled compile(const std::string& text, bool parallel = true) {
 TEST(RulesMatch, ShippedClassicsOnCaptureFrames) {
     auto c = compile(pack);
     const auto& set = *c.set;
-    EXPECT_EQ(matches(set, c.s, rules_capture::ntp_monlist_frame), (ids{"ntp-mode7", "ntp-monlist"}));
+    EXPECT_EQ(matches(set, c.s, rules_capture::ntp_monlist_frame),
+              (ids{"ntp-mode7", "ntp-monlist"}));
     EXPECT_EQ(matches(set, c.s, rules_capture::ntp_mode7_other_frame), (ids{"ntp-mode7"}));
     EXPECT_EQ(matches(set, c.s, rules_capture::ntp_control_frame), (ids{"ntp-mode6"}));
     EXPECT_EQ(matches(set, c.s, rules_capture::ntp_client_frame), ids{});
-    EXPECT_EQ(matches(set, c.s, rules_capture::snmp_v1_public_frame), (ids{"snmp-default-community"}));
-    EXPECT_EQ(matches(set, c.s, rules_capture::snmp_v1_set_frame), (ids{"snmp-set", "snmp-set-by-name"}));
+    EXPECT_EQ(matches(set, c.s, rules_capture::snmp_v1_public_frame),
+              (ids{"snmp-default-community"}));
+    EXPECT_EQ(matches(set, c.s, rules_capture::snmp_v1_set_frame),
+              (ids{"snmp-set", "snmp-set-by-name"}));
     EXPECT_EQ(matches(set, c.s, rules_capture::snmp_v3_get_next_frame), (ids{"snmp-v3-user"}));
-    EXPECT_EQ(matches(set, c.s, rules_capture::pptp_sccrq_gre_frame), (ids{"pptp-host", "pptp-sccrq"}));
+    EXPECT_EQ(matches(set, c.s, rules_capture::pptp_sccrq_gre_frame),
+              (ids{"pptp-host", "pptp-sccrq"}));
     EXPECT_EQ(matches(set, c.s, rules_capture::pptp_sccrp_gre_frame),
               (ids{"pptp-host", "pptp-vendor-cisco"}));
     // An empty host name is no host name for "."; the message is still an SCCRP.
@@ -126,7 +130,8 @@ TEST(RulesMatch, OncePerRulePerFrame) {
     // "i" occurs many times in the payload; the rule is reported once.
     std::vector<std::uint32_t> seen;
     const auto f = span_of(rules_capture::ftp_password_frame);
-    rules::match_frame(*c.set, c.s, f, traffic_class::other, [&](std::uint32_t i) { seen.push_back(i); });
+    rules::match_frame(*c.set, c.s, f, traffic_class::other,
+                       [&](std::uint32_t i) { seen.push_back(i); });
     std::set<std::uint32_t> distinct(seen.begin(), seen.end());
     EXPECT_EQ(seen.size(), distinct.size());
     EXPECT_EQ(seen.size(), 2u);
@@ -208,11 +213,15 @@ TEST(RulesMatch, SlotsSurviveRecompile) {
     const auto a = rules::rule_set::compile(rules::parse_rules(R"(rules:
   - {id: one, class: any, match: {field: payload, regex: a}, action: count}
   - {id: two, class: any, match: {field: payload, regex: b}, action: count}
-)", "a.yaml"), slots);
+)",
+                                                               "a.yaml"),
+                                            slots);
     const auto b = rules::rule_set::compile(rules::parse_rules(R"(rules:
   - {id: three, class: any, match: {field: payload, regex: c}, action: count}
   - {id: two, class: ntp, match: {field: ntp.mode, equals: 3}, action: drop}
-)", "b.yaml"), slots);
+)",
+                                                               "b.yaml"),
+                                            slots);
     EXPECT_EQ(a->slot(0), 0u);
     EXPECT_EQ(a->slot(1), 1u);
     EXPECT_EQ(b->slot(0), 2u);  // new id: next free slot
@@ -228,13 +237,15 @@ TEST(RulesMatch, FailedCompileTakesNoSlot) {
     std::vector<rules::rule> rs = rules::parse_rules(R"(rules:
   - {id: ok, class: any, match: {field: payload, regex: a}, action: count}
   - {id: bad, class: gre, match: {field: payload, regex: b}, action: count}
-)", "c.yaml");
+)",
+                                                     "c.yaml");
     rs[1].regex = "(b";  // past parse_rules: compile() checks again
     try {
         rules::rule_set::compile(rs, slots);
         FAIL() << "no error";
     } catch (const rules::rules_error& e) {
-        EXPECT_TRUE(std::string(e.what()).starts_with("c.yaml:3: rule bad: pattern '(b' rejected by Hyperscan: "))
+        EXPECT_TRUE(std::string(e.what()).starts_with(
+            "c.yaml:3: rule bad: pattern '(b' rejected by Hyperscan: "))
             << e.what();
     }
     EXPECT_EQ(slots.size(), 0u);
@@ -249,20 +260,22 @@ TEST(RulesMatch, SlotsRunOut) {
     EXPECT_THROW(slots.assign("one-too-many"), rules::rules_error);
     const auto rs = rules::parse_rules(R"(rules:
   - {id: new-one, class: any, match: {field: payload, regex: a}, action: count}
-)", "d.yaml");
+)",
+                                       "d.yaml");
     try {
         rules::rule_set::compile(rs, slots);
         FAIL() << "no error";
     } catch (const rules::rules_error& e) {
-        EXPECT_TRUE(std::string(e.what()).starts_with("d.yaml:2: no counter slot left")) << e.what();
+        EXPECT_TRUE(std::string(e.what()).starts_with("d.yaml:2: no counter slot left"))
+            << e.what();
     }
 }
 
 TEST(RulesMatch, SerialAndParallelCompileAgree) {
     std::string text = "rules:\n";
     for (int i = 0; i < 40; ++i) {
-        text += "  - {id: p" + std::to_string(i) + ", class: " +
-                std::string(pipelines::class_names[static_cast<std::size_t>(i % 7)]) +
+        text += "  - {id: p" + std::to_string(i) +
+                ", class: " + std::string(pipelines::class_names[static_cast<std::size_t>(i % 7)]) +
                 ", match: {field: payload, regex: 'x" + std::to_string(i) + "y'}, action: count}\n";
     }
     auto serial = compile(text, false);
@@ -297,10 +310,55 @@ TEST(RulesMatch, ScratchFitCloneAndEmptySet) {
     s.fit(*set);
     EXPECT_TRUE(s);
     rules::scratch copy = s.clone();
-    EXPECT_EQ(matches(*set, copy, rules_capture::ftp_password_frame), (ids{"password", "repeated"}));
+    EXPECT_EQ(matches(*set, copy, rules_capture::ftp_password_frame),
+              (ids{"password", "repeated"}));
     rules::scratch moved = std::move(copy);
     EXPECT_FALSE(copy);  // NOLINT(bugprone-use-after-move): moved-from is empty by contract
-    EXPECT_EQ(matches(*set, moved, rules_capture::ntp_monlist_frame), (ids{"ntp-mode7", "ntp-monlist"}));
+    EXPECT_EQ(matches(*set, moved, rules_capture::ntp_monlist_frame),
+              (ids{"ntp-mode7", "ntp-monlist"}));
+}
+
+}  // namespace
+
+namespace {
+
+// The value cache: the same community again gives the same matches without another scan, a
+// value that matches more patterns than an entry holds is still reported whole, and a second
+// set on the same scratch never sees the first set's entries.
+TEST(RulesMatch, RepeatedValuesGiveTheSameMatches) {
+    std::string text = "rules:\n";
+    for (int i = 0; i < 6; ++i) {
+        text += "  - {id: m" + std::to_string(i) +
+                ", class: snmp, match: {field: snmp.community, regex: 'pub'}, action: count}\n";
+    }
+    text +=
+        "  - {id: exact, class: snmp, match: {field: snmp.community, regex: '^public$'}, action: "
+        "count}\n";
+    auto many = compile(text);
+    const ids all = {"exact", "m0", "m1", "m2", "m3", "m4", "m5"};
+    for (int round = 0; round < 3; ++round) {
+        EXPECT_EQ(matches(*many.set, many.s, rules_capture::snmp_v1_public_frame), all) << round;
+    }
+    auto one = compile(R"(rules:
+  - {id: a, class: snmp, match: {field: snmp.community, regex: '^public$'}, action: count}
+  - {id: b, class: snmp, match: {field: snmp.community, regex: '^private$'}, action: count}
+)");
+    for (int round = 0; round < 3; ++round) {
+        EXPECT_EQ(matches(*one.set, one.s, rules_capture::snmp_v1_public_frame), ids{"a"});
+        EXPECT_EQ(matches(*one.set, one.s, rules_capture::snmp_v1_set_frame),
+                  ids{});  // empty community
+    }
+    // The first set's scratch, fitted to a second set: the entries of the first do not apply.
+    rules::slot_map slots;
+    const auto other = rules::rule_set::compile(rules::parse_rules(R"(rules:
+  - {id: z, class: snmp, match: {field: snmp.community, regex: '^pu'}, action: count}
+  - {id: y, class: snmp, match: {field: snmp.community, regex: 'x'}, action: count}
+)",
+                                                                   "o.yaml"),
+                                                slots);
+    one.s.fit(*other);
+    EXPECT_EQ(matches(*other, one.s, rules_capture::snmp_v1_public_frame), ids{"z"});
+    EXPECT_EQ(matches(*one.set, one.s, rules_capture::snmp_v1_public_frame), ids{"a"});
 }
 
 }  // namespace

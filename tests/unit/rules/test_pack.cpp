@@ -21,7 +21,8 @@ TEST(RulePacks, EveryShippedPackCompiles) {
         const std::string name = e.path().filename().string();
         if (name.starts_with("rules-") && e.path().extension() == ".yaml") {
             rules::slot_map slots;
-            EXPECT_NO_THROW(rules::rule_set::compile(rules::load_rule_file(e.path().string()), slots))
+            EXPECT_NO_THROW(
+                rules::rule_set::compile(rules::load_rule_file(e.path().string()), slots))
                 << name;
             ++packs;
         }
@@ -53,8 +54,10 @@ TEST(RulePacks, ClassicPackOnRealFrames) {
     EXPECT_EQ(classic(rules_capture::snmp_v1_public_frame), (ids{"snmp-default-community"}));
     EXPECT_EQ(classic(rules_capture::snmp_v1_set_frame), (ids{"snmp-set-cleartext"}));
     EXPECT_EQ(classic(rules_capture::snmp_v3_get_next_frame), ids{});
-    EXPECT_EQ(classic(rules_capture::pptp_sccrq_gre_frame), (ids{"pptp-control-session", "pptp-hostname"}));
-    EXPECT_EQ(classic(rules_capture::pptp_sccrq_ndpi_frame), (ids{"pptp-control-session", "pptp-hostname"}));
+    EXPECT_EQ(classic(rules_capture::pptp_sccrq_gre_frame),
+              (ids{"pptp-control-session", "pptp-hostname"}));
+    EXPECT_EQ(classic(rules_capture::pptp_sccrq_ndpi_frame),
+              (ids{"pptp-control-session", "pptp-hostname"}));
     EXPECT_EQ(classic(rules_capture::pptp_sccrp_gre_frame), (ids{"pptp-hostname"}));
     EXPECT_EQ(classic(rules_capture::pptp_sccrp_ndpi_frame), ids{});  // empty host name
     EXPECT_EQ(classic(rules_capture::ftp_password_frame), (ids{"cleartext-password"}));

@@ -28,9 +28,14 @@ std::string one(const std::string& match, const std::string& extra = "action: co
                 const std::string& cls = "any") {
     return "rules:\n"
            "  - id: r1\n"
-           "    class: " + cls + "\n"
-           "    match: " + match + "\n"
-           "    " + extra + "\n";
+           "    class: " +
+           cls +
+           "\n"
+           "    match: " +
+           match +
+           "\n"
+           "    " +
+           extra + "\n";
 }
 
 TEST(RulesParse, TheIssueExample) {
@@ -91,9 +96,10 @@ TEST(RulesParse, EveryFlag) {
         one("{field: payload, regex: 'a', flags: [caseless, dotall, multiline, singlematch, utf8, "
             "ucp, allowempty]}"),
         "r.yaml");
-    EXPECT_EQ(rs[0].hs_flags, static_cast<unsigned>(HS_FLAG_CASELESS | HS_FLAG_DOTALL |
-                                                     HS_FLAG_MULTILINE | HS_FLAG_SINGLEMATCH |
-                                                     HS_FLAG_UTF8 | HS_FLAG_UCP | HS_FLAG_ALLOWEMPTY));
+    EXPECT_EQ(rs[0].hs_flags,
+              static_cast<unsigned>(HS_FLAG_CASELESS | HS_FLAG_DOTALL | HS_FLAG_MULTILINE |
+                                    HS_FLAG_SINGLEMATCH | HS_FLAG_UTF8 | HS_FLAG_UCP |
+                                    HS_FLAG_ALLOWEMPTY));
 }
 
 TEST(RulesParse, NumericFieldsAndRanges) {
@@ -126,11 +132,12 @@ TEST(RulesParse, Id) {
     EXPECT_EQ(error_of("rules:\n  - id: 'a b'\n"),
               "r.yaml:2: id 'a b' must be 1 to 64 of A-Z a-z 0-9 - _ .");
     EXPECT_EQ(error_of("rules:\n  - id: [a]\n"), "r.yaml:2: 'id' must be a string");
-    EXPECT_EQ(error_of("rules:\n"
-                       "  - {id: a, class: any, match: {field: payload, regex: x}, action: count}\n"
-                       "  - {id: b, class: any, match: {field: payload, regex: x}, action: count}\n"
-                       "  - {id: a, class: any, match: {field: payload, regex: y}, action: count}\n"),
-              "r.yaml:4: rule a: duplicate id (first at line 2)");
+    EXPECT_EQ(
+        error_of("rules:\n"
+                 "  - {id: a, class: any, match: {field: payload, regex: x}, action: count}\n"
+                 "  - {id: b, class: any, match: {field: payload, regex: x}, action: count}\n"
+                 "  - {id: a, class: any, match: {field: payload, regex: y}, action: count}\n"),
+        "r.yaml:4: rule a: duplicate id (first at line 2)");
 }
 
 TEST(RulesParse, UnknownRuleKey) {
@@ -145,9 +152,10 @@ TEST(RulesParse, Name) {
 }
 
 TEST(RulesParse, Class) {
-    EXPECT_EQ(error_of("rules:\n  - id: r1\n    match: {field: payload, regex: x}\n    action: count\n"),
-              "r.yaml:2: rule r1: a rule needs a 'class' (one of ntp, snmp, snmp-trap, l2tp, "
-              "pptp, gre, other, any)");
+    EXPECT_EQ(
+        error_of("rules:\n  - id: r1\n    match: {field: payload, regex: x}\n    action: count\n"),
+        "r.yaml:2: rule r1: a rule needs a 'class' (one of ntp, snmp, snmp-trap, l2tp, "
+        "pptp, gre, other, any)");
     EXPECT_EQ(error_of(one("{field: payload, regex: x}", "action: count", "dns")),
               "r.yaml:3: rule r1: unknown class 'dns' (known: ntp, snmp, snmp-trap, l2tp, pptp, "
               "gre, other, any)");
@@ -159,12 +167,14 @@ TEST(RulesParse, Match) {
     EXPECT_EQ(error_of("rules:\n  - id: r1\n    class: any\n    action: count\n"),
               "r.yaml:2: rule r1: a rule needs a 'match'");
     EXPECT_EQ(error_of(one("payload")), "r.yaml:4: rule r1: match must be a mapping");
-    EXPECT_EQ(error_of(one("{field: payload, regex: x, flag: [caseless]}")),
-              "r.yaml:4: rule r1: unknown key 'flag' in match (known: field, regex, flags, equals)");
-    EXPECT_EQ(error_of(one("{regex: x}")),
-              "r.yaml:4: rule r1: match needs a 'field' (one of payload, snmp.community, snmp.user, "
-              "snmp.pdu, ntp.mode, ntp.version, ntp.request_code, l2tp.hostname, pptp.hostname, "
-              "pptp.vendor, pptp.control_type)");
+    EXPECT_EQ(
+        error_of(one("{field: payload, regex: x, flag: [caseless]}")),
+        "r.yaml:4: rule r1: unknown key 'flag' in match (known: field, regex, flags, equals)");
+    EXPECT_EQ(
+        error_of(one("{regex: x}")),
+        "r.yaml:4: rule r1: match needs a 'field' (one of payload, snmp.community, snmp.user, "
+        "snmp.pdu, ntp.mode, ntp.version, ntp.request_code, l2tp.hostname, pptp.hostname, "
+        "pptp.vendor, pptp.control_type)");
     EXPECT_EQ(error_of(one("{field: http.host, regex: x}")),
               "r.yaml:4: rule r1: unknown field 'http.host' (known: payload, snmp.community, "
               "snmp.user, snmp.pdu, ntp.mode, ntp.version, ntp.request_code, l2tp.hostname, "
@@ -214,14 +224,16 @@ TEST(RulesParse, PatternsHyperscanRejects) {
     EXPECT_TRUE(backref.starts_with("r.yaml:4: rule r1: pattern '(a)\\1' rejected by Hyperscan: "))
         << backref;
     const std::string empty = error_of(one("{field: payload, regex: ''}"));
-    EXPECT_TRUE(empty.starts_with("r.yaml:4: rule r1: pattern '' rejected by Hyperscan: ")) << empty;
+    EXPECT_TRUE(empty.starts_with("r.yaml:4: rule r1: pattern '' rejected by Hyperscan: "))
+        << empty;
     // With allowempty the same pattern is fine.
     EXPECT_EQ(error_of(one("{field: payload, regex: '', flags: [allowempty]}")), "");
 }
 
 TEST(RulesParse, Action) {
-    EXPECT_EQ(error_of("rules:\n  - id: r1\n    class: any\n    match: {field: payload, regex: x}\n"),
-              "r.yaml:2: rule r1: a rule needs an 'action' (count, alert, drop)");
+    EXPECT_EQ(
+        error_of("rules:\n  - id: r1\n    class: any\n    match: {field: payload, regex: x}\n"),
+        "r.yaml:2: rule r1: a rule needs an 'action' (count, alert, drop)");
     EXPECT_EQ(error_of(one("{field: payload, regex: x}", "action: reject")),
               "r.yaml:5: rule r1: unknown action 'reject' (known: count, alert, drop)");
     EXPECT_EQ(error_of(one("{field: payload, regex: x}", "action: count\n    alert_rate: 3")),

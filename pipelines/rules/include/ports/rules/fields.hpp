@@ -49,13 +49,15 @@ enum class field : std::uint8_t {
 };
 inline constexpr std::size_t field_count = 11;
 inline constexpr std::array<std::string_view, field_count> field_names = {
-    "payload",       "snmp.community",   "snmp.user",     "snmp.pdu",
-    "ntp.mode",      "ntp.version",      "ntp.request_code", "l2tp.hostname",
-    "pptp.hostname", "pptp.vendor",      "pptp.control_type"};
+    "payload",       "snmp.community", "snmp.user",        "snmp.pdu",
+    "ntp.mode",      "ntp.version",    "ntp.request_code", "l2tp.hostname",
+    "pptp.hostname", "pptp.vendor",    "pptp.control_type"};
 
 // A set of fields, bit = field value.
 using field_mask = std::uint16_t;
-constexpr field_mask bit(field f) { return static_cast<field_mask>(1u << static_cast<unsigned>(f)); }
+constexpr field_mask bit(field f) {
+    return static_cast<field_mask>(1u << static_cast<unsigned>(f));
+}
 
 // Fields with a number (equals); snmp.pdu has both a number and a name (regex).
 constexpr bool field_has_number(field f) {
@@ -98,17 +100,18 @@ struct field_values {
     bool has(field f) const { return (present & bit(f)) != 0; }
     // Only for a field that has() and has text (field_has_text).
     byte_span text_of(field f) const {
-        return byte_span(text_data[static_cast<std::size_t>(f)], text_size[static_cast<std::size_t>(f)]);
+        return byte_span(text_data[static_cast<std::size_t>(f)],
+                         text_size[static_cast<std::size_t>(f)]);
     }
     std::uint64_t number_of(field f) const { return number[static_cast<std::size_t>(f)]; }
 };
 
 namespace fields_detail {
 
-constexpr field_mask snmp_fields = bit(field::snmp_community) | bit(field::snmp_user) |
-                                   bit(field::snmp_pdu);
-constexpr field_mask ntp_fields = bit(field::ntp_mode) | bit(field::ntp_version) |
-                                  bit(field::ntp_request_code);
+constexpr field_mask snmp_fields =
+    bit(field::snmp_community) | bit(field::snmp_user) | bit(field::snmp_pdu);
+constexpr field_mask ntp_fields =
+    bit(field::ntp_mode) | bit(field::ntp_version) | bit(field::ntp_request_code);
 constexpr field_mask pptp_fields =
     bit(field::pptp_hostname) | bit(field::pptp_vendor) | bit(field::pptp_control_type);
 
@@ -240,7 +243,8 @@ inline field_values extract_layers(const parsers::layers& l, byte_span bytes,
                 extract_pptp(l7, want, v);
             }
             break;
-        default: break;
+        default:
+            break;
     }
     return v;
 }
@@ -248,8 +252,7 @@ inline field_values extract_layers(const parsers::layers& l, byte_span bytes,
 }  // namespace fields_detail
 
 // An Ethernet frame of class cls (as classify_frame said): the fields in want that it has.
-inline field_values extract_frame(byte_span frame, pipelines::traffic_class cls,
-                                  field_mask want) {
+inline field_values extract_frame(byte_span frame, pipelines::traffic_class cls, field_mask want) {
     if (const auto l = parsers::parse_ethernet_simple_ipv4(frame)) [[likely]] {
         return fields_detail::extract_layers(*l, frame, cls, want);
     }
@@ -257,8 +260,8 @@ inline field_values extract_frame(byte_span frame, pipelines::traffic_class cls,
 }
 
 // A network-layer packet whose ethertype the capture's link type gives (as classify_l3).
-inline field_values extract_l3(std::uint16_t ethertype, byte_span l3,
-                               pipelines::traffic_class cls, field_mask want) {
+inline field_values extract_l3(std::uint16_t ethertype, byte_span l3, pipelines::traffic_class cls,
+                               field_mask want) {
     return fields_detail::extract_layers(parsers::parse_l3(ethertype, l3), l3, cls, want);
 }
 

@@ -8,7 +8,10 @@
 //   for each worker: its scratch for the new set (scratch(*set), or fit() while that worker
 //   does not use it), then publish the set; free the old set after every worker has passed.
 // Data path (a worker, no allocation, no locks, no syscalls):
-//   match_frame(*set, my_scratch, frame, cls, [&](std::uint32_t i) { counters.add(set->slot(i)); });
+//   match_frame(*set, my_scratch, frame, cls,
+//               [&](std::uint32_t i) { counters.add(set->slot(i)); });
+// A scratch also holds the worker's value cache (see detail::value_cache), which is keyed by
+// database, so a scratch fitted to several sets is correct for each of them.
 //
 // Counters live outside the set (rule_counters, indexed by slot): a rule keeps its slot across
 // reloads as long as its id stays, so its counts continue.
@@ -19,6 +22,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -60,7 +64,7 @@ struct rule {
 
 // "FILE:LINE: rule ID: what" (or "FILE:LINE: what" when no rule is concerned).
 class rules_error : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -89,13 +93,13 @@ std::vector<rule> load_rule_file(const std::string& path);
 inline constexpr std::uint32_t max_rule_slots = 16384;
 
 class slot_map {
-public:
+  public:
     // The id's slot, given now when it has none; rules_error when all max_rule_slots are taken.
     std::uint32_t assign(const std::string& id);
     std::optional<std::uint32_t> find(const std::string& id) const;
     std::size_t size() const { return slots_.size(); }
 
-private:
+  private:
     std::unordered_map<std::string, std::uint32_t> slots_;
 };
 
@@ -124,10 +128,13 @@ namespace detail {
 // pattern id is the position in regex_rules) and the numeric rules as plain compares. Classes
 // whose rule lists are the same share one compiled group.
 struct field_group {
-    std::shared_ptr<hs_database_t> db;  // null when the field has no regex rule for the class
+    std::shared_ptr<hs_database_t> db;       // null when the field has no regex rule for the class
     std::vector<std::uint32_t> regex_rules;  // pattern id -> rule index
     // No pattern matches fewer bytes (Hyperscan's min_width): a shorter value is not scanned.
     std::uint32_t min_length = 0;
+    // Unique for the life of the process (never reused, unlike an address): the key of this
+    // group's entries in a scratch's value cache.
+    std::uint64_t cache_id = 0;
     struct numeric_rule {
         std::uint64_t value;
         std::uint32_t rule_index;
@@ -144,7 +151,7 @@ struct class_rules {
 
 // An immutable compiled set. Any class rules ("class: any") are part of every class's groups.
 class rule_set {
-public:
+  public:
     // rules_error (rule id, FILE:LINE) when Hyperscan rejects a pattern; slots are assigned to
     // every rule's id (new ids get new slots) only when the whole set compiled.
     static std::shared_ptr<const rule_set> compile(std::vector<rule> rules, slot_map& slots,
@@ -172,7 +179,7 @@ public:
         return classes_[static_cast<std::size_t>(c)];
     }
 
-private:
+  private:
     rule_set() = default;
 
     std::vector<rule> rules_;
@@ -185,13 +192,35 @@ private:
     std::size_t database_bytes_ = 0;
 };
 
-// Hyperscan scratch space, one per worker (a scratch is used by one thread at a time).
+namespace detail {
+
+// Short field values repeat (SNMP communities, host names, vendors): a worker remembers which
+// patterns of a group matched a value, in a small direct-mapped table, and skips Hyperscan when
+// the same value comes again. Payloads are never cached.
+struct value_cache {
+    static constexpr std::size_t entries = 256;
+    static constexpr std::size_t max_value = 32;
+    static constexpr std::size_t max_ids = 4;
+    struct entry {
+        std::uint64_t group = 0;  // field_group::cache_id; 0 = empty
+        std::uint8_t size = 0;
+        std::uint8_t count = 0;
+        std::array<std::uint16_t, max_ids> ids{};  // pattern ids that matched
+        std::array<std::uint8_t, max_value> value{};
+    };
+    std::array<entry, entries> table{};
+};
+
+}  // namespace detail
+
+// Hyperscan scratch space, one per worker (a scratch is used by one thread at a time), and the
+// worker's value cache.
 class scratch {
-public:
+  public:
     scratch() = default;
     // A scratch that fits every database of the set.
     explicit scratch(const rule_set& set);
-    scratch(scratch&& o) noexcept : s_(o.s_) { o.s_ = nullptr; }
+    scratch(scratch&& o) noexcept : s_(o.s_), cache_(std::move(o.cache_)) { o.s_ = nullptr; }
     scratch& operator=(scratch&& o) noexcept;
     scratch(const scratch&) = delete;
     scratch& operator=(const scratch&) = delete;
@@ -207,9 +236,11 @@ public:
 
     hs_scratch_t* get() const { return s_; }
     explicit operator bool() const { return s_ != nullptr; }
+    detail::value_cache* cache() const { return cache_.get(); }
 
-private:
+  private:
     hs_scratch_t* s_ = nullptr;
+    std::unique_ptr<detail::value_cache> cache_;
 };
 
 namespace detail {
@@ -233,6 +264,53 @@ int on_hs_match(unsigned id, unsigned long long, unsigned long long, unsigned, v
     return 0;
 }
 
+// Collects up to max_ids pattern ids; count goes on past it (then the value is not cached).
+struct collected {
+    std::array<std::uint16_t, value_cache::max_ids> ids{};
+    std::uint32_t count = 0;
+};
+int on_hs_collect(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx);
+
+inline std::uint64_t value_hash(byte_span value, std::uint64_t group) {
+    std::uint64_t h = 0xCBF29CE484222325ull ^ group;
+    for (const std::uint8_t b : value) {
+        h = (h ^ b) * 0x100000001B3ull;
+    }
+    return h ^ (h >> 29);
+}
+
+// One short field value through a group's database, by way of the cache.
+template <class OnMatch>
+void scan_cached(const field_group& g, value_cache& cache, hs_scratch_t* s, byte_span value,
+                 OnMatch& on_match) {
+    auto& e = cache.table[value_hash(value, g.cache_id) % value_cache::entries];
+    if (e.group == g.cache_id && e.size == value.size() &&
+        (value.empty() || std::memcmp(e.value.data(), value.data(), value.size()) == 0)) {
+        for (std::uint32_t k = 0; k < e.count; ++k) {
+            on_match(g.regex_rules[e.ids[k]]);
+        }
+        return;
+    }
+    collected c;
+    scan(g.db.get(), value, s, &on_hs_collect, &c);
+    if (c.count > value_cache::max_ids) {
+        // Too many to remember: scan again, reporting directly.
+        scan_context<OnMatch> ctx{&g, &on_match};
+        scan(g.db.get(), value, s, &on_hs_match<OnMatch>, &ctx);
+        return;
+    }
+    e.group = g.cache_id;
+    e.size = static_cast<std::uint8_t>(value.size());
+    e.count = static_cast<std::uint8_t>(c.count);
+    e.ids = c.ids;
+    if (!value.empty()) {
+        std::memcpy(e.value.data(), value.data(), value.size());
+    }
+    for (std::uint32_t k = 0; k < c.count; ++k) {
+        on_match(g.regex_rules[c.ids[k]]);
+    }
+}
+
 template <class OnMatch>
 void match_values(const class_rules& cr, scratch& s, const field_values& v, OnMatch& on_match) {
     field_mask todo = cr.fields & v.present;
@@ -245,9 +323,17 @@ void match_values(const class_rules& cr, scratch& s, const field_values& v, OnMa
                 on_match(n.rule_index);
             }
         }
-        if (g->db && v.text_size[f] >= g->min_length) {
+        if (!g->db || v.text_size[f] < g->min_length) {
+            continue;
+        }
+        if (f != static_cast<unsigned>(field::payload) &&
+            v.text_size[f] <= value_cache::max_value && g->regex_rules.size() <= 0xFFFF &&
+            s.cache() != nullptr) {
+            scan_cached(*g, *s.cache(), s.get(), v.text_of(static_cast<field>(f)), on_match);
+        } else {
             scan_context<OnMatch> ctx{g, &on_match};
-            scan(g->db.get(), v.text_of(static_cast<field>(f)), s.get(), &on_hs_match<OnMatch>, &ctx);
+            scan(g->db.get(), v.text_of(static_cast<field>(f)), s.get(), &on_hs_match<OnMatch>,
+                 &ctx);
         }
     }
 }
