@@ -40,14 +40,15 @@ struct options {
     if (!why.empty()) {
         std::cerr << "ports-analyze: " << why << "\n";
     }
-    std::cerr << "usage: ports-analyze [--json] [--per-packet FILE.csv] [--threads N] [--rules FILE]\n"
-                 "                     CAPTURE...\n"
-                 "  --json            print the statistics document (as ports-engine --stats-json)\n"
-                 "  --per-packet F    write frame,class,valid,detail per packet (frames numbered\n"
-                 "                    from 1, continuing across captures)\n"
-                 "  --threads N       classify on N threads (default: all cores)\n"
-                 "  --rules FILE      apply a rules file (configs/README.md): matches per rule in\n"
-                 "                    the output, matched rule ids per packet in --per-packet\n";
+    std::cerr
+        << "usage: ports-analyze [--json] [--per-packet FILE.csv] [--threads N] [--rules FILE]\n"
+           "                     CAPTURE...\n"
+           "  --json            print the statistics document (as ports-engine --stats-json)\n"
+           "  --per-packet F    write frame,class,valid,detail per packet (frames numbered\n"
+           "                    from 1, continuing across captures)\n"
+           "  --threads N       classify on N threads (default: all cores)\n"
+           "  --rules FILE      apply a rules file (configs/README.md): matches per rule in\n"
+           "                    the output, matched rule ids per packet in --per-packet\n";
     std::exit(2);
 }
 
@@ -114,57 +115,59 @@ void match_view(const rules::rule_set& set, rules::scratch& s, const network_vie
 
 // How a capture's link type reaches the network header.
 network_view view_record(int dlt, parsers::byte_span rec) {
-        const auto classify_l3 = [](std::uint16_t et, parsers::byte_span l3) {
-            return network_view{false, et, l3};
-        };
-        switch (dlt) {
-            case DLT_EN10MB: return network_view{true, 0, rec};
-            case DLT_RAW:
-            case DLT_IPV4:
-            case DLT_IPV6: {
-                if (rec.empty()) {
-                    return classify_l3(0, rec);
-                }
-                const std::uint16_t et =
-                    (rec[0] >> 4) == 6 ? parsers::ethertype_ipv6 : parsers::ethertype_ipv4;
-                return classify_l3(et, rec);
+    const auto classify_l3 = [](std::uint16_t et, parsers::byte_span l3) {
+        return network_view{false, et, l3};
+    };
+    switch (dlt) {
+        case DLT_EN10MB:
+            return network_view{true, 0, rec};
+        case DLT_RAW:
+        case DLT_IPV4:
+        case DLT_IPV6: {
+            if (rec.empty()) {
+                return classify_l3(0, rec);
             }
-            case DLT_NULL:
-            case DLT_LOOP: {
-                if (rec.size() < 4) {
-                    return classify_l3(0, {});
-                }
-                // DLT_NULL is in the capturing host's byte order, DLT_LOOP in network order;
-                // the family values are small, so either order shows in one of the end bytes.
-                const std::uint32_t family = rec[0] != 0 ? rec[0] : rec[3];
-                const std::uint16_t et = family == 2 ? parsers::ethertype_ipv4
-                                         : (family == 10 || family == 24 || family == 28 ||
-                                            family == 30)
-                                             ? parsers::ethertype_ipv6
-                                             : 0;
-                return classify_l3(et, rec.subspan(4));
-            }
-            case DLT_LINUX_SLL: {
-                if (rec.size() < 16) {
-                    return classify_l3(0, {});
-                }
-                return classify_l3(parsers::load_be16(rec.data() + 14), rec.subspan(16));
-            }
-            case DLT_LINUX_SLL2: {
-                if (rec.size() < 20) {
-                    return classify_l3(0, {});
-                }
-                return classify_l3(parsers::load_be16(rec.data()), rec.subspan(20));
-            }
-            default: return classify_l3(0, {});
+            const std::uint16_t et =
+                (rec[0] >> 4) == 6 ? parsers::ethertype_ipv6 : parsers::ethertype_ipv4;
+            return classify_l3(et, rec);
         }
+        case DLT_NULL:
+        case DLT_LOOP: {
+            if (rec.size() < 4) {
+                return classify_l3(0, {});
+            }
+            // DLT_NULL is in the capturing host's byte order, DLT_LOOP in network order;
+            // the family values are small, so either order shows in one of the end bytes.
+            const std::uint32_t family = rec[0] != 0 ? rec[0] : rec[3];
+            const std::uint16_t et =
+                family == 2 ? parsers::ethertype_ipv4
+                : (family == 10 || family == 24 || family == 28 || family == 30)
+                    ? parsers::ethertype_ipv6
+                    : 0;
+            return classify_l3(et, rec.subspan(4));
+        }
+        case DLT_LINUX_SLL: {
+            if (rec.size() < 16) {
+                return classify_l3(0, {});
+            }
+            return classify_l3(parsers::load_be16(rec.data() + 14), rec.subspan(16));
+        }
+        case DLT_LINUX_SLL2: {
+            if (rec.size() < 20) {
+                return classify_l3(0, {});
+            }
+            return classify_l3(parsers::load_be16(rec.data()), rec.subspan(20));
+        }
+        default:
+            return classify_l3(0, {});
+    }
 }
 
 // Records of one capture file: libpcap first; where libpcap gives up on a pcapng file (mixed
 // snapshot lengths or link types between interfaces), the built-in reader takes over at the
 // same record, so no frame is lost.
 class capture_source {
-public:
+  public:
     struct record {
         int dlt;
         parsers::byte_span bytes;
@@ -209,7 +212,7 @@ public:
         return record{r->linktype, r->bytes};
     }
 
-private:
+  private:
     struct pcap_closer {
         void operator()(pcap_t* p) const { pcap_close(p); }
     };
@@ -283,8 +286,8 @@ int main(int argc, char** argv) {
     std::vector<std::uint64_t> rule_total(rule_set ? rule_set->size() : 0, 0);
     std::unique_ptr<tbb::global_control> limit;
     if (opt.threads > 0) {
-        limit = std::make_unique<tbb::global_control>(
-            tbb::global_control::max_allowed_parallelism, opt.threads);
+        limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                      opt.threads);
     }
     std::ofstream csv;
     if (!opt.per_packet_path.empty()) {
@@ -308,88 +311,87 @@ int main(int argc, char** argv) {
         }
         bool read_error = false;
         tbb::parallel_pipeline(
-            8,
-            tbb::make_filter<void, std::shared_ptr<batch>>(
-                tbb::filter_mode::serial_in_order,
-                [&](tbb::flow_control& fc) -> std::shared_ptr<batch> {
-                    auto b = std::make_shared<batch>();
-                    b->first_frame = frame + 1;
-                    b->offsets.push_back(0);
-                    while (!read_error && b->offsets.size() <= batch_packets) {
-                        std::optional<capture_source::record> rec;
-                        try {
-                            rec = source->next();
-                        } catch (const std::exception& e) {
-                            std::cerr << "ports-analyze: " << e.what() << "\n";
-                            read_error = true;
-                        }
-                        if (!rec) {
-                            break;
-                        }
-                        b->data.insert(b->data.end(), rec->bytes.begin(), rec->bytes.end());
-                        b->offsets.push_back(b->data.size());
-                        b->dlts.push_back(rec->dlt);
-                    }
-                    frame += b->offsets.size() - 1;
-                    if (b->offsets.size() == 1) {
-                        fc.stop();
-                        return nullptr;
-                    }
-                    return b;
-                }) &
-                tbb::make_filter<std::shared_ptr<batch>, std::shared_ptr<batch>>(
-                    tbb::filter_mode::parallel,
-                    [&](std::shared_ptr<batch> b) {
-                        const std::size_t n = b->offsets.size() - 1;
-                        b->results.resize(n);
-                        rules::scratch* scratch = rule_set ? &scratches.local() : nullptr;
-                        if (rule_set) {
-                            b->rule_matches.assign(rule_set->size(), 0);
-                            b->match_offsets.reserve(n + 1);
-                            b->match_offsets.push_back(0);
-                        }
-                        for (std::size_t i = 0; i < n; ++i) {
-                            const parsers::byte_span rec(b->data.data() + b->offsets[i],
-                                                         b->offsets[i + 1] - b->offsets[i]);
-                            const network_view view = view_record(b->dlts[i], rec);
-                            b->results[i] = classify_view(view);
-                            pipelines::count(b->counters, b->results[i],
-                                             static_cast<std::uint32_t>(rec.size()));
-                            if (rule_set) {
-                                match_view(*rule_set, *scratch, view, b->results[i].cls,
-                                           [&](std::uint32_t r) {
-                                               ++b->rule_matches[r];
-                                               b->match_list.push_back(r);
-                                           });
-                                b->match_offsets.push_back(b->match_list.size());
-                            }
-                        }
-                        return b;
-                    }) &
-                tbb::make_filter<std::shared_ptr<batch>, void>(
-                    tbb::filter_mode::serial_in_order, [&](std::shared_ptr<batch> b) {
-                        total.accumulate(b->counters);
-                        for (std::size_t r = 0; r < b->rule_matches.size(); ++r) {
-                            rule_total[r] += b->rule_matches[r];
-                        }
-                        if (csv.is_open()) {
-                            for (std::size_t i = 0; i < b->results.size(); ++i) {
-                                const auto& r = b->results[i];
-                                csv << (b->first_frame + i) << ','
-                                    << pipelines::class_names[static_cast<std::size_t>(r.cls)]
-                                    << ',' << (r.malformed ? 0 : 1) << ',' << detail_text(r);
-                                if (rule_set) {
-                                    csv << ',';
-                                    for (std::size_t k = b->match_offsets[i];
-                                         k < b->match_offsets[i + 1]; ++k) {
-                                        csv << (k == b->match_offsets[i] ? "" : ";")
-                                            << rule_set->at(b->match_list[k]).id;
-                                    }
-                                }
-                                csv << '\n';
-                            }
-                        }
-                    }));
+            8, tbb::make_filter<void, std::shared_ptr<batch>>(
+                   tbb::filter_mode::serial_in_order,
+                   [&](tbb::flow_control& fc) -> std::shared_ptr<batch> {
+                       auto b = std::make_shared<batch>();
+                       b->first_frame = frame + 1;
+                       b->offsets.push_back(0);
+                       while (!read_error && b->offsets.size() <= batch_packets) {
+                           std::optional<capture_source::record> rec;
+                           try {
+                               rec = source->next();
+                           } catch (const std::exception& e) {
+                               std::cerr << "ports-analyze: " << e.what() << "\n";
+                               read_error = true;
+                           }
+                           if (!rec) {
+                               break;
+                           }
+                           b->data.insert(b->data.end(), rec->bytes.begin(), rec->bytes.end());
+                           b->offsets.push_back(b->data.size());
+                           b->dlts.push_back(rec->dlt);
+                       }
+                       frame += b->offsets.size() - 1;
+                       if (b->offsets.size() == 1) {
+                           fc.stop();
+                           return nullptr;
+                       }
+                       return b;
+                   }) &
+                   tbb::make_filter<std::shared_ptr<batch>, std::shared_ptr<batch>>(
+                       tbb::filter_mode::parallel,
+                       [&](std::shared_ptr<batch> b) {
+                           const std::size_t n = b->offsets.size() - 1;
+                           b->results.resize(n);
+                           rules::scratch* scratch = rule_set ? &scratches.local() : nullptr;
+                           if (rule_set) {
+                               b->rule_matches.assign(rule_set->size(), 0);
+                               b->match_offsets.reserve(n + 1);
+                               b->match_offsets.push_back(0);
+                           }
+                           for (std::size_t i = 0; i < n; ++i) {
+                               const parsers::byte_span rec(b->data.data() + b->offsets[i],
+                                                            b->offsets[i + 1] - b->offsets[i]);
+                               const network_view view = view_record(b->dlts[i], rec);
+                               b->results[i] = classify_view(view);
+                               pipelines::count(b->counters, b->results[i],
+                                                static_cast<std::uint32_t>(rec.size()));
+                               if (rule_set) {
+                                   match_view(*rule_set, *scratch, view, b->results[i].cls,
+                                              [&](std::uint32_t r) {
+                                                  ++b->rule_matches[r];
+                                                  b->match_list.push_back(r);
+                                              });
+                                   b->match_offsets.push_back(b->match_list.size());
+                               }
+                           }
+                           return b;
+                       }) &
+                   tbb::make_filter<std::shared_ptr<batch>, void>(
+                       tbb::filter_mode::serial_in_order, [&](std::shared_ptr<batch> b) {
+                           total.accumulate(b->counters);
+                           for (std::size_t r = 0; r < b->rule_matches.size(); ++r) {
+                               rule_total[r] += b->rule_matches[r];
+                           }
+                           if (csv.is_open()) {
+                               for (std::size_t i = 0; i < b->results.size(); ++i) {
+                                   const auto& r = b->results[i];
+                                   csv << (b->first_frame + i) << ','
+                                       << pipelines::class_names[static_cast<std::size_t>(r.cls)]
+                                       << ',' << (r.malformed ? 0 : 1) << ',' << detail_text(r);
+                                   if (rule_set) {
+                                       csv << ',';
+                                       for (std::size_t k = b->match_offsets[i];
+                                            k < b->match_offsets[i + 1]; ++k) {
+                                           csv << (k == b->match_offsets[i] ? "" : ";")
+                                               << rule_set->at(b->match_list[k]).id;
+                                       }
+                                   }
+                                   csv << '\n';
+                               }
+                           }
+                       }));
         if (read_error) {
             return 1;
         }

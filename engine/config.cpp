@@ -102,8 +102,8 @@ std::vector<ip_address> addresses_of(const context& ctx, const YAML::Node& n,
             ctx.fail(item, "'" + text + "' is not an IPv4 or IPv6 address");
         }
         const bool multicast = a->v6 ? a->bytes[0] == 0xFF : (a->bytes[0] & 0xF0) == 0xE0;
-        const bool unspecified = std::all_of(a->bytes.begin(), a->bytes.end(),
-                                             [](std::uint8_t b) { return b == 0; });
+        const bool unspecified =
+            std::all_of(a->bytes.begin(), a->bytes.end(), [](std::uint8_t b) { return b == 0; });
         if (multicast || unspecified) {
             ctx.fail(item, "'" + text + "' cannot be a service address (multicast or unspecified)");
         }
@@ -131,8 +131,9 @@ ip_prefix prefix_of(const context& ctx, const YAML::Node& item) {
     p.length = static_cast<std::uint8_t>(max);
     if (slash != std::string::npos) {
         const std::string len = text.substr(slash + 1);
-        const bool digits = !len.empty() && len.size() <= 3 &&
-                            std::all_of(len.begin(), len.end(), [](char c) { return c >= '0' && c <= '9'; });
+        const bool digits =
+            !len.empty() && len.size() <= 3 &&
+            std::all_of(len.begin(), len.end(), [](char c) { return c >= '0' && c <= '9'; });
         if (!digits || std::stoi(len) > max) {
             ctx.fail(v, "'" + text + "': prefix length must be 0.." + std::to_string(max));
         }
@@ -188,10 +189,12 @@ ntp_config parse_ntp(const context& ctx, const YAML::Node& n) {
         ctx.only_keys(r, {"interval", "burst", "leak", "kod"}, "ratelimit");
         c.ratelimit.enabled = true;
         if (r["interval"]) {
-            c.ratelimit.interval = static_cast<std::int8_t>(ctx.integer_of(r["interval"], "interval", -4, 12));
+            c.ratelimit.interval =
+                static_cast<std::int8_t>(ctx.integer_of(r["interval"], "interval", -4, 12));
         }
         if (r["burst"]) {
-            c.ratelimit.burst = static_cast<std::uint8_t>(ctx.integer_of(r["burst"], "burst", 1, 255));
+            c.ratelimit.burst =
+                static_cast<std::uint8_t>(ctx.integer_of(r["burst"], "burst", 1, 255));
         }
         if (r["leak"]) {
             c.ratelimit.leak = static_cast<std::uint8_t>(ctx.integer_of(r["leak"], "leak", 0, 4));
@@ -245,8 +248,9 @@ snmp_config parse_snmp(const context& ctx, const YAML::Node& n) {
     if (n["agentx_socket"]) {
         c.agentx_socket = ctx.string_of(n["agentx_socket"], "agentx_socket");
         if (c.agentx_socket.empty()) {
-            ctx.fail(n["agentx_socket"], "'agentx_socket' must not be empty (leave it out for "
-                                         "net-snmp's default)");
+            ctx.fail(n["agentx_socket"],
+                     "'agentx_socket' must not be empty (leave it out for "
+                     "net-snmp's default)");
         }
     }
     if (n["ping_interval"]) {
@@ -266,7 +270,8 @@ snmp_config parse_snmp(const context& ctx, const YAML::Node& n) {
     if (n["thresholds"]) {
         const YAML::Node list = n["thresholds"];
         if (!list.IsSequence()) {
-            ctx.fail(list, "'thresholds' must be a list of {counter, rate_above, interval, holddown}");
+            ctx.fail(list,
+                     "'thresholds' must be a list of {counter, rate_above, interval, holddown}");
         }
         for (const auto& item : list) {
             ctx.only_keys(item, {"counter", "rate_above", "interval", "holddown"}, "a threshold");
@@ -301,12 +306,12 @@ snmp_config parse_snmp(const context& ctx, const YAML::Node& n) {
                 ctx.fail(r, "'rate_above' must be in [0, 1e12] per second");
             }
             if (item["interval"]) {
-                th.interval_s =
-                    static_cast<std::uint32_t>(ctx.integer_of(item["interval"], "interval", 1, 3600));
+                th.interval_s = static_cast<std::uint32_t>(
+                    ctx.integer_of(item["interval"], "interval", 1, 3600));
             }
             if (item["holddown"]) {
-                th.holddown_s =
-                    static_cast<std::uint32_t>(ctx.integer_of(item["holddown"], "holddown", 0, 86400));
+                th.holddown_s = static_cast<std::uint32_t>(
+                    ctx.integer_of(item["holddown"], "holddown", 0, 86400));
             }
             c.thresholds.push_back(std::move(th));
         }

@@ -14,7 +14,7 @@
 namespace ports::engine {
 
 class config_error : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -35,9 +35,9 @@ struct ip_prefix {
 struct ratelimit_config {
     bool enabled = false;
     std::int8_t interval = 3;  // log2 seconds between responses on average (chrony: -4..12)
-    std::uint8_t burst = 8;     // responses allowed in a burst
-    std::uint8_t leak = 2;      // 1 in 2^leak limited requests answered anyway
-    bool kod = false;           // answer limited requests with a RATE kiss-o'-death
+    std::uint8_t burst = 8;    // responses allowed in a burst
+    std::uint8_t leak = 2;     // 1 in 2^leak limited requests answered anyway
+    bool kod = false;          // answer limited requests with a RATE kiss-o'-death
 };
 
 struct ntp_config {
@@ -84,7 +84,7 @@ struct snmp_threshold {
 
 struct snmp_config {
     bool enabled = false;
-    std::string agentx_socket;  // empty: net-snmp's default
+    std::string agentx_socket;          // empty: net-snmp's default
     std::uint32_t ping_interval_s = 1;  // AgentX ping: reconnect delay after snmpd restarts
     bool trap_link = true;
     bool trap_start_stop = true;
@@ -109,6 +109,5 @@ engine_config load_config(const std::string& path);
 engine_config parse_config(const std::string& text, const std::string& file_name);
 
 bool is_pci_address(const std::string& device);
-
 
 }  // namespace ports::engine

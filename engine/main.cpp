@@ -27,8 +27,8 @@
 #include "ports.hpp"
 #include "ports/pipelines/counters.hpp"
 #include "ports/pipelines/worker.hpp"
-#include "ports/telemetry/stats_json.hpp"
 #include "ports/telemetry/snmp_agent.hpp"
+#include "ports/telemetry/stats_json.hpp"
 #include "runtime.hpp"
 #include "snmp_source.hpp"
 #include "stats.hpp"
@@ -40,12 +40,16 @@ using namespace ports::engine;
 
 std::atomic<bool> g_signal{false};
 
-void on_signal(int) { g_signal.store(true, std::memory_order_relaxed); }
+void on_signal(int) {
+    g_signal.store(true, std::memory_order_relaxed);
+}
 
 // SIGHUP: reload the rules file (the control loop does it).
 std::atomic<bool> g_reload{false};
 
-void on_reload_signal(int) { g_reload.store(true, std::memory_order_relaxed); }
+void on_reload_signal(int) {
+    g_reload.store(true, std::memory_order_relaxed);
+}
 
 void control_loop(runtime& rt, const app_options& opt) {
     using clock = std::chrono::steady_clock;
@@ -198,7 +202,8 @@ int main(int argc, char** argv) {
     }
     app_options opt;
     try {
-        opt = parse_app_options(std::vector<std::string>(argv + std::min(split + 1, argc), argv + argc));
+        opt = parse_app_options(
+            std::vector<std::string>(argv + std::min(split + 1, argc), argv + argc));
     } catch (const usage_error& e) {
         std::cerr << "ports-engine: " << e.what() << "\n" << usage_text();
         return 2;

@@ -55,7 +55,7 @@ struct rules_figures {
 };
 
 class rules_runtime {
-public:
+  public:
     // Alerts per second of a rule whose file sets none.
     static constexpr std::uint32_t default_alerts_per_second = 10;
     // Records per worker ring (a power of two); a full ring loses records, counted.
@@ -102,7 +102,7 @@ public:
     // agent's rule-alert trap); empty by default. matches: the rule's total so far.
     std::function<void(const rules::rule&, std::uint64_t matches)> alert_notifier;
 
-private:
+  private:
     struct rule_info {
         rules::rule rule;
         double tokens = 0;

@@ -17,7 +17,9 @@ void unsent_callback(rte_mbuf** pkts, std::uint16_t unsent, void* userdata) {
     pipelines::worker_stats::add(*static_cast<std::uint64_t*>(userdata), unsent);
 }
 
-int launch_worker(void* arg) { return pipelines::worker_main(arg); }
+int launch_worker(void* arg) {
+    return pipelines::worker_main(arg);
+}
 
 }  // namespace
 

@@ -27,7 +27,7 @@ struct lcore_block {
 };
 
 class runtime {
-public:
+  public:
     runtime() = default;
     runtime(const runtime&) = delete;
     runtime& operator=(const runtime&) = delete;
@@ -63,7 +63,7 @@ public:
 
     void release();
 
-private:
+  private:
     void build_lcores();
     void start_rules(const std::string& path);
 

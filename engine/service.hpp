@@ -15,7 +15,7 @@
 namespace ports::engine {
 
 class ntp_service {
-public:
+  public:
     // Loads keys and access rules and marks the ports that serve (serves_ntp). Throws
     // init_error with a message naming the file or setting at fault.
     ntp_service(const ntp_config& cfg, std::vector<port_runtime>& ports);
@@ -36,7 +36,7 @@ public:
     // What the workers answer with (clock state, stratum override), for telemetry.
     const pipelines::service_shared& shared() const { return shared_; }
 
-private:
+  private:
     struct lcore_state;
 
     ntp_config cfg_;

@@ -7,11 +7,10 @@
 #include <rte_eal.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
-#include <rte_mbuf.h>
 #include <rte_ether.h>
+#include <rte_mbuf.h>
 #include <rte_prefetch.h>
 #include <rte_ring.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -69,8 +68,8 @@ void wire(const ring_port& from, const ring_port& to) {
 }
 
 // Raw forward: what the inline path does with the classify stage taken out.
-void forward_only(pipelines::lcore_conf& conf, const pipelines::rx_queue_conf& rx,
-                  rte_mbuf** pkts, std::uint16_t n) {
+void forward_only(pipelines::lcore_conf& conf, const pipelines::rx_queue_conf& rx, rte_mbuf** pkts,
+                  std::uint16_t n) {
     rte_eth_dev_tx_buffer* buffer = conf.tx_buffer[rx.peer];
     for (std::uint16_t i = 0; i < n; ++i) {
         rte_eth_tx_buffer(rx.peer, conf.tx_queue[rx.peer], buffer, pkts[i]);
@@ -95,8 +94,8 @@ void forward_mac_swap(pipelines::lcore_conf& conf, const pipelines::rx_queue_con
 }
 
 template <typename Stage>
-double run_mpps(pipelines::lcore_conf& conf, const ring_port& a, const ring_port& b,
-                double seconds, Stage stage) {
+double run_mpps(pipelines::lcore_conf& conf, const ring_port& a, const ring_port& b, double seconds,
+                Stage stage) {
     const pipelines::rx_queue_conf rx = conf.rx[0];
     rte_mbuf* pkts[pipelines::burst_size];
     std::uint64_t packets = 0;
@@ -104,7 +103,8 @@ double run_mpps(pipelines::lcore_conf& conf, const ring_port& a, const ring_port
     auto now = start;
     while (now - start < std::chrono::duration<double>(seconds)) {
         for (int k = 0; k < 256; ++k) {
-            const std::uint16_t n = rte_eth_rx_burst(rx.port, rx.queue, pkts, pipelines::burst_size);
+            const std::uint16_t n =
+                rte_eth_rx_burst(rx.port, rx.queue, pkts, pipelines::burst_size);
             if (n == 0) {
                 pipelines::drain_tx(conf);
             }
@@ -153,7 +153,8 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < working_set; ++i) {
         const auto& f = traffic.frames[i];
         rte_mbuf* m = rte_pktmbuf_alloc(pool);
-        std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(f.size())), f.data(), f.size());
+        std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(f.size())), f.data(),
+                    f.size());
         bytes += f.size();
         rte_ring_enqueue(a.rx, m);
     }
@@ -203,15 +204,18 @@ int main(int argc, char** argv) {
     }
     std::printf("net_ring raw forward (rx -> tx, data untouched): %7.2f Mpps/core\n", best_forward);
     std::printf("net_ring l2fwd-style forward (MAC rewrite):      %7.2f Mpps/core\n", best_l2fwd);
-    std::printf("engine inline (rx -> classify+count -> tx):      %7.2f Mpps/core\n", best_classify);
-    std::printf("engine inline + rule stage (1 rule, snmp-trap):   %7.2f Mpps/core (%.2f%% of "
-                "frames scanned)\n",
-                best_rules_idle,
-                100.0 * static_cast<double>(scanned) /
-                    static_cast<double>(std::max<std::uint64_t>(rules_rounds_packets, 1)));
-    std::printf("ratio rule stage idle / classify: %.3f (frames of classes without rules: one "
-                "bit test)\n",
-                best_rules_idle / best_classify);
+    std::printf("engine inline (rx -> classify+count -> tx):      %7.2f Mpps/core\n",
+                best_classify);
+    std::printf(
+        "engine inline + rule stage (1 rule, snmp-trap):   %7.2f Mpps/core (%.2f%% of "
+        "frames scanned)\n",
+        best_rules_idle,
+        100.0 * static_cast<double>(scanned) /
+            static_cast<double>(std::max<std::uint64_t>(rules_rounds_packets, 1)));
+    std::printf(
+        "ratio rule stage idle / classify: %.3f (frames of classes without rules: one "
+        "bit test)\n",
+        best_rules_idle / best_classify);
     std::printf("ratio classify / raw forward:    %.3f (target >= 0.95)\n",
                 best_classify / best_forward);
     std::printf("ratio classify / l2fwd forward:  %.3f\n", best_classify / best_l2fwd);

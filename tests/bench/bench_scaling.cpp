@@ -77,7 +77,8 @@ int lane_main(void* arg) {
     }
     while (!g_stop.load(std::memory_order_relaxed)) {
         for (int k = 0; k < 64; ++k) {
-            const std::uint16_t n = rte_eth_rx_burst(rx.port, rx.queue, pkts, pipelines::burst_size);
+            const std::uint16_t n =
+                rte_eth_rx_burst(rx.port, rx.queue, pkts, pipelines::burst_size);
             if (n == 0) {
                 pipelines::drain_tx(*l.conf);
             }
@@ -165,7 +166,8 @@ result measure(unsigned n, double seconds, int rounds, const frame_set& mix) {
         auto& l = lanes[i];
         l.rx = rte_ring_create((name + "r").c_str(), ring_size, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
         l.tx = rte_ring_create((name + "t").c_str(), ring_size, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-        l.port = static_cast<std::uint16_t>(rte_eth_from_rings(name.c_str(), &l.rx, 1, &l.tx, 1, 0));
+        l.port =
+            static_cast<std::uint16_t>(rte_eth_from_rings(name.c_str(), &l.rx, 1, &l.tx, 1, 0));
         l.pool = rte_pktmbuf_pool_create((name + "p").c_str(), 2047, 256, 0,
                                          RTE_MBUF_DEFAULT_BUF_SIZE, 0);
         engine::port_runtime p;
@@ -229,8 +231,7 @@ int main(int argc, char** argv) {
             std::string s = argv[i + 1];
             for (std::size_t pos = 0; pos < s.size();) {
                 const std::size_t comma = s.find(',', pos);
-                lanes_list.push_back(
-                    static_cast<unsigned>(std::stoul(s.substr(pos, comma - pos))));
+                lanes_list.push_back(static_cast<unsigned>(std::stoul(s.substr(pos, comma - pos))));
                 pos = comma == std::string::npos ? s.size() : comma + 1;
             }
         } else if (a == "--seconds") {
@@ -242,11 +243,18 @@ int main(int argc, char** argv) {
         }
     }
     const unsigned max_lanes = *std::max_element(lanes_list.begin(), lanes_list.end());
-    std::vector<std::string> args = {"bench-scaling", "--no-huge", "-m",
-                                     std::to_string(512 + 96 * max_lanes), "--no-pci",
-                                     "--no-shconf", "--file-prefix",
-                                     "ports-bench-scaling-" + std::to_string(getpid()), "-l",
-                                     "0-" + std::to_string(max_lanes), "--log-level", "error"};
+    std::vector<std::string> args = {"bench-scaling",
+                                     "--no-huge",
+                                     "-m",
+                                     std::to_string(512 + 96 * max_lanes),
+                                     "--no-pci",
+                                     "--no-shconf",
+                                     "--file-prefix",
+                                     "ports-bench-scaling-" + std::to_string(getpid()),
+                                     "-l",
+                                     "0-" + std::to_string(max_lanes),
+                                     "--log-level",
+                                     "error"};
     if (!plugins.empty()) {
         args.insert(args.end(), {"-d", plugins});
     }
@@ -259,10 +267,11 @@ int main(int argc, char** argv) {
         return 1;
     }
     const auto traffic = bench::load_mix(shared);
-    std::printf("lanes = worker lcores, each with its own net_ring port; best of %d rounds of "
-                "%.1f s\nclassify: inline, %s\nntp: unauthenticated requests, %zu sources per "
-                "lane\n\n",
-                rounds, seconds, traffic.source.c_str(), lane_working_set);
+    std::printf(
+        "lanes = worker lcores, each with its own net_ring port; best of %d rounds of "
+        "%.1f s\nclassify: inline, %s\nntp: unauthenticated requests, %zu sources per "
+        "lane\n\n",
+        rounds, seconds, traffic.source.c_str(), lane_working_set);
     std::printf("%6s %14s %10s %14s %10s\n", "lanes", "classify Mpps", "per lane", "NTP Mpps",
                 "per lane");
     double base_classify = 0;

@@ -47,7 +47,9 @@ ports:
     EXPECT_TRUE(cfg.lcores.empty());
 }
 
-TEST(Config, EmptyFileMeansDefaults) { EXPECT_TRUE(parse_config("", "t.yaml").ports.empty()); }
+TEST(Config, EmptyFileMeansDefaults) {
+    EXPECT_TRUE(parse_config("", "t.yaml").ports.empty());
+}
 
 TEST(Config, UnknownTopLevelKeyNamesFileAndLine) {
     EXPECT_EQ(error_of("ports: []\nprots: 1\n").rfind("t.yaml:2: unknown key 'prots'", 0), 0u);
@@ -118,8 +120,8 @@ TEST(Config, PciAddressesAreRecognised) {
 }
 
 TEST(Options, ParsesEveryFlag) {
-    const auto o = parse_app_options(
-        {"--config", "c.yaml", "--stats-json", "s.json", "--duration", "2.5", "--stats-interval", "1"});
+    const auto o = parse_app_options({"--config", "c.yaml", "--stats-json", "s.json", "--duration",
+                                      "2.5", "--stats-interval", "1"});
     EXPECT_EQ(o.config_path, "c.yaml");
     EXPECT_EQ(o.stats_json_path, "s.json");
     ASSERT_TRUE(o.duration_s.has_value());
@@ -137,7 +139,8 @@ TEST(Config, ShippedExamplesLoad) {
     std::size_t loaded = 0;
     for (const auto& e : std::filesystem::directory_iterator(PORTS_CONFIGS_DIR)) {
         // rules-*.yaml are rule packs, not engine configs (tests/unit/rules loads them).
-        if (e.path().extension() == ".yaml" && !e.path().filename().string().starts_with("rules-")) {
+        if (e.path().extension() == ".yaml" &&
+            !e.path().filename().string().starts_with("rules-")) {
             EXPECT_NO_THROW(load_config(e.path().string())) << e.path();
             ++loaded;
         }
@@ -256,10 +259,16 @@ TEST(ConfigSnmp, AbsentMeansOffAndAnEmptySectionMeansOnWithDefaults) {
 }
 
 TEST(ConfigSnmp, RefusalsNameFileAndLine) {
-    EXPECT_EQ(error_of("snmp:\n  agentx: /x\n").rfind("t.yaml:2: unknown key 'agentx' in snmp", 0), 0u);
-    EXPECT_EQ(error_of("snmp:\n  agentx_socket: ''\n").rfind("t.yaml:2: 'agentx_socket' must not be empty", 0), 0u);
-    EXPECT_EQ(error_of("snmp:\n  traps: {link: maybe}\n").rfind("t.yaml:2: 'link' must be true or false", 0), 0u);
-    EXPECT_EQ(error_of("snmp:\n  traps: {flood: true}\n").rfind("t.yaml:2: unknown key 'flood'", 0), 0u);
+    EXPECT_EQ(error_of("snmp:\n  agentx: /x\n").rfind("t.yaml:2: unknown key 'agentx' in snmp", 0),
+              0u);
+    EXPECT_EQ(error_of("snmp:\n  agentx_socket: ''\n")
+                  .rfind("t.yaml:2: 'agentx_socket' must not be empty", 0),
+              0u);
+    EXPECT_EQ(error_of("snmp:\n  traps: {link: maybe}\n")
+                  .rfind("t.yaml:2: 'link' must be true or false", 0),
+              0u);
+    EXPECT_EQ(error_of("snmp:\n  traps: {flood: true}\n").rfind("t.yaml:2: unknown key 'flood'", 0),
+              0u);
     EXPECT_EQ(error_of("snmp:\n  thresholds:\n    - {counter: ntp.malformd, rate_above: 1}\n")
                   .rfind("t.yaml:3: unknown counter 'ntp.malformd'", 0),
               0u);
@@ -275,10 +284,14 @@ TEST(ConfigSnmp, RefusalsNameFileAndLine) {
     EXPECT_EQ(error_of("snmp:\n  thresholds:\n    - {counter: ntp.malformed, rate_above: -1}\n")
                   .rfind("t.yaml:3: 'rate_above' must be in", 0),
               0u);
-    EXPECT_EQ(error_of("snmp:\n  thresholds:\n\n    - {counter: gre.packets, rate_above: 1, interval: 0}\n")
-                  .rfind("t.yaml:4: 'interval' = 0 is out of range", 0),
+    EXPECT_EQ(
+        error_of(
+            "snmp:\n  thresholds:\n\n    - {counter: gre.packets, rate_above: 1, interval: 0}\n")
+            .rfind("t.yaml:4: 'interval' = 0 is out of range", 0),
+        0u);
+    EXPECT_EQ(error_of("snmp:\n  thresholds: {counter: gre.packets}\n")
+                  .rfind("t.yaml:2: 'thresholds' must be a list", 0),
               0u);
-    EXPECT_EQ(error_of("snmp:\n  thresholds: {counter: gre.packets}\n").rfind("t.yaml:2: 'thresholds' must be a list", 0), 0u);
 }
 
 TEST(ConfigRules, PathIsRelativeToTheConfigFile) {

@@ -68,12 +68,12 @@ struct l2tp_avp {
 // Walks the AVPs of a control message's body. next() gives nothing at the end or on a
 // malformed AVP (then failed() is true).
 class l2tp_avp_iterator {
-public:
+  public:
     explicit l2tp_avp_iterator(byte_span body) : rest_(body) {}
     inline std::optional<l2tp_avp> next();
     bool failed() const { return failed_; }
 
-private:
+  private:
     byte_span rest_;
     bool failed_ = false;
 };

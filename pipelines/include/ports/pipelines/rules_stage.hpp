@@ -62,7 +62,7 @@ struct rules_generation {
     };
     std::vector<alert_limit> alert_limits;
     std::uint32_t class_mask = 0;  // bit c: the set has rules for traffic_class c
-    std::uint64_t number = 0;               // 1 for the first set published
+    std::uint64_t number = 0;      // 1 for the first set published
 };
 
 // Shared by every worker of the engine.

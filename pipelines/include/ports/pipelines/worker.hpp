@@ -24,7 +24,7 @@ struct rules_lcore;
 struct rx_queue_conf {
     std::uint16_t port = 0;
     std::uint16_t queue = 0;
-    std::uint16_t peer = no_peer;  // inline mode: the port rx traffic is forwarded to
+    std::uint16_t peer = no_peer;           // inline mode: the port rx traffic is forwarded to
     const port_service* service = nullptr;  // the port's NTP service, if it has one
 };
 
@@ -32,7 +32,7 @@ struct rx_queue_conf {
 struct alignas(64) worker_stats {
     std::uint64_t rx_packets = 0;
     std::uint64_t tx_packets = 0;
-    std::uint64_t tx_dropped = 0;  // TX ring full: freed, never retried (no head-of-line wait)
+    std::uint64_t tx_dropped = 0;   // TX ring full: freed, never retried (no head-of-line wait)
     std::uint64_t busy_cycles = 0;  // TSC cycles of iterations that received something
     std::uint64_t total_cycles = 0;
     std::uint64_t loops = 0;

@@ -48,7 +48,8 @@ inline message_type control_message_type(byte_span body) {
     }
     const std::uint8_t* p = body.data();
     const std::uint16_t head = load_be16(p);
-    if ((head & avp_length) != 8 || (head & avp_h) != 0 || load_be16(p + 2) != 0 || load_be16(p + 4) != 0) {
+    if ((head & avp_length) != 8 || (head & avp_h) != 0 || load_be16(p + 2) != 0 ||
+        load_be16(p + 4) != 0) {
         out.st = status::bad_value;
         return out;
     }
@@ -57,7 +58,8 @@ inline message_type control_message_type(byte_span body) {
 }
 
 inline l2tp_view parse_l2tp_v2(l2tp_view out, byte_span payload) {
-    if (out.control && (!out.length_present || !out.sequence_present || out.offset_present || out.priority)) {
+    if (out.control &&
+        (!out.length_present || !out.sequence_present || out.offset_present || out.priority)) {
         out.st = status::bad_value;
         return out;
     }
@@ -180,8 +182,8 @@ namespace tunnels_detail {
                                                byte_span ip_payload) {
     const std::uint8_t* p = ip_payload.data();
     const std::size_t size = ip_payload.size();
-    if ((flags & (gre_c | gre_r | gre_strict | gre_recur | gre_reserved)) != 0 || !out.key_present ||
-        out.protocol != gre_proto_ppp) {
+    if ((flags & (gre_c | gre_r | gre_strict | gre_recur | gre_reserved)) != 0 ||
+        !out.key_present || out.protocol != gre_proto_ppp) {
         out.st = status::bad_value;
         return out;
     }
@@ -247,8 +249,8 @@ namespace tunnels_detail {
         return out;
     }
     // Checksum (+16 reserved bits), key and sequence are 4 bytes each, in that order.
-    const std::size_t header =
-        4 + 4 * static_cast<std::size_t>(std::popcount(static_cast<unsigned>(flags & (gre_c | gre_k | gre_s))));
+    const std::size_t header = 4 + 4 * static_cast<std::size_t>(std::popcount(
+                                           static_cast<unsigned>(flags & (gre_c | gre_k | gre_s))));
     out.header_length = static_cast<std::uint8_t>(header);
     if (size < header) [[unlikely]] {
         out.st = status::truncated;
@@ -270,7 +272,6 @@ namespace tunnels_detail {
     return out;
 }
 
-
 }  // namespace tunnels_detail
 
 // Fast path: version 0 with no routing, no must-be-zero bit set and the whole header present
@@ -283,7 +284,8 @@ namespace tunnels_detail {
     if (size >= 4) [[likely]] {
         const std::uint8_t* p = ip_payload.data();
         const std::uint16_t flags = load_be16(p);
-        if ((flags & (gre_r | gre_strict | gre_recur | gre_reserved | gre_a | gre_ver)) == 0) [[likely]] {
+        if ((flags & (gre_r | gre_strict | gre_recur | gre_reserved | gre_a | gre_ver)) == 0)
+            [[likely]] {
             const bool c = (flags & gre_c) != 0;
             const bool k = (flags & gre_k) != 0;
             const bool sq = (flags & gre_s) != 0;
@@ -445,7 +447,8 @@ inline std::optional<pptp_sccr_fields> pptp_sccr(const pptp_view& m) {
     }
     return pptp_sccr_fields{
         .host_name = tunnels_detail::nul_trimmed(m.message.subspan(host_at, field_length)),
-        .vendor = tunnels_detail::nul_trimmed(m.message.subspan(host_at + field_length, field_length)),
+        .vendor =
+            tunnels_detail::nul_trimmed(m.message.subspan(host_at + field_length, field_length)),
     };
 }
 
