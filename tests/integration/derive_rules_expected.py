@@ -1,11 +1,11 @@
 #!/usr/bin/python3
 """Derive the match counts of the shipped rule pack (configs/rules-classic.yaml) on every
-shared capture and on tests/integration/data/*.pcap, INDEPENDENTLY of the engine's C++ code:
+shared capture and on the captures the build makes (DATA_DIR/*.pcap), INDEPENDENTLY of the engine's C++ code:
 each rule is a TShark display filter, counted per capture. Dev-time tool (TShark is not in
 CI); its output, tests/integration/rules_expected.json, is committed and read by
 test_rules_pack.py.
 
-    /usr/bin/python3 tests/integration/derive_rules_expected.py ../shared/pcaps \\
+    /usr/bin/python3 tests/integration/derive_rules_expected.py ../shared/pcaps build/tests/integration \\
         > tests/integration/rules_expected.json
 
 Each frame is judged alone, as the engine sees it: no IP defragmentation, no TCP reassembly,
@@ -55,7 +55,8 @@ def main():
     doc = {"generated_by": "tests/integration/derive_rules_expected.py with " + version,
            "filters": FILTERS, "captures": {}}
     paths = [("shared:" + os.path.relpath(p, shared), p) for p in captures(shared)]
-    data = os.path.join(here, "data")
+    # The captures the build makes (make_l2tp_capture.py): DATA_DIR, the build's tests/integration.
+    data = sys.argv[2] if len(sys.argv) > 2 else os.path.join(here, "..", "..", "build", "tests", "integration")
     paths += [("data:" + f, os.path.join(data, f)) for f in sorted(os.listdir(data)) if f.endswith(".pcap")]
     for key, path in paths:
         doc["captures"][key] = {rule: count(path, flt) for rule, flt in FILTERS.items()}

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-"""Writes tests/integration/data/l2tp-control.pcap: an L2TPv2 control exchange over UDP 1701
+"""Writes OUT.pcap (the build's tests/integration/l2tp-control.pcap): an L2TPv2 control exchange over UDP 1701
 (SCCRQ/SCCRP with Host Name AVPs in clear, SCCCN, a ZLB, a Hello, an SCCRQ whose Host Name AVP
 is hidden, a data message), built here with scapy because no shared capture has a clean L2TP
-control exchange (../shared/pcaps/SOURCES.md). Run once from the repository root; the
-expected rule counts for it are derived by tshark (derive_rules_expected.py)."""
+control exchange (../shared/pcaps/SOURCES.md). The build runs it (the bytes are the same every
+time; only the record times differ); the expected rule counts for it are derived by tshark
+(derive_rules_expected.py)."""
 import struct
 import sys
 
@@ -51,4 +52,4 @@ packets = [
     frame(lac, lns, struct.pack("!HHH", 0x0002, 29, 5) + b"\xff\x03\xc0\x21\x09\x01\x00\x08\x00\x00\x00\x00"),
     frame(lac, lns, sccrq(b"lac-2", 19), sport=40001),
 ]
-wrpcap(sys.argv[1] if len(sys.argv) > 1 else "tests/integration/data/l2tp-control.pcap", packets)
+wrpcap(sys.argv[1], packets)

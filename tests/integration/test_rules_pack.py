@@ -1,9 +1,11 @@
 """The shipped rule pack (configs/rules-classic.yaml) through ports-analyze --rules: on every
-shared capture and on tests/integration/data, each rule matches as many frames as its TShark
-display filter (rules_expected.json, made by derive_rules_expected.py; see its docstring).
+shared capture and on the L2TP control exchange make_l2tp_capture.py builds (in DATA_DIR), each
+rule matches as many frames as its TShark display filter (rules_expected.json, made by
+derive_rules_expected.py; see its docstring).
 
-Usage: test_rules_pack.py ANALYZE SOURCE_ROOT SHARED_DIR
-The shared captures are skipped when SHARED_DIR/pcaps is absent; the rest still runs.
+Usage: test_rules_pack.py ANALYZE SOURCE_ROOT SHARED_DIR DATA_DIR
+The shared captures are skipped when SHARED_DIR/pcaps is absent, the built ones when DATA_DIR is
+'-' (no scapy); the rest still runs.
 """
 import csv
 import json
@@ -13,7 +15,7 @@ import sys
 import tempfile
 import unittest
 
-ANALYZE = ROOT = SHARED = None
+ANALYZE = ROOT = SHARED = DATA = None
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -24,7 +26,7 @@ def expected():
 
 def path_of(key):
     where, rel = key.split(":", 1)
-    return os.path.join(HERE, "data", rel) if where == "data" else os.path.join(SHARED, "pcaps", rel)
+    return os.path.join(DATA, rel) if where == "data" else os.path.join(SHARED, "pcaps", rel)
 
 
 class RulesPack(unittest.TestCase):
@@ -33,18 +35,24 @@ class RulesPack(unittest.TestCase):
         cls.pack = os.path.join(ROOT, "configs", "rules-classic.yaml")
         cls.expected = expected()
         cls.have_shared = os.path.isdir(os.path.join(SHARED, "pcaps"))
+        cls.have_data = DATA != "-"
         cls._tmp = tempfile.TemporaryDirectory()
 
     @classmethod
     def tearDownClass(cls):
         cls._tmp.cleanup()
 
+    def need_data(self):
+        if not self.have_data:
+            self.skipTest("no scapy (/usr/bin/python3): the L2TP capture was not built")
+
     def analyze(self, *args):
         p = subprocess.run([ANALYZE, *args], capture_output=True, text=True, timeout=120)
         return p.returncode, p.stdout, p.stderr
 
     def keys(self):
-        return [k for k in sorted(self.expected) if self.have_shared or k.startswith("data:")]
+        return [k for k in sorted(self.expected)
+                if (self.have_data if k.startswith("data:") else self.have_shared)]
 
     def test_every_capture_matches_the_tshark_counts(self):
         failures = []
@@ -78,6 +86,7 @@ class RulesPack(unittest.TestCase):
         self.assertEqual(got, want)
 
     def test_per_packet_lists_each_matching_rule_once(self):
+        self.need_data()
         key = "data:l2tp-control.pcap"
         csv_path = os.path.join(self._tmp.name, "pp.csv")
         rc, out, err = self.analyze("--json", "--rules", self.pack, "--per-packet", csv_path,
@@ -99,6 +108,7 @@ class RulesPack(unittest.TestCase):
                          ["1", "2", "8"])
 
     def test_without_rules_the_csv_and_json_are_unchanged(self):
+        self.need_data()
         csv_path = os.path.join(self._tmp.name, "plain.csv")
         rc, out, err = self.analyze("--json", "--per-packet", csv_path, path_of("data:l2tp-control.pcap"))
         self.assertEqual(rc, 0, err)
@@ -107,6 +117,7 @@ class RulesPack(unittest.TestCase):
             self.assertEqual(f.readline().strip(), "frame,class,valid,detail")
 
     def test_a_bad_rules_file_is_refused_with_file_line_and_rule(self):
+        self.need_data()
         bad = os.path.join(self._tmp.name, "bad.yaml")
         with open(bad, "w") as f:
             f.write("rules:\n  - id: ok\n    class: any\n    match: {field: payload, regex: a}\n"
@@ -124,5 +135,5 @@ class RulesPack(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    ANALYZE, ROOT, SHARED = sys.argv[1:4]
+    ANALYZE, ROOT, SHARED, DATA = sys.argv[1:5]
     unittest.main(argv=[sys.argv[0]], verbosity=2)
