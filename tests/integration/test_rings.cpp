@@ -13,8 +13,9 @@
 #include <thread>
 #include <vector>
 
-#include "runtime.hpp"
 #include "eal_environment.hpp"
+#include "ring_port.hpp"
+#include "runtime.hpp"
 #include "trafficgen.hpp"
 
 using namespace ports;
@@ -23,31 +24,7 @@ namespace {
 
 using test::eal_environment;
 
-// A ring-backed port: the test enqueues into rx, the engine's TX lands in tx.
-struct ring_port {
-    rte_ring* rx = nullptr;
-    rte_ring* tx = nullptr;
-    std::uint16_t id = 0;
-
-    explicit ring_port(const std::string& name) {
-        rx = rte_ring_create((name + "_rx").c_str(), 16384, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-        tx = rte_ring_create((name + "_tx").c_str(), 16384, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-        const int id_or_err = rte_eth_from_rings(name.c_str(), &rx, 1, &tx, 1, 0);
-        EXPECT_GE(id_or_err, 0);
-        id = static_cast<std::uint16_t>(id_or_err);
-    }
-    ~ring_port() {
-        rte_mbuf* m = nullptr;
-        while (rte_ring_dequeue(tx, reinterpret_cast<void**>(&m)) == 0) {
-            rte_pktmbuf_free(m);
-        }
-        while (rte_ring_dequeue(rx, reinterpret_cast<void**>(&m)) == 0) {
-            rte_pktmbuf_free(m);
-        }
-        rte_ring_free(rx);
-        rte_ring_free(tx);
-    }
-};
+using test::ring_port;
 
 void inject(const ring_port& port, const std::vector<gen::frame>& frames) {
     for (const auto& f : frames) {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "eal_environment.hpp"
+#include "ring_port.hpp"
 #include "runtime.hpp"
 #include "stats.hpp"
 #include "trafficgen.hpp"
@@ -32,30 +33,7 @@ namespace {
 
 using test::eal_environment;
 
-struct ring_port {
-    rte_ring* rx = nullptr;
-    rte_ring* tx = nullptr;
-    std::uint16_t id = 0;
-
-    explicit ring_port(const std::string& name) {
-        rx = rte_ring_create((name + "_rx").c_str(), 8192, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-        tx = rte_ring_create((name + "_tx").c_str(), 8192, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-        const int id_or_err = rte_eth_from_rings(name.c_str(), &rx, 1, &tx, 1, 0);
-        EXPECT_GE(id_or_err, 0);
-        id = static_cast<std::uint16_t>(id_or_err);
-    }
-    ~ring_port() {
-        rte_mbuf* m = nullptr;
-        while (rte_ring_dequeue(tx, reinterpret_cast<void**>(&m)) == 0) {
-            rte_pktmbuf_free(m);
-        }
-        while (rte_ring_dequeue(rx, reinterpret_cast<void**>(&m)) == 0) {
-            rte_pktmbuf_free(m);
-        }
-        rte_ring_free(rx);
-        rte_ring_free(tx);
-    }
-};
+using test::ring_port;
 
 engine::port_runtime port_of(const ring_port& p, const std::string& name, std::uint16_t peer) {
     engine::port_runtime r;
@@ -213,8 +191,8 @@ TEST(RulesReload, HundredReloadsUnderLoadLoseNothing) {
     const std::string path_bad = write_file(dir, "bad.yaml", set_invalid);
 
     const traffic t = make_traffic();
-    ring_port a("rl0");
-    ring_port b("rl1");
+    ring_port a("rl0", 8192);
+    ring_port b("rl1", 8192);
     const unsigned free_before = rte_mempool_avail_count(eal_environment::pool());
 
     engine::runtime rt;
