@@ -34,6 +34,15 @@ published_commands::published_commands(runtime& rt) {
         doc["enabled"] = true;
         return doc;
     });
+    telemetry::publish_command("nts", "NTS: NTS-KE sessions by outcome, master keys",
+                               [&rt](const std::string&) {
+        if (rt.nts() == nullptr) {
+            return ordered_json::object({{"enabled", false}});
+        }
+        ordered_json out = rt.nts()->json();
+        out["enabled"] = true;
+        return out;
+    });
     telemetry::publish_command("lcores", "Per-lcore loop figures",
                                [&rt](const std::string&) { return lcores_json(rt.lcores()); });
     telemetry::publish_command("ports", "Per-port ethdev figures and link",

@@ -75,6 +75,15 @@ struct context {
         return v;
     }
 
+    // Relative to the config file, so a config and the files it names travel together.
+    std::string relative_path(const std::string& path) const {
+        if (path.empty() || path[0] == '/') {
+            return path;
+        }
+        const auto dir = file.find_last_of('/');
+        return dir == std::string::npos ? path : file.substr(0, dir + 1) + path;
+    }
+
     bool bool_of(const YAML::Node& n, const std::string& key) const {
         if (n.IsScalar()) {
             const std::string& s = n.Scalar();
@@ -142,10 +151,110 @@ ip_prefix prefix_of(const context& ctx, const YAML::Node& item) {
     return p;
 }
 
+nts_config parse_nts(const context& ctx, const YAML::Node& n) {
+    ctx.only_keys(n,
+                  {"certificate", "key", "ke_listen", "ke_port", "ntp_server", "ntp_port",
+                   "cookies", "max_connections", "timeout_ms", "ke_threads", "key_file",
+                   "rotate_interval"},
+                  "ntp.nts");
+    nts_config c;
+    c.enabled = true;
+    c.line = n.Mark().line + 1;
+    if (!n["certificate"] || !n["key"]) {
+        ctx.fail(n, "ntp.nts needs 'certificate' and 'key' (PEM files)");
+    }
+    c.certificate = ctx.relative_path(ctx.string_of(n["certificate"], "certificate"));
+    c.key = ctx.relative_path(ctx.string_of(n["key"], "key"));
+    if (n["ke_listen"]) {
+        const YAML::Node l = n["ke_listen"];
+        if (!l.IsSequence()) {
+            ctx.fail(l, "'ke_listen' must be a list of ADDR, ADDR:PORT or [ADDR6]:PORT");
+        }
+        for (const auto& item : l) {
+            const std::string text = ctx.string_of(item, "ke_listen");
+            std::string host = text;
+            if (!text.empty() && text[0] == '[') {
+                const auto close = text.find(']');
+                host = close == std::string::npos ? "" : text.substr(1, close - 1);
+            } else if (std::count(text.begin(), text.end(), ':') == 1) {
+                host = text.substr(0, text.find(':'));
+            }
+            if (!parse_ip_address(host)) {
+                ctx.fail(item, "'" + text + "' is not ADDR, ADDR:PORT or [ADDR6]:PORT");
+            }
+            c.ke_listen.push_back(text);
+        }
+    }
+    if (n["ke_port"]) {
+        c.ke_port = static_cast<std::uint16_t>(ctx.integer_of(n["ke_port"], "ke_port", 1, 65535));
+    }
+    if (n["ntp_server"]) {
+        c.ntp_server = ctx.string_of(n["ntp_server"], "ntp_server");
+        if (c.ntp_server.empty() || c.ntp_server.size() > 255) {
+            ctx.fail(n["ntp_server"], "'ntp_server' must be a host name or address");
+        }
+    }
+    if (n["ntp_port"]) {
+        c.ntp_port = static_cast<std::uint16_t>(ctx.integer_of(n["ntp_port"], "ntp_port", 1, 65535));
+    }
+    if (n["cookies"]) {
+        c.cookies = static_cast<unsigned>(ctx.integer_of(n["cookies"], "cookies", 1, 8));
+    }
+    if (n["max_connections"]) {
+        c.max_connections = static_cast<unsigned>(
+            ctx.integer_of(n["max_connections"], "max_connections", 1, 100000));
+    }
+    if (n["timeout_ms"]) {
+        c.timeout_ms =
+            static_cast<unsigned>(ctx.integer_of(n["timeout_ms"], "timeout_ms", 100, 60000));
+    }
+    if (n["ke_threads"]) {
+        c.ke_threads = static_cast<unsigned>(ctx.integer_of(n["ke_threads"], "ke_threads", 1, 64));
+    }
+    if (n["key_file"]) {
+        c.key_file = ctx.relative_path(ctx.string_of(n["key_file"], "key_file"));
+    }
+    if (n["rotate_interval"]) {
+        c.rotate_interval_s = static_cast<std::uint32_t>(
+            ctx.integer_of(n["rotate_interval"], "rotate_interval", 0, 365LL * 24 * 3600));
+        if (c.rotate_interval_s != 0 && c.rotate_interval_s < 10) {
+            ctx.fail(n["rotate_interval"], "'rotate_interval' must be 0 (never) or >= 10 s");
+        }
+    }
+    if (c.rotate_interval_s == 0 && c.key_file.empty()) {
+        ctx.fail(n, "rotate_interval: 0 needs a 'key_file' (keys that never rotate must come "
+                    "from somewhere)");
+    }
+    return c;
+}
+
+exception_config parse_exception_path(const context& ctx, const YAML::Node& n) {
+    exception_config c;
+    ctx.only_keys(n, {"enabled", "rate", "burst", "prefix_v4", "prefix_v6"}, "ntp.exception_path");
+    c.enabled = true;
+    c.configured = true;
+    if (n["enabled"]) {
+        c.enabled = ctx.bool_of(n["enabled"], "enabled");
+    }
+    if (n["rate"]) {
+        c.rate = static_cast<std::uint32_t>(ctx.integer_of(n["rate"], "rate", 1, 100000000));
+    }
+    if (n["burst"]) {
+        c.burst = static_cast<std::uint32_t>(ctx.integer_of(n["burst"], "burst", 1, 1000000));
+    }
+    if (n["prefix_v4"]) {
+        c.prefix_v4 = static_cast<std::uint8_t>(ctx.integer_of(n["prefix_v4"], "prefix_v4", 1, 32));
+    }
+    if (n["prefix_v6"]) {
+        c.prefix_v6 = static_cast<std::uint8_t>(ctx.integer_of(n["prefix_v6"], "prefix_v6", 1, 128));
+    }
+    return c;
+}
+
 ntp_config parse_ntp(const context& ctx, const YAML::Node& n) {
     ctx.only_keys(n,
                   {"addresses", "keys", "require_auth", "stratum", "refid", "assume_synchronized",
-                   "ratelimit", "access"},
+                   "ratelimit", "access", "nts", "exception_path"},
                   "ntp");
     ntp_config c;
     c.enabled = true;
@@ -153,14 +262,7 @@ ntp_config parse_ntp(const context& ctx, const YAML::Node& n) {
         c.addresses = addresses_of(ctx, n["addresses"], "addresses");
     }
     if (n["keys"]) {
-        c.keys_path = ctx.string_of(n["keys"], "keys");
-        if (!c.keys_path.empty() && c.keys_path[0] != '/') {
-            // Relative to the config file, so a config and its key file travel together.
-            const auto dir = ctx.file.find_last_of('/');
-            if (dir != std::string::npos) {
-                c.keys_path = ctx.file.substr(0, dir + 1) + c.keys_path;
-            }
-        }
+        c.keys_path = ctx.relative_path(ctx.string_of(n["keys"], "keys"));
     }
     if (n["require_auth"]) {
         c.require_auth = ctx.bool_of(n["require_auth"], "require_auth");
@@ -202,6 +304,15 @@ ntp_config parse_ntp(const context& ctx, const YAML::Node& n) {
         if (r["kod"]) {
             c.ratelimit.kod = ctx.bool_of(r["kod"], "kod");
         }
+    }
+    if (n["nts"]) {
+        c.nts = parse_nts(ctx, n["nts"]);
+    }
+    if (n["exception_path"]) {
+        c.exception_path = parse_exception_path(ctx, n["exception_path"]);
+    }
+    if (!c.exception_path.configured) {
+        c.exception_path.enabled = c.nts.enabled && c.nts.ke_listen.empty();
     }
     if (n["access"]) {
         if (!n["access"].IsSequence()) {
@@ -322,7 +433,7 @@ snmp_config parse_snmp(const context& ctx, const YAML::Node& n) {
 port_config parse_port(const context& ctx, const YAML::Node& n) {
     ctx.only_keys(n,
                   {"name", "device", "queues", "rx_descriptors", "tx_descriptors", "mode", "peer",
-                   "promiscuous", "ntp_addresses"},
+                   "promiscuous", "ntp_addresses", "exception_interface"},
                   "a port");
     port_config p;
     p.line = n.Mark().line + 1;
@@ -374,6 +485,15 @@ port_config parse_port(const context& ctx, const YAML::Node& n) {
     }
     if (n["ntp_addresses"]) {
         p.ntp_addresses = addresses_of(ctx, n["ntp_addresses"], "ntp_addresses");
+    }
+    if (n["exception_interface"]) {
+        p.exception_interface = ctx.string_of(n["exception_interface"], "exception_interface");
+        if (p.exception_interface.empty() || p.exception_interface.size() > 15 ||
+            p.exception_interface.find_first_of("/ :,=") != std::string::npos) {
+            ctx.fail(n["exception_interface"],
+                     "'exception_interface' must be an interface name of 1-15 characters "
+                     "without '/', ' ', ':', ',' or '='");
+        }
     }
     return p;
 }
@@ -495,13 +615,7 @@ engine_config parse_config(const std::string& text, const std::string& file_name
         if (cfg.rules_path.empty()) {
             ctx.fail(root["rules"], "'rules' must name a rules file");
         }
-        if (cfg.rules_path[0] != '/') {
-            // Relative to the config file, as ntp.keys: a config and its rules travel together.
-            const auto dir = file_name.find_last_of('/');
-            if (dir != std::string::npos) {
-                cfg.rules_path = file_name.substr(0, dir + 1) + cfg.rules_path;
-            }
-        }
+        cfg.rules_path = ctx.relative_path(cfg.rules_path);
     }
     if (root["mbufs"]) {
         cfg.mbufs = static_cast<std::uint32_t>(

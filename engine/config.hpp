@@ -40,6 +40,39 @@ struct ratelimit_config {
     bool kod = false;          // answer limited requests with a RATE kiss-o'-death
 };
 
+// NTS (RFC 8915): the NTS-KE server and NTS-protected NTP in the fast path.
+struct nts_config {
+    bool enabled = false;
+    std::string certificate;  // PEM chain, resolved against the config's directory
+    std::string key;          // PEM private key
+    // Where NTS-KE listens ("ADDR", "ADDR:PORT", "[ADDR6]:PORT"); empty: ke_port of every
+    // service address (reached through the exception path).
+    std::vector<std::string> ke_listen;
+    std::uint16_t ke_port = 4460;
+    std::string ntp_server;      // NTPv4 Server Negotiation record; empty: none
+    std::uint16_t ntp_port = 0;  // NTPv4 Port Negotiation record; 0: none
+    unsigned cookies = 8;
+    unsigned max_connections = 1024;
+    unsigned timeout_ms = 5000;
+    unsigned ke_threads = 1;
+    // Master keys: empty key_file keeps them in memory only. rotate_interval_s == 0: never
+    // rotate here (another engine of the fleet rotates the shared key file; SIGHUP reloads it).
+    std::string key_file;
+    std::uint32_t rotate_interval_s = 7 * 24 * 3600;
+    int line = 0;
+};
+
+// Frames for a service address that the fast path does not answer go to the kernel through a
+// TAP interface per serving port (net_tap), and what the kernel sends there leaves by the port.
+struct exception_config {
+    bool enabled = false;  // default: on when NTS-KE listens on the service addresses
+    bool configured = false;  // the config said enabled: explicitly
+    std::uint32_t rate = 20000;  // frames per second per lcore to the kernel
+    std::uint32_t burst = 512;
+    std::uint8_t prefix_v4 = 24;  // prefix lengths of the service addresses on the TAP
+    std::uint8_t prefix_v6 = 64;
+};
+
 struct ntp_config {
     bool enabled = false;
     std::vector<ip_address> addresses;  // served on every port without its own list
@@ -50,6 +83,8 @@ struct ntp_config {
     bool assume_synchronized = false;
     ratelimit_config ratelimit;
     std::vector<ip_prefix> access;
+    nts_config nts;
+    exception_config exception_path;
 };
 
 struct port_config {
@@ -62,6 +97,7 @@ struct port_config {
     std::string peer;  // inline mode: the port frames are forwarded to
     bool promiscuous = true;
     std::optional<std::vector<ip_address>> ntp_addresses;  // overrides ntp.addresses
+    std::string exception_interface;  // the exception path's TAP name; empty: pe-<name>
     int line = 0;
 };
 

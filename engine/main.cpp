@@ -71,14 +71,28 @@ void control_loop(runtime& rt, const app_options& opt) {
             spdlog::info("duration of {} s reached: stopping", *opt.duration_s);
             rt.request_stop();
         }
-        if (g_reload.exchange(false, std::memory_order_relaxed) && !rt.request_rules_reload()) {
-            spdlog::warn("SIGHUP: no rules file configured, nothing to reload");
+        if (g_reload.exchange(false, std::memory_order_relaxed)) {
+            // SIGHUP reloads what can change under a running engine: rules, NTS master keys.
+            const bool rules = rt.request_rules_reload();
+            if (rt.nts() != nullptr) {
+                const auto r = rt.nts()->reload_keys();
+                if (r.ok) {
+                    spdlog::info("SIGHUP: nts: {}", r.message);
+                } else {
+                    spdlog::warn("SIGHUP: nts: {}", r.message);
+                }
+            } else if (!rules) {
+                spdlog::warn("SIGHUP: no rules file nor NTS key file configured, nothing to reload");
+            }
         }
         if (rt.rules() != nullptr) {
             rt.rules()->poll();  // starts / reaps a requested reload, writes alerts
         }
         if (rt.service() != nullptr && now >= next_tick) {
             rt.service()->tick();
+            if (rt.nts() != nullptr) {
+                rt.nts()->tick();
+            }
             next_tick += std::chrono::seconds(1);
         }
         if (opt.stats_interval_s > 0 && now >= next_stats) {
@@ -159,6 +173,25 @@ int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
             server["arp_replies"].get<std::uint64_t>(), server["nd_adverts"].get<std::uint64_t>(),
             server["icmp_echo_replies"].get<std::uint64_t>() +
                 server["icmp6_echo_replies"].get<std::uint64_t>());
+        if (rt.nts() != nullptr) {
+            const auto nts = rt.nts()->json();
+            std::cout << fmt::format(
+                "nts: {} requests, {} replies, {} NTSN, {} auth failed, {} cookies issued; "
+                "NTS-KE {} sessions, {} failed handshakes, {} bad requests\n",
+                server["nts_requests"].get<std::uint64_t>(), server["nts_replies"].get<std::uint64_t>(),
+                server["nts_naks"].get<std::uint64_t>(), server["nts_auth_failed"].get<std::uint64_t>(),
+                server["nts_cookies_issued"].get<std::uint64_t>(),
+                nts["ke"]["sessions_ok"].get<std::uint64_t>(),
+                nts["ke"]["tls_failed"].get<std::uint64_t>(),
+                nts["ke"]["bad_request"].get<std::uint64_t>());
+        }
+        if (rt.exceptions() != nullptr) {
+            std::cout << fmt::format("exception path: {} frames to the kernel, {} from it, {} over "
+                                     "its rate\n",
+                                     server["exception_to_kernel"].get<std::uint64_t>(),
+                                     server["exception_from_kernel"].get<std::uint64_t>(),
+                                     server["exception_rate_dropped"].get<std::uint64_t>());
+        }
     }
     if (rt.rules() != nullptr) {
         std::cout << rt.rules()->summary_line() << "\n";
@@ -171,6 +204,9 @@ int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
         doc["lcores"] = lcores_json(rt.lcores());
         if (rt.service() != nullptr) {
             doc["ntp_server"] = server_json(rt.service()->counters());
+        }
+        if (rt.nts() != nullptr) {
+            doc["nts"] = rt.nts()->json();
         }
         if (rt.rules() != nullptr) {
             doc["rules"] = rt.rules()->rules_json();

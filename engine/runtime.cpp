@@ -27,15 +27,36 @@ void runtime::start(const engine_config& cfg, std::vector<port_runtime> ports) {
     ports_ = std::move(ports);
     if (cfg.ntp.enabled) {
         service_ = std::make_unique<ntp_service>(cfg.ntp, ports_);
+        if (cfg.ntp.exception_path.enabled) {
+            exception_ = std::make_unique<exception_path>(cfg.ntp, ports_);
+        }
+        if (cfg.ntp.nts.enabled) {
+            std::vector<ip_address> addresses = cfg.ntp.addresses;
+            for (const auto& p : ports_) {
+                if (p.serves_ntp && p.cfg.ntp_addresses) {
+                    addresses.insert(addresses.end(), p.cfg.ntp_addresses->begin(),
+                                     p.cfg.ntp_addresses->end());
+                }
+            }
+            nts_ = std::make_unique<nts_service>(cfg.ntp.nts, addresses, non_lcore_cpus());
+            service_->enable_nts(&nts_->keys());
+        }
     }
     plan_ = plan_lcores(cfg, ports_);
     pools_ = create_pools(cfg, ports_, plan_);
     start_ports(ports_, plan_, pools_);
+    if (exception_) {
+        exception_->start(plan_);
+        service_->set_exception_path(*exception_);
+    }
     if (service_) {
         service_->attach_ports(ports_);
         service_->tick();
     }
     build_lcores();
+    if (nts_) {
+        nts_->start();
+    }
     if (!cfg.rules_path.empty()) {
         start_rules(cfg.rules_path);
     }
@@ -93,6 +114,26 @@ void runtime::build_lcores() {
             rte_eth_tx_buffer_set_err_callback(buf, unsent_callback, &b->stats.tx_dropped);
             b->conf.tx_buffer[p.id] = buf;
             b->conf.tx_queue[p.id] = static_cast<std::uint16_t>(k);
+        }
+    }
+    // Each lcore sends into the TAP queue pair it polls (exception_path::start).
+    for (auto* b : blocks_) {
+        for (std::uint16_t q = 0; q < b->conf.rx_count; ++q) {
+            const pipelines::rx_queue_conf& rx = b->conf.rx[q];
+            if (!rx.from_kernel) {
+                continue;
+            }
+            const int socket = static_cast<int>(rte_lcore_to_socket_id(b->conf.lcore_id));
+            auto* buf = static_cast<rte_eth_dev_tx_buffer*>(rte_zmalloc_socket(
+                "tx_buffer", RTE_ETH_TX_BUFFER_SIZE(pipelines::burst_size), 0, socket));
+            if (buf == nullptr) {
+                throw init_error("cannot allocate a tx buffer");
+            }
+            tx_buffers_.push_back(buf);
+            rte_eth_tx_buffer_init(buf, pipelines::burst_size);
+            rte_eth_tx_buffer_set_err_callback(buf, unsent_callback, &b->stats.tx_dropped);
+            b->conf.tx_buffer[rx.port] = buf;
+            b->conf.tx_queue[rx.port] = rx.queue;
         }
     }
 }
@@ -154,7 +195,12 @@ std::vector<lcore_figures> runtime::lcores() const {
 }
 
 void runtime::release() {
+    if (nts_) {
+        nts_->stop();
+    }
     stop_ports(ports_);
+    exception_.reset();  // the TAPs, after the ports that fed them
+    nts_.reset();
     for (auto* b : blocks_) {
         b->conf.rules = nullptr;
     }

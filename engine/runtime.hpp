@@ -11,6 +11,8 @@
 #include "ports/pipelines/counters.hpp"
 #include "ports/pipelines/rules_stage.hpp"
 #include "ports/pipelines/worker.hpp"
+#include "exception_path.hpp"
+#include "nts.hpp"
 #include "rules_runtime.hpp"
 #include "service.hpp"
 #include "stats.hpp"
@@ -51,6 +53,9 @@ class runtime {
     const std::vector<lcore_block*>& blocks() const { return blocks_; }
     // Null without a rules: key.
     rules_runtime* rules() { return rules_.get(); }
+    // Null without ntp.nts.
+    nts_service* nts() { return nts_.get(); }
+    const exception_path* exceptions() const { return exception_.get(); }
     // The reload entry point for SIGHUP and the telemetry command: the control loop reloads
     // (rules()->poll()); rules()->last_reload() says how it went. False without a rules file.
     bool request_rules_reload() {
@@ -74,6 +79,8 @@ class runtime {
     std::vector<lcore_block*> blocks_;  // parallel to plan_.lcores
     std::vector<void*> tx_buffers_;
     std::unique_ptr<ntp_service> service_;
+    std::unique_ptr<exception_path> exception_;
+    std::unique_ptr<nts_service> nts_;
     std::unique_ptr<rules_runtime> rules_;
 };
 

@@ -46,7 +46,18 @@ struct ntp_service::lcore_state {
     pipelines::server_counters counters;
     std::unique_ptr<ntp::mac_engine> mac;
     std::unique_ptr<ntp::rate_limiter> limiter;
+    std::unique_ptr<pipelines::nts_lcore> nts;
 };
+
+void ntp_service::set_exception_path(const exception_path& path) {
+    shared_.exception_rate = path.rate();
+    shared_.exception_burst = path.burst();
+    for (std::size_t id = 0; id < ports_.size(); ++id) {
+        if (ports_[id]) {
+            ports_[id]->tap = path.tap_of(static_cast<std::uint16_t>(id));
+        }
+    }
+}
 
 ntp_service::ntp_service(const ntp_config& cfg, std::vector<port_runtime>& ports) : cfg_(cfg) {
     if (!cfg.keys_path.empty()) {
@@ -157,6 +168,14 @@ pipelines::service_lcore* ntp_service::make_lcore(unsigned lcore) {
         } catch (const std::exception& e) {
             throw init_error(std::string("ntp ratelimit: ") + e.what());
         }
+    }
+    if (shared_.nts_keys != nullptr) {
+        try {
+            st->nts = std::make_unique<pipelines::nts_lcore>();
+        } catch (const std::exception& e) {
+            throw init_error(std::string("nts: ") + e.what());
+        }
+        st->lcore.nts = st->nts.get();
     }
     st->lcore.shared = &shared_;
     st->lcore.mac = st->mac.get();

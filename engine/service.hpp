@@ -8,6 +8,7 @@
 
 #include "clock.hpp"
 #include "config.hpp"
+#include "exception_path.hpp"
 #include "ports.hpp"
 #include "ports/ntp/keys.hpp"
 #include "ports/pipelines/service.hpp"
@@ -31,6 +32,11 @@ class ntp_service {
     // Control thread, about once a second (and once before the workers start): calibrates the
     // TSC and device clocks and publishes the clock state.
     void tick();
+
+    // Before make_lcore: NTS requests are answered with these master keys; frames for the
+    // service addresses that the fast path does not answer go to the ports' TAPs.
+    void enable_nts(const nts::key_store* keys) { shared_.nts_keys = keys; }
+    void set_exception_path(const exception_path& path);
 
     std::vector<const pipelines::server_counters*> counters() const;
     // What the workers answer with (clock state, stratum override), for telemetry.

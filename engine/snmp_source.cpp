@@ -16,24 +16,6 @@ namespace ports::engine {
 using pipelines::server_counter;
 using pipelines::worker_stats;
 
-std::vector<unsigned> non_lcore_cpus() {
-    cpu_set_t used;
-    CPU_ZERO(&used);
-    unsigned lcore = 0;
-    RTE_LCORE_FOREACH(lcore) {
-        const rte_cpuset_t set = rte_lcore_cpuset(lcore);
-        CPU_OR(&used, &used, &set);
-    }
-    std::vector<unsigned> out;
-    const long n = sysconf(_SC_NPROCESSORS_ONLN);
-    for (long c = 0; c < n && c < CPU_SETSIZE; ++c) {
-        if (!CPU_ISSET(c, &used)) {
-            out.push_back(static_cast<unsigned>(c));
-        }
-    }
-    return out;
-}
-
 std::vector<telemetry::rule_row> rule_rows(const rules_runtime& rules) {
     std::vector<telemetry::rule_row> rows;
     const auto set = rules.current_set();

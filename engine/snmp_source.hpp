@@ -15,9 +15,6 @@
 
 namespace ports::engine {
 
-// The CPUs of the machine that no EAL lcore runs on (empty when the lcores take them all): where
-// the subagent's thread goes, so that SNMP never runs on a worker's core.
-std::vector<unsigned> non_lcore_cpus();
 
 // Rows of portsEngineRuleTable from the running rule set: position, id, name, class, action
 // and matches summed over the workers.

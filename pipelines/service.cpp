@@ -37,6 +37,15 @@ void refresh_burst(service_lcore& s, std::uint64_t burst_tsc) {
     std::uint64_t sum = std::uint64_t{ntp::checksum::host_to_be16(parsers::ipproto_udp)} +
                         udp_length_be + udp_length_be;
     b.plain_v4_udp_sum = ntp::checksum::add(sum, b.header.words, sizeof(b.header.words));
+    if (s.nts != nullptr) {
+        // New master keys (rotation, a reloaded key file): copied into this lcore's memory,
+        // so a burst works on one ring from start to end.
+        const std::uint64_t version = shared.nts_keys->version();
+        if (version != s.nts->ring_version) {
+            s.nts->ring = shared.nts_keys->read();
+            s.nts->ring_version = version;
+        }
+    }
     b.fresh = true;
 }
 
@@ -126,7 +135,7 @@ void finish_udp_checksum(std::uint8_t* frame, bool ipv4, std::uint16_t l3_offset
 
 void stage(service_lcore& s, rte_mbuf* m, std::uint16_t port, const parsers::layers& l,
            std::uint16_t payload_offset, const ntp::reply_result& r,
-           std::uint64_t partial_udp_sum) {
+           std::uint64_t partial_udp_sum, std::uint8_t nts_slot) {
     // Field by field: an aggregate assignment went through a temporary on the stack.
     service_lcore::staged& o = s.out[s.out_count++];
     o.m = m;
@@ -139,6 +148,7 @@ void stage(service_lcore& s, rte_mbuf* m, std::uint16_t port, const parsers::lay
     o.sign_key_id = r.sign_key_id;
     o.ipv4 = l.l3 == l3_kind::ipv4;
     o.authenticated = r.authenticated;
+    o.nts_slot = nts_slot;
 }
 
 // The UDP checksum sum of a plain 48-byte IPv4 reply just turned around, but for its transmit
@@ -204,34 +214,128 @@ bool serve_neighbour(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m,
     }
     m->data_len = res.length;
     m->pkt_len = res.length;
-    stage(s, m, rx.port, l, 0, {}, 0);
+    stage(s, m, rx.port, l, 0, {}, 0, service_lcore::no_nts);
     return true;
 }
 
-}  // namespace
-
-bool serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, traffic_class cls,
-           std::uint64_t burst_tsc) {
-    if (cls != traffic_class::ntp && cls != traffic_class::other) {
-        return false;  // no other class is ever answered: spare the walk
+// An NTS request (RFC 8915 section 5): cookie opened, request verified, the reply laid out now
+// and sealed with S2C at flush (the transmit timestamp is in what it authenticates). Rate
+// limited NTS requests are dropped: an unauthenticated RATE KoD is ignored by NTS clients
+// (RFC 8915 section 5.7), and verifying first would spend the CPU the limit protects.
+void serve_nts(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, const parsers::layers& l,
+               std::uint16_t payload_offset, const parsers::nts_request_view& request,
+               std::uint64_t rx_ts, bool limited) {
+    server_counters& c = *s.counters;
+    c.add(sc::nts_requests);
+    if (request.st != parsers::status::ok) {
+        c.add(sc::nts_malformed);
+        rte_pktmbuf_free(m);
+        return;
     }
-    service_lcore& s = *conf.service;
-    if (s.out_count == s.out.size() || m->nb_segs != 1) {
-        return false;
+    if (limited) {
+        c.add(sc::nts_rate_limited);
+        rte_pktmbuf_free(m);
+        return;
     }
     auto* frame = rte_pktmbuf_mtod(m, std::uint8_t*);
-    const parsers::byte_span bytes(frame, m->data_len);
-    // Tags, IPv6, options, ARP take the general walk; the common shape's is inline.
-    const auto simple = parsers::parse_ethernet_simple_ipv4(bytes);
-    const parsers::layers l = simple ? *simple : parsers::parse_ethernet(bytes);
-    if (l.st != parsers::status::ok || l.pppoe) {
+    const std::span<std::uint8_t> payload(frame + payload_offset,
+                                          m->data_len - std::size_t{payload_offset});
+    // Bytes writable from the payload on: the reply is never longer than the request, but the
+    // layout may use the tailroom as scratch.
+    const std::size_t capacity = payload.size() + rte_pktmbuf_tailroom(m);
+    nts_lcore& n = *s.nts;
+    nts::prepared_reply& p = n.pending[n.pending_count];
+    p = nts::prepare_reply(payload, capacity, request, n.ring, n.nonces);
+    std::uint16_t length = 0;
+    std::uint8_t slot = service_lcore::no_nts;
+    switch (p.what) {
+        case nts::verdict::reply:
+            ntp::write_reply_header(payload.data(), s.burst.header, 4, rx_ts);
+            c.add(sc::nts_cookies_issued, p.cookies);
+            length = p.reply_length;
+            slot = static_cast<std::uint8_t>(n.pending_count++);
+            break;
+        case nts::verdict::nak: {
+            // NTS NAK: a kiss-o'-death with code NTSN and the Unique Identifier, unauthenticated
+            // (the client cannot have keys we could use).
+            ntp::reply_header h = s.burst.header;
+            const ntp::reply_header kod = ntp::make_reply_header(s.burst.clock, 0, 0, true);
+            h.li_mode = kod.li_mode;
+            h.stratum = 0;
+            std::memcpy(h.words + 8, "NTSN", 4);
+            ntp::write_reply_header(payload.data(), h, 4, rx_ts);
+            length = nts::build_nak(payload, request);
+            c.add(sc::nts_naks);
+            break;
+        }
+        case nts::verdict::auth_failed:
+            c.add(sc::nts_auth_failed);
+            rte_pktmbuf_free(m);
+            return;
+        case nts::verdict::malformed:
+            c.add(sc::nts_malformed);
+            rte_pktmbuf_free(m);
+            return;
+    }
+    turn_around(frame, l, rx.service->mac, length);
+    const std::uint16_t frame_length = static_cast<std::uint16_t>(payload_offset + length);
+    m->data_len = frame_length;
+    m->pkt_len = frame_length;
+    ntp::reply_result r;
+    r.act = ntp::action::reply;
+    r.reply_length = length;
+    stage(s, m, rx.port, l, payload_offset, r, 0, slot);
+}
+
+// The exception path: a frame sent to this port's MAC for one of its service addresses (or
+// for the kernel's IPv6 link-local address on the TAP, or an ARP the fast path did not
+// answer: the replies to the kernel's own requests) that the fast path did not take goes to
+// the kernel, within the lcore's token bucket.
+bool to_kernel(lcore_conf& conf, service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m,
+               const std::uint8_t* frame, const parsers::layers& l, std::uint64_t burst_tsc) {
+    const port_service& svc = *rx.service;
+    if (std::memcmp(frame, svc.mac.bytes.data(), 6) != 0) {
         return false;
     }
-    if (cls == traffic_class::other) {
-        return serve_neighbour(s, rx, m, l);
+    bool ours = false;
+    const std::uint8_t* ip = frame + l.l3_offset;
+    if (l.l3 == l3_kind::ipv4) {
+        ours = svc.addresses.contains_v4(std::span<const std::uint8_t, 4>(ip + 16, 4));
+    } else if (l.l3 == l3_kind::ipv6) {
+        const std::uint8_t* dst = ip + 24;
+        ours = svc.addresses.contains_v6(std::span<const std::uint8_t, 16>(dst, 16)) ||
+               (dst[0] == 0xFE && (dst[1] & 0xC0) == 0x80);
+    } else {
+        ours = l.ethertype == parsers::ethertype_arp;
     }
-    if (cls != traffic_class::ntp || l.l4_proto != parsers::ipproto_udp || l.fragment ||
-        l.truncated) {
+    if (!ours) {
+        return false;
+    }
+    // Token bucket in units of 1e-9 token: a flood to the address costs the workers a compare
+    // and a free per frame, never the kernel's time.
+    const service_shared& shared = *s.shared;
+    const std::uint64_t now = mono_ns(s, burst_tsc);
+    const std::uint64_t full = std::uint64_t{shared.exception_burst} * ns_per_s;
+    const std::uint64_t elapsed = std::min<std::uint64_t>(now - s.exception_last_ns, 10 * ns_per_s);
+    s.exception_last_ns = now;
+    s.exception_tokens = std::min(full, s.exception_tokens + elapsed * shared.exception_rate);
+    if (s.exception_tokens < ns_per_s) {
+        s.counters->add(sc::exception_rate_dropped);
+        rte_pktmbuf_free(m);
+        return true;
+    }
+    s.exception_tokens -= ns_per_s;
+    s.counters->add(sc::exception_to_kernel);
+    const std::uint64_t sent = rte_eth_tx_buffer(svc.tap, conf.tx_queue[svc.tap], conf.tx_buffer[svc.tap], m);
+    worker_stats::add(conf.stats->tx_packets, sent);
+    return true;
+}
+
+// An NTP request to one of the port's service addresses: answered, dropped (counted) or, when
+// it is no NTP request to us, false.
+bool serve_ntp(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, std::uint8_t* frame,
+               const parsers::layers& l, std::uint64_t burst_tsc) {
+    if (l.l4_proto != parsers::ipproto_udp || l.fragment || l.truncated) {
         return false;
     }
     const parsers::byte_span l4(frame + l.l4_offset, l.l4_length);
@@ -293,6 +397,14 @@ bool serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, traffic_class
         limited = true;
         c.add(sc::rate_limited);
     }
+    if (s.nts != nullptr && version == 4 && payload.size() > ntp::header_length &&
+        (payload[0] & 0x07) == static_cast<std::uint8_t>(parsers::ntp_mode::client)) {
+        const parsers::nts_request_view nts_request = parsers::parse_nts_request(u.payload);
+        if (nts_request.is_nts) {
+            serve_nts(s, rx, m, l, payload_offset, nts_request, rx_ts, limited);
+            return true;
+        }
+    }
     ntp::reply_result r;
     if (!limited && !shared.config.require_auth && ntp::is_plain_client_request(payload)) {
         // The common request: build_reply's answer without the general parse (see reply.hpp).
@@ -302,7 +414,8 @@ bool serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, traffic_class
         m->data_len = frame_length;
         m->pkt_len = frame_length;
         stage(s, m, rx.port, l, payload_offset, r,
-              v4 ? plain_v4_partial_sum(s, frame, l.l3_offset, l.l4_offset, payload_offset) : 0);
+              v4 ? plain_v4_partial_sum(s, frame, l.l3_offset, l.l4_offset, payload_offset) : 0,
+              service_lcore::no_nts);
         return true;
     }
     if (limited) {
@@ -334,8 +447,38 @@ bool serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, traffic_class
     const std::uint16_t frame_length = static_cast<std::uint16_t>(payload_offset + r.reply_length);
     m->data_len = frame_length;
     m->pkt_len = frame_length;
-    stage(s, m, rx.port, l, payload_offset, r, 0);
+    stage(s, m, rx.port, l, payload_offset, r, 0, service_lcore::no_nts);
     return true;
+}
+
+}  // namespace
+
+bool serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, traffic_class cls,
+           std::uint64_t burst_tsc) {
+    const port_service& svc = *rx.service;
+    const bool answerable = cls == traffic_class::ntp || cls == traffic_class::other;
+    if (!answerable && svc.tap == no_peer) {
+        return false;  // no other class is ever answered, nor sent to a kernel: spare the walk
+    }
+    service_lcore& s = *conf.service;
+    if (s.out_count == s.out.size() || m->nb_segs != 1) {
+        return false;
+    }
+    auto* frame = rte_pktmbuf_mtod(m, std::uint8_t*);
+    const parsers::byte_span bytes(frame, m->data_len);
+    // Tags, IPv6, options, ARP take the general walk; the common shape's is inline.
+    const auto simple = parsers::parse_ethernet_simple_ipv4(bytes);
+    const parsers::layers l = simple ? *simple : parsers::parse_ethernet(bytes);
+    if (l.st != parsers::status::ok || l.pppoe) {
+        return false;
+    }
+    if (cls == traffic_class::other && serve_neighbour(s, rx, m, l)) {
+        return true;
+    }
+    if (cls == traffic_class::ntp && serve_ntp(s, rx, m, frame, l, burst_tsc)) {
+        return true;
+    }
+    return svc.tap != no_peer && to_kernel(conf, s, rx, m, frame, l, burst_tsc);
 }
 
 void flush_replies(lcore_conf& conf) {
@@ -350,6 +493,7 @@ void flush_replies(lcore_conf& conf) {
     std::array<rte_mbuf*, 64> ready;
     std::uint16_t ready_count = 0;
     std::uint64_t replies = 0;  // counted once per burst: the same sum, one counter write
+    std::uint64_t nts_replies = 0;
     std::uint16_t port = s.out[0].port;
     auto send = [&] {
         if (ready_count == 0) {
@@ -373,7 +517,11 @@ void flush_replies(lcore_conf& conf) {
             auto* frame = rte_pktmbuf_mtod(o.m, std::uint8_t*);
             const std::span<std::uint8_t> payload(frame + o.payload_offset, o.reply_length);
             const rte_be64_t tx_be = rte_cpu_to_be_64(tx_ts);
-            if (!o.authenticated) {
+            if (o.nts_slot != service_lcore::no_nts) {
+                std::memcpy(payload.data() + 40, &tx_be, 8);
+                nts::seal_reply(payload, s.nts->pending[o.nts_slot], s.nts->nonces);
+                ++nts_replies;
+            } else if (!o.authenticated) {
                 // finalize_transmit's whole work for a staged unsigned reply (its checks hold
                 // by construction: a reply of reply_length >= 48 bytes).
                 std::memcpy(payload.data() + 40, &tx_be, 8);
@@ -404,7 +552,24 @@ void flush_replies(lcore_conf& conf) {
     }
     send();
     s.counters->add(sc::replies, replies);
+    if (s.nts != nullptr) {
+        s.counters->add(sc::nts_replies, nts_replies);
+        s.nts->pending_count = 0;
+    }
     s.out_count = 0;
+}
+
+void forward_from_kernel(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, std::uint16_t n) {
+    // The kernel's own frames for the service address's clients (NTS-KE's TCP, its ARP and ND):
+    // not traffic to classify, not ours to count as such; out by the port as they are.
+    conf.service->counters->add(sc::exception_from_kernel, n);
+    rte_eth_dev_tx_buffer* buffer = conf.tx_buffer[rx.peer];
+    std::uint64_t sent = 0;
+    for (std::uint16_t i = 0; i < n; ++i) {
+        sent += rte_eth_tx_buffer(rx.peer, conf.tx_queue[rx.peer], buffer, pkts[i]);
+    }
+    sent += rte_eth_tx_buffer_flush(rx.peer, conf.tx_queue[rx.peer], buffer);
+    worker_stats::add(conf.stats->tx_packets, sent);
 }
 
 }  // namespace ports::pipelines

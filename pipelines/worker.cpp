@@ -123,6 +123,10 @@ int worker_main(void* arg) {
                 continue;
             }
             busy = true;
+            if (rx.from_kernel) [[unlikely]] {
+                forward_from_kernel(conf, rx, pkts.data(), n);  // counted by the service
+                continue;
+            }
             worker_stats::add(conf.stats->rx_packets, n);
             process_burst(conf, rx, pkts.data(), n);
         }

@@ -11,6 +11,7 @@ packages=(
   libpcap-dev libssl-dev libgtest-dev libsnmp-dev nlohmann-json3-dev
   # test peers and tools
   snmpd snmp snmptrapd smitools ntpsec-ntpdig chrony tcpdump iproute2 valgrind python3 python3-scapy python3-cryptography
+  openssl ethtool iptables procps make gcc libgnutls28-dev
 )
 
 missing=()

@@ -19,6 +19,8 @@
 #include <type_traits>
 
 #include "ports/neighbour/addresses.hpp"
+#include "ports/nts/keys.hpp"
+#include "ports/nts/server.hpp"
 #include "ports/ntp/mac.hpp"
 #include "ports/ntp/ratelimit.hpp"
 #include "ports/ntp/reply.hpp"
@@ -34,7 +36,10 @@ namespace ports::pipelines {
     X(drop_mode6) X(drop_mode7) X(drop_other_mode) X(drop_access)                 \
     X(drop_malformed) X(drop_auth_required) X(drop_unsupported_ip)                \
     X(drop_sign_failed) X(arp_replies) X(nd_adverts) X(icmp_echo_replies)         \
-    X(icmp6_echo_replies) X(neighbour_malformed) X(tx_dropped)
+    X(icmp6_echo_replies) X(neighbour_malformed) X(tx_dropped)                    \
+    X(nts_requests) X(nts_replies) X(nts_naks) X(nts_auth_failed)                 \
+    X(nts_malformed) X(nts_cookies_issued) X(nts_rate_limited)                    \
+    X(exception_to_kernel) X(exception_rate_dropped) X(exception_from_kernel)
 // clang-format on
 
 enum class server_counter : std::uint16_t {
@@ -120,6 +125,9 @@ struct port_service {
     // Preamble-to-trailer correction (as chrony's hwtimestamp does): a NIC stamps the start
     // of the frame; NTP's receive time is when the whole frame is in. ns per byte, 16.16.
     std::uint64_t ns_per_byte_q16 = 0;
+    // The exception path's TAP (no_peer: none): frames for the service addresses that the
+    // fast path does not answer go there.
+    std::uint16_t tap = UINT16_MAX;
 };
 
 static_assert(sizeof(ntp::clock_state) % 8 == 0);
@@ -133,6 +141,21 @@ struct service_shared {
     const ntp::access_list* access = nullptr;
     bool kod = false;
     std::uint32_t kod_per_second = 100;  // per lcore: KoDs are replies too, never a flood
+    const nts::key_store* nts_keys = nullptr;  // null: NTS requests are answered as plain NTP
+    // The exception path's rate limit per lcore (token bucket).
+    std::uint32_t exception_rate = 0;
+    std::uint32_t exception_burst = 0;
+};
+
+// One lcore's NTS state: its own copy of the master keys (copied again when the store's
+// version moves, checked once per burst), its nonce generator, and the S2C keys of the
+// burst's staged NTS replies, sealed at flush once the transmit timestamp is in.
+struct nts_lcore {
+    std::uint64_t ring_version = ~0ULL;
+    nts::key_ring ring;
+    nts::nonce_source nonces;
+    std::array<nts::prepared_reply, 64> pending;
+    std::uint16_t pending_count = 0;
 };
 
 // One lcore's part of the service.
@@ -144,6 +167,10 @@ struct service_lcore {
     std::uint64_t mono_ns_per_tsc_q32 = 0;  // TSC to monotonic ns for the rate limiter
     std::uint64_t kod_window_start_ns = 0;
     std::uint32_t kod_in_window = 0;
+    nts_lcore* nts = nullptr;  // set when the service has NTS keys
+    // Exception path token bucket: tokens scaled by 2^20 refill at exception_rate per second.
+    std::uint64_t exception_tokens = 0;
+    std::uint64_t exception_last_ns = 0;
 
     // What every NTP reply of a burst shares, read once at the burst's first NTP request
     // rather than per packet (seqlock reads, the time conversions, the header template);
@@ -177,7 +204,9 @@ struct service_lcore {
         std::uint16_t sign_key_id;
         bool ipv4;
         bool authenticated;
+        std::uint8_t nts_slot;  // index into nts->pending; no_nts for other replies
     };
+    static constexpr std::uint8_t no_nts = 0xFF;
     std::array<staged, 64> out{};  // a burst's replies, sent at the end of the burst
     std::uint16_t out_count = 0;
 };
@@ -185,13 +214,17 @@ struct service_lcore {
 struct lcore_conf;
 struct rx_queue_conf;
 
-// Offers a received frame to the service. True: the service took the mbuf (a reply is staged
-// or it was dropped and freed); false: untouched, it keeps its path.
+// Offers a received frame to the service. True: the service took the mbuf (a reply is staged,
+// it went to the kernel through the exception path, or it was dropped and freed); false:
+// untouched, it keeps its path.
 bool serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, traffic_class cls,
            std::uint64_t burst_tsc);
 
 // Stamps the transmit time into the staged NTP replies, signs them, finishes their checksums
 // and sends every staged reply.
 void flush_replies(lcore_conf& conf);
+
+// What the kernel sent into an exception path TAP queue: out by the port (rx.peer).
+void forward_from_kernel(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, std::uint16_t n);
 
 }  // namespace ports::pipelines

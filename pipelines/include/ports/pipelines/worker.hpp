@@ -26,6 +26,8 @@ struct rx_queue_conf {
     std::uint16_t queue = 0;
     std::uint16_t peer = no_peer;           // inline mode: the port rx traffic is forwarded to
     const port_service* service = nullptr;  // the port's NTP service, if it has one
+    // An exception path TAP queue: what the kernel sends there leaves by `peer` unclassified.
+    bool from_kernel = false;
 };
 
 // Figures of the loop itself, beside the traffic counters; same single-writer rule.

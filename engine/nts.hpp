@@ -1,0 +1,58 @@
+// NTS for the engine (RFC 8915): the master keys (in memory or a key file a fleet shares,
+// rotated on the configured interval, reloaded on SIGHUP) that workers and the NTS-KE server
+// read from one nts::key_store, and the NTS-KE server itself on threads of its own.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "ports/nts/keys.hpp"
+#include "ports/nts_ke/server.hpp"
+
+namespace ports::engine {
+
+class nts_service {
+  public:
+    // Loads or makes the master keys and binds the NTS-KE listeners (each service address's
+    // ke_port unless ke_listen says otherwise). Throws init_error naming the file or address.
+    // The NTS-KE threads will run on `cpus` (none of a worker's; empty: inherited).
+    nts_service(const nts_config& cfg, const std::vector<ip_address>& service_addresses,
+                const std::vector<unsigned>& cpus);
+    ~nts_service();
+
+    void start();
+    void stop();
+
+    // Control thread, about once a second: rotates the master keys when they are due.
+    void tick();
+    // SIGHUP: reads the key file again; a bad file keeps the running keys. Returns what
+    // happened, for the log.
+    struct reload_result {
+        bool ok = false;
+        std::string message;
+    };
+    reload_result reload_keys();
+
+    const nts::key_store& keys() const { return store_; }
+    nlohmann::ordered_json json() const;
+
+  private:
+    void publish(const nts::key_ring& ring);
+
+    nts_config cfg_;
+    nts::key_store store_;
+    nts::key_ring ring_;  // what store_ holds: the control thread's copy
+    // Read by telemetry threads as well.
+    std::atomic<std::uint64_t> rotations_{0};
+    std::atomic<std::uint64_t> reloads_{0};
+    std::atomic<std::uint64_t> reload_failures_{0};
+    std::unique_ptr<nts_ke::server> ke_;
+};
+
+}  // namespace ports::engine
