@@ -308,3 +308,94 @@ TEST(ConfigRules, ListOrEmptyIsRefusedWithLine) {
     e = error_of("rules: \"\"\n");
     EXPECT_EQ(e.rfind("t.yaml:1: 'rules' must name a rules file", 0), 0u) << e;
 }
+
+TEST(ConfigNts, DocumentedMinimumLoadsWithTheExceptionPathOn) {
+    const auto cfg = parse_config(R"(
+ntp:
+  addresses: [192.0.2.1]
+  nts:
+    certificate: nts-cert.pem
+    key: nts-key.pem
+)",
+                                  "/etc/pe/t.yaml");
+    const auto& n = cfg.ntp.nts;
+    EXPECT_TRUE(n.enabled);
+    EXPECT_EQ(n.certificate, "/etc/pe/nts-cert.pem");  // relative to the config file
+    EXPECT_EQ(n.key, "/etc/pe/nts-key.pem");
+    EXPECT_TRUE(n.ke_listen.empty());
+    EXPECT_EQ(n.ke_port, 4460);
+    EXPECT_EQ(n.cookies, 8u);
+    EXPECT_EQ(n.rotate_interval_s, 7u * 24 * 3600);
+    EXPECT_TRUE(n.key_file.empty());
+    // NTS-KE on the service addresses needs the kernel's share of them.
+    EXPECT_TRUE(cfg.ntp.exception_path.enabled);
+    EXPECT_EQ(cfg.ntp.exception_path.rate, 20000u);
+}
+
+TEST(ConfigNts, EveryKeyLoads) {
+    const auto cfg = parse_config(R"(
+ntp:
+  addresses: [192.0.2.1]
+  nts:
+    certificate: /c.pem
+    key: /k.pem
+    ke_listen: ["198.51.100.7:4460", "[2001:db8::7]:4461", 198.51.100.8]
+    ntp_server: time.example.net
+    ntp_port: 1123
+    cookies: 4
+    max_connections: 100
+    timeout_ms: 2000
+    ke_threads: 2
+    key_file: keys.txt
+    rotate_interval: 0
+  exception_path: {enabled: true, rate: 100, burst: 10, prefix_v4: 32, prefix_v6: 128}
+ports:
+  - name: p0
+    device: net_null0
+    exception_interface: tap-time0
+)",
+                                  "t.yaml");
+    const auto& n = cfg.ntp.nts;
+    EXPECT_EQ(n.ke_listen.size(), 3u);
+    EXPECT_EQ(n.ntp_server, "time.example.net");
+    EXPECT_EQ(n.ntp_port, 1123);
+    EXPECT_EQ(n.cookies, 4u);
+    EXPECT_EQ(n.max_connections, 100u);
+    EXPECT_EQ(n.timeout_ms, 2000u);
+    EXPECT_EQ(n.ke_threads, 2u);
+    EXPECT_EQ(n.key_file, "keys.txt");
+    EXPECT_EQ(n.rotate_interval_s, 0u);
+    EXPECT_TRUE(cfg.ntp.exception_path.enabled);
+    EXPECT_EQ(cfg.ntp.exception_path.rate, 100u);
+    EXPECT_EQ(cfg.ntp.exception_path.burst, 10u);
+    EXPECT_EQ(cfg.ntp.exception_path.prefix_v4, 32);
+    EXPECT_EQ(cfg.ntp.exception_path.prefix_v6, 128);
+    EXPECT_EQ(cfg.ports[0].exception_interface, "tap-time0");
+}
+
+TEST(ConfigNts, KeOnAManagementAddressNeedsNoExceptionPath) {
+    const auto cfg = parse_config(
+        "ntp:\n  addresses: [192.0.2.1]\n  nts:\n    certificate: c\n    key: k\n"
+        "    ke_listen: [198.51.100.7]\n",
+        "t.yaml");
+    EXPECT_FALSE(cfg.ntp.exception_path.enabled);
+}
+
+TEST(ConfigNts, RefusalsNameFileAndLine) {
+    const std::string head = "ntp:\n  addresses: [192.0.2.1]\n  nts:\n";
+    EXPECT_EQ(error_of(head + "    key: k\n").rfind("t.yaml:4: ntp.nts needs 'certificate' and 'key'", 0), 0u)
+        << error_of(head + "    key: k\n");
+    const std::string ck = head + "    certificate: c\n    key: k\n";
+    EXPECT_EQ(error_of(ck + "    cookies: 9\n").rfind("t.yaml:6: 'cookies' = 9 is out of range", 0), 0u);
+    EXPECT_EQ(error_of(ck + "    ke_listen: [nowhere:4460]\n").rfind("t.yaml:6: 'nowhere:4460' is not", 0), 0u);
+    EXPECT_EQ(error_of(ck + "    rotate_interval: 5\n").rfind("t.yaml:6: 'rotate_interval' must be 0", 0), 0u);
+    EXPECT_EQ(error_of(ck + "    rotate_interval: 0\n").rfind("t.yaml:4: rotate_interval: 0 needs a 'key_file'", 0), 0u)
+        << error_of(ck + "    rotate_interval: 0\n");
+    EXPECT_EQ(error_of(ck + "    colour: blue\n").rfind("t.yaml:6: unknown key 'colour' in ntp.nts", 0), 0u);
+    EXPECT_EQ(error_of(head + "    certificate: c\n    key: k\n  exception_path: {rate: 0}\n")
+                  .rfind("t.yaml:6: 'rate' = 0 is out of range", 0),
+              0u);
+    EXPECT_EQ(error_of("ports:\n  - name: a\n    device: net_null0\n    exception_interface: a/b\n")
+                  .rfind("t.yaml:4: 'exception_interface' must be", 0),
+              0u);
+}

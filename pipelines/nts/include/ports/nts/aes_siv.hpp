@@ -36,7 +36,8 @@ class aes_siv {
     // components in order (for the AEAD of RFC 5297 section 6: {A, N}); at most
     // max_siv_components. out may equal plaintext.data() - 16 (in place, V written before C)
     // or not overlap it at all.
-    void seal(std::span<const bytes_view> ad, bytes_view plaintext, std::uint8_t* out) const noexcept;
+    void seal(std::span<const bytes_view> ad, bytes_view plaintext,
+              std::uint8_t* out) const noexcept;
 
     // RFC 5297 section 2.7: sealed = V || C; writes sealed.size() - 16 bytes of plaintext to
     // out (which may equal sealed.data() + 16) and returns true when V verifies; on false the
@@ -44,11 +45,13 @@ class aes_siv {
     bool open(std::span<const bytes_view> ad, bytes_view sealed, std::uint8_t* out) const noexcept;
 
     // Two-component AEAD form used by NTS (RFC 5116 interface, RFC 5297 section 6).
-    void seal(bytes_view associated, bytes_view nonce, bytes_view plaintext, std::uint8_t* out) const noexcept {
+    void seal(bytes_view associated, bytes_view nonce, bytes_view plaintext,
+              std::uint8_t* out) const noexcept {
         const bytes_view c[2] = {associated, nonce};
         seal(c, plaintext, out);
     }
-    bool open(bytes_view associated, bytes_view nonce, bytes_view sealed, std::uint8_t* out) const noexcept {
+    bool open(bytes_view associated, bytes_view nonce, bytes_view sealed,
+              std::uint8_t* out) const noexcept {
         const bytes_view c[2] = {associated, nonce};
         return open(c, sealed, out);
     }
@@ -58,6 +61,9 @@ class aes_siv {
     alignas(16) std::uint8_t ctr_round_keys_[11 * 16] = {};
     alignas(16) std::uint8_t k1_[16] = {};  // CMAC subkeys
     alignas(16) std::uint8_t k2_[16] = {};
+    // S2V's first D = CMAC(K1, <zero>): it depends on the key alone, so set_key computes it
+    // once instead of every seal/open (a master key seals and opens many cookies).
+    alignas(16) std::uint8_t zero_mac_[16] = {};
 };
 
 // Unique, unpredictable 16-byte nonces without a syscall per call: AES-128 over a counter,

@@ -14,6 +14,10 @@
 //   # comment
 //   <key id: 8 hex digits> <key: 64 hex digits> <created: unix seconds>
 // one line per key, oldest first; the last line is the current key. Errors: "FILE:LINE: what".
+// Blank lines and lines starting with '#' (after blanks) are skipped. A file with more than
+// max_master_keys keys is accepted and its newest max_master_keys kept (the oldest are the
+// least useful: their cookies are the ones closest to expiry anyway), so an engine with a
+// smaller ring can share a fleet's file; the current key is the same everywhere.
 #pragma once
 
 #include <array>
@@ -49,15 +53,17 @@ struct master_key {
 // Trivially copyable: workers keep their own copy (see key_store).
 struct key_ring {
     std::array<master_key, max_master_keys> keys{};
-    std::uint8_t count = 0;    // keys[0, count), oldest first
+    std::uint8_t count = 0;  // keys[0, count), oldest first
     const master_key* current() const noexcept { return count == 0 ? nullptr : &keys[count - 1]; }
     const master_key* find(std::uint32_t id) const noexcept;
     // A new random key (RAND_bytes) becomes current; the oldest goes when the ring is full.
     // Key ids are random too, never repeating one in the ring. Throws std::runtime_error when
     // the RNG fails.
     void rotate(std::uint64_t now_unix_s);
+    // Appends as current; drops the oldest when full. A key already in the ring under `id` is
+    // removed first (ids stay unique, find() stays unambiguous).
     void add(std::uint32_t id, std::span<const std::uint8_t, siv_key_length> secret,
-             std::uint64_t created_unix_s);  // appends as current; drops the oldest when full
+             std::uint64_t created_unix_s) noexcept;
 };
 
 class key_file_error : public std::runtime_error {
@@ -87,9 +93,13 @@ class key_store {
     key_ring read() const noexcept;
 
   private:
+    // The ring as 64-bit words, each copied with a relaxed std::atomic_ref: a reader racing a
+    // writer reads torn data (and retries) but never has a data race; memcpy converts.
+    static constexpr std::size_t ring_words = sizeof(key_ring) / sizeof(std::uint64_t);
+    static_assert(sizeof(key_ring) % sizeof(std::uint64_t) == 0);
     std::atomic<std::uint64_t> seq_{0};      // odd while a write is in progress
     std::atomic<std::uint64_t> version_{0};  // bumped after each publish
-    key_ring ring_{};
+    std::array<std::uint64_t, ring_words> words_{};
 };
 
 }  // namespace ports::nts
