@@ -262,9 +262,14 @@ void serve_nts(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, const par
             const ntp::reply_header kod = ntp::make_reply_header(s.burst.clock, 0, 0, true);
             h.li_mode = kod.li_mode;
             h.stratum = 0;
-            std::memcpy(h.words + 8, "NTSN", 4);
-            ntp::write_reply_header(payload.data(), h, 4, rx_ts);
+            ntp::reply_detail::store_be32(h.words + 8, nts::kiss_ntsn);
             length = nts::build_nak(payload, request);
+            if (length == 0) {  // no Unique Identifier to echo: nothing a client could match
+                c.add(sc::nts_malformed);
+                rte_pktmbuf_free(m);
+                return;
+            }
+            ntp::write_reply_header(payload.data(), h, 4, rx_ts);
             c.add(sc::nts_naks);
             break;
         }

@@ -24,6 +24,17 @@
 
 namespace ports::nts {
 
+// Fresh cookies per reply at most (chrony's NTS_MAX_COOKIES): every cookie is an AES-SIV seal
+// on the worker's CPU, and a client never holds more than 8.
+inline constexpr std::uint8_t max_reply_cookies = 8;
+// The reply's Authenticator: EF header (4), nonce and ciphertext lengths (4), nonce (16), V
+// (16), then the cookie EFs of reply_cookie_ef_length each.
+inline constexpr std::size_t reply_nonce_length = 16;
+inline constexpr std::size_t reply_auth_overhead = 4 + 4 + reply_nonce_length + siv_tag_length;
+inline constexpr std::size_t reply_cookie_ef_length = 4 + cookie_length;
+// The NTS NAK's refid, the kiss code "NTSN" (RFC 8915 5.7), for the caller's header.
+inline constexpr std::uint32_t kiss_ntsn = 0x4E54534E;
+
 enum class verdict : std::uint8_t {
     reply,        // prepared: stage it, seal at flush
     nak,          // cookie undecryptable (unknown key id, bad tag, bad length): send build_nak
@@ -42,16 +53,29 @@ struct prepared_reply {
 };
 
 // `payload` is the request's UDP payload, rewritten in place from byte 48 on (the header is the
-// caller's); `capacity` bytes are writable from payload.data() (>= payload.size()).
+// caller's); `capacity` bytes are writable from payload.data() (>= payload.size()). `request`
+// must be parse_nts_request(payload).
+//   malformed:   request.st != ok, no UID, no cookie or no Authenticator; payload untouched.
+//   nak:         open_cookie failed; payload untouched (build_nak may follow).
+//   auth_failed: the Authenticator does not verify under C2S; the Authenticator's bytes are
+//                then unspecified (it is decrypted in place), the rest untouched: drop it.
+//   reply:       payload[48, reply_length) is the reply's UID EF then its Authenticator (nonce
+//                and ciphertext still to come from seal_reply); reply_length <= payload.size()
+//                and <= capacity, always (the reply is never longer than the request).
+// Fresh cookies: request cookies + placeholders, at most max_reply_cookies, fewer when the
+// reply would outgrow the request (0 when not even one fits).
 prepared_reply prepare_reply(std::span<std::uint8_t> payload, std::size_t capacity,
                              const parsers::nts_request_view& request, const key_ring& ring,
                              nonce_source& nonces) noexcept;
 
-// After the header (transmit timestamp included) is final.
+// After the header (transmit timestamp included) is final: writes a fresh nonce, then V and the
+// encrypted cookies in place. AD = payload[0, p.auth_offset): header and UID EF. Does nothing
+// unless p.what == verdict::reply and payload.size() >= p.reply_length.
 void seal_reply(std::span<std::uint8_t> payload, const prepared_reply& p, nonce_source& nonces) noexcept;
 
 // The NTS NAK's extension fields after the caller's 48-byte header (KoD, refid NTSN): the
-// Unique Identifier echoed. Returns the reply length (48 + UID EF).
+// Unique Identifier echoed (moved to byte 48). Returns the reply length (48 + UID EF), or 0
+// when the request has no UID (then nothing is written: nothing can be sent).
 std::uint16_t build_nak(std::span<std::uint8_t> payload, const parsers::nts_request_view& request) noexcept;
 
 }  // namespace ports::nts
