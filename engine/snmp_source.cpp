@@ -147,6 +147,45 @@ telemetry::mib_snapshot snmp_source::snapshot() const {
         const bool synced = clock.synchronized && stratum >= 1 && stratum <= ntp::max_stratum;
         n.stratum = synced ? stratum : 16;
         n.leap = synced ? static_cast<std::uint8_t>(clock.leap & 0x03) : 3;
+        // The NTS and exception path counters live with the NTP service's (a worker counts
+        // them in its service stage); their groups say enabled only when configured.
+        if (rt_.nts() != nullptr) {
+            auto& t = s.nts;
+            t.requests = sum(server_counter::nts_requests);
+            t.replies = sum(server_counter::nts_replies);
+            t.naks = sum(server_counter::nts_naks);
+            t.auth_failed = sum(server_counter::nts_auth_failed);
+            t.malformed = sum(server_counter::nts_malformed);
+            t.cookies_issued = sum(server_counter::nts_cookies_issued);
+            t.rate_limited = sum(server_counter::nts_rate_limited);
+        }
+        if (rt_.exceptions() != nullptr) {
+            auto& x = s.exceptions;
+            x.enabled = true;
+            x.to_kernel = sum(server_counter::exception_to_kernel);
+            x.from_kernel = sum(server_counter::exception_from_kernel);
+            x.rate_dropped = sum(server_counter::exception_rate_dropped);
+        }
+    }
+    if (auto* nts = rt_.nts(); nts != nullptr) {
+        // json() is the only public reader of the NTS-KE counters, and it reads the published
+        // key ring, which is safe off the control thread: the MIB serves what the telemetry
+        // command does.
+        const auto j = nts->json();
+        const auto& ke = j.at("ke");
+        auto& t = s.nts;
+        t.enabled = true;
+        t.ke_accepted = ke.at("accepted").get<std::uint64_t>();
+        t.ke_sessions_ok = ke.at("sessions_ok").get<std::uint64_t>();
+        t.ke_tls_failed = ke.at("tls_failed").get<std::uint64_t>();
+        t.ke_bad_request = ke.at("bad_request").get<std::uint64_t>();
+        t.ke_timeouts = ke.at("timeouts").get<std::uint64_t>();
+        t.ke_rejected = ke.at("rejected").get<std::uint64_t>();
+        t.ke_cookies_issued = ke.at("cookies_issued").get<std::uint64_t>();
+        t.master_keys = j.at("master_keys").get<std::uint32_t>();
+        t.key_rotations = j.at("rotations").get<std::uint64_t>();
+        t.key_reloads = j.at("key_reloads").get<std::uint64_t>();
+        t.key_reload_failures = j.at("key_reload_failures").get<std::uint64_t>();
     }
     for (const auto& l : rt_.lcores()) {
         const std::uint64_t total = worker_stats::load(l.stats->total_cycles);

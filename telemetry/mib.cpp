@@ -22,6 +22,8 @@ constexpr std::uint32_t ntp_arc = 5;
 constexpr std::uint32_t lcore_table_arc = 6;
 constexpr std::uint32_t rule_table_arc = 7;
 constexpr std::uint32_t notify_objects_arc = 8;
+constexpr std::uint32_t nts_arc = 9;
+constexpr std::uint32_t exception_path_arc = 10;
 
 // Base classification counters are the first four of each class; the rest are its details.
 constexpr std::size_t base_counters = 4;
@@ -209,6 +211,31 @@ mib_view build_view(const mib_snapshot& s) {
         b.column(rule_table_arc, 5, {i}, octets(rule.action));
         b.column(rule_table_arc, 6, {i}, counter64(rule.matches));
     }
+
+    // notify_objects_arc has no instances in the view: accessible-for-notify only.
+
+    // Served with NTS off too (enabled false, zeros), as the NTP group is: a walk sees the
+    // same objects whatever the configuration.
+    const auto& t = s.nts;
+    b.scalar(nts_arc, 1, integer(t.enabled ? 1 : 2));
+    const std::uint64_t nts_counters[] = {
+        t.requests,       t.replies,      t.naks,        t.auth_failed,      t.malformed,
+        t.cookies_issued, t.rate_limited, t.ke_accepted, t.ke_sessions_ok,   t.ke_tls_failed,
+        t.ke_bad_request, t.ke_timeouts,  t.ke_rejected, t.ke_cookies_issued};
+    arc = 2;
+    for (auto v : nts_counters) {
+        b.scalar(nts_arc, arc++, counter64(v));
+    }
+    b.scalar(nts_arc, arc++, gauge(t.master_keys));
+    b.scalar(nts_arc, arc++, counter64(t.key_rotations));
+    b.scalar(nts_arc, arc++, counter64(t.key_reloads));
+    b.scalar(nts_arc, arc++, counter64(t.key_reload_failures));
+
+    const auto& x = s.exceptions;
+    b.scalar(exception_path_arc, 1, integer(x.enabled ? 1 : 2));
+    b.scalar(exception_path_arc, 2, counter64(x.to_kernel));
+    b.scalar(exception_path_arc, 3, counter64(x.from_kernel));
+    b.scalar(exception_path_arc, 4, counter64(x.rate_dropped));
     return b.finish();
 }
 

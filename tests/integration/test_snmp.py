@@ -68,6 +68,17 @@ def expected_from_stats(doc):
     for obj, key in NTP_OBJECTS.items():
         out[f"portsEngineNtp{obj}.0"] = str(doc["ntp_server"][key])
     out["portsEngineNtpEnabled.0"] = "1"
+    # This config has no ntp.nts (so no exception path either): both groups are served, off.
+    assert "nts" not in doc, "the walk test expects a config without ntp.nts"
+    out["portsEngineNtsEnabled.0"] = "2"
+    for obj in ("Requests", "Replies", "Naks", "AuthFailed", "Malformed", "CookiesIssued",
+                "RateLimited", "KeAccepted", "KeSessionsOk", "KeTlsFailed", "KeBadRequests",
+                "KeTimeouts", "KeRejected", "KeCookiesIssued", "MasterKeys", "KeyRotations",
+                "KeyReloads", "KeyReloadFailures"):
+        out[f"portsEngineNts{obj}.0"] = "0"
+    out["portsEngineExceptionEnabled.0"] = "2"
+    for obj in ("ToKernel", "FromKernel", "RateDropped"):
+        out[f"portsEngineException{obj}.0"] = "0"
     for l in doc["lcores"]:
         i = l["lcore"] + 1
         out[f"portsEngineLcoreId.{i}"] = str(l["lcore"])

@@ -173,14 +173,108 @@ TEST(MibView, LcoreTableIndexedByLcorePlusOne) {
 TEST(MibView, RuleTableIsEmptyWithoutRulesAndFilledFromTheSnapshot) {
     auto s = sample();
     auto v = build_view(s);
-    const auto* last = find_next(v, object_oid({6, 1, 6, 3}));
-    EXPECT_EQ(last, nullptr);  // the lcore table ends the MIB without rules
+    // Without rules the lcore table is followed by the NTS group (arc 8 has no instances).
+    const auto* next = find_next(v, object_oid({6, 1, 6, 3}));
+    ASSERT_NE(next, nullptr);
+    EXPECT_EQ(next->oid, object_oid({9, 1, 0}));
     s.rules = {{"r-1", "bad ntp", traffic_class::ntp, "alert", 42}};
     v = build_view(s);
     EXPECT_EQ(at(v, {7, 1, 2, 1}).value.text, "r-1");
     EXPECT_EQ(at(v, {7, 1, 4, 1}).value.number, 1u);
     EXPECT_EQ(at(v, {7, 1, 6, 1}).value.number, 42u);
-    EXPECT_EQ(find_next(v, object_oid({7, 1, 6, 1})), nullptr);
+    next = find_next(v, object_oid({7, 1, 6, 1}));
+    ASSERT_NE(next, nullptr);
+    EXPECT_EQ(next->oid, object_oid({9, 1, 0}));
+}
+
+mib_snapshot with_nts_and_exception_path() {
+    auto s = sample();
+    auto& t = s.nts;
+    t.enabled = true;
+    t.requests = 201;
+    t.replies = 202;
+    t.naks = 203;
+    t.auth_failed = 204;
+    t.malformed = 205;
+    t.cookies_issued = 206;
+    t.rate_limited = 207;
+    t.ke_accepted = 208;
+    t.ke_sessions_ok = 209;
+    t.ke_tls_failed = 210;
+    t.ke_bad_request = 211;
+    t.ke_timeouts = 212;
+    t.ke_rejected = 213;
+    t.ke_cookies_issued = 214;
+    t.master_keys = 3;
+    t.key_rotations = 217;
+    t.key_reloads = 218;
+    t.key_reload_failures = 219;
+    auto& x = s.exceptions;
+    x.enabled = true;
+    x.to_kernel = 302;
+    x.from_kernel = 303;
+    x.rate_dropped = 304;
+    return s;
+}
+
+TEST(MibView, NtsGroupServesTheSnapshotInTheMibsOrder) {
+    const auto v = build_view(with_nts_and_exception_path());
+    EXPECT_EQ(at(v, {9, 1, 0}).value.type, value_type::integer);
+    EXPECT_EQ(at(v, {9, 1, 0}).value.number, 1u);  // TruthValue true
+    // portsEngineNtsRequests(2) .. portsEngineNtsKeCookiesIssued(15): Counter64, 201..214.
+    for (std::uint32_t arc = 2; arc <= 15; ++arc) {
+        const auto& e = at(v, {9, arc, 0});
+        EXPECT_EQ(e.value.type, value_type::counter64) << "arc " << arc;
+        EXPECT_EQ(e.value.number, 199u + arc) << "arc " << arc;
+    }
+    EXPECT_EQ(at(v, {9, 14, 0}).value.number, 213u);               // portsEngineNtsKeRejected
+    EXPECT_EQ(at(v, {9, 16, 0}).value.type, value_type::gauge32);  // portsEngineNtsMasterKeys
+    EXPECT_EQ(at(v, {9, 16, 0}).value.number, 3u);
+    for (std::uint32_t arc = 17; arc <= 19; ++arc) {
+        const auto& e = at(v, {9, arc, 0});
+        EXPECT_EQ(e.value.type, value_type::counter64) << "arc " << arc;
+        EXPECT_EQ(e.value.number, 200u + arc) << "arc " << arc;
+    }
+    EXPECT_EQ(find_exact(v, object_oid({9, 20, 0})), nullptr);
+    // A walk goes 9.1.0 .. 9.19.0 and straight on to the exception path group.
+    const auto* e = find_next(v, object_oid({9}));
+    for (std::uint32_t arc = 1; arc <= 19; ++arc) {
+        ASSERT_NE(e, nullptr);
+        EXPECT_EQ(e->oid, object_oid({9, arc, 0}));
+        e = find_next(v, e->oid);
+    }
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->oid, object_oid({10, 1, 0}));
+}
+
+TEST(MibView, ExceptionPathGroupServesTheSnapshotAndEndsTheMib) {
+    const auto v = build_view(with_nts_and_exception_path());
+    EXPECT_EQ(at(v, {10, 1, 0}).value.type, value_type::integer);
+    EXPECT_EQ(at(v, {10, 1, 0}).value.number, 1u);
+    for (std::uint32_t arc = 2; arc <= 4; ++arc) {
+        const auto& e = at(v, {10, arc, 0});
+        EXPECT_EQ(e.value.type, value_type::counter64) << "arc " << arc;
+        EXPECT_EQ(e.value.number, 300u + arc) << "arc " << arc;
+    }
+    EXPECT_EQ(find_next(v, object_oid({10, 4, 0})), nullptr);
+}
+
+TEST(MibView, NtsAndExceptionPathGroupsAreServedDisabled) {
+    // sample() configures neither: both groups are there, false(2) and zeros.
+    const auto v = build_view(sample());
+    EXPECT_EQ(at(v, {9, 1, 0}).value.type, value_type::integer);
+    EXPECT_EQ(at(v, {9, 1, 0}).value.number, 2u);  // TruthValue false
+    for (std::uint32_t arc = 2; arc <= 19; ++arc) {
+        const auto& e = at(v, {9, arc, 0});
+        EXPECT_EQ(e.value.type, arc == 16 ? value_type::gauge32 : value_type::counter64)
+            << "arc " << arc;
+        EXPECT_EQ(e.value.number, 0u) << "arc " << arc;
+    }
+    EXPECT_EQ(at(v, {10, 1, 0}).value.number, 2u);
+    for (std::uint32_t arc = 2; arc <= 4; ++arc) {
+        EXPECT_EQ(at(v, {10, arc, 0}).value.type, value_type::counter64);
+        EXPECT_EQ(at(v, {10, arc, 0}).value.number, 0u);
+    }
 }
 
 TEST(MibView, GetNextWalksFromBeforeTheRootToTheEnd) {

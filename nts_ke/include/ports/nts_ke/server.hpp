@@ -29,13 +29,15 @@ struct server_options {
     // "ADDR:PORT", "[ADDR6]:PORT" or "ADDR" (port 4460). Bound with IP_FREEBIND: the address
     // may appear on an interface (the exception path's TAP) after start.
     std::vector<std::string> listen;
-    std::string certificate;  // PEM chain (leaf first)
-    std::string key;          // PEM private key
-    std::string ntp_server;   // NTPv4 Server Negotiation record to send; empty: none (the
-                              // client then uses the KE address)
-    std::uint16_t ntp_port = 0;  // NTPv4 Port Negotiation record to send; 0: none (123)
-    unsigned cookies = 8;        // New Cookie records per session (RFC 8915 suggests 8)
-    unsigned max_connections = 1024;  // open at once; more are accepted and closed at once
+    std::string certificate;          // PEM chain (leaf first)
+    std::string key;                  // PEM private key
+    std::string ntp_server;           // NTPv4 Server Negotiation record to send; empty: none (the
+                                      // client then uses the KE address)
+    std::uint16_t ntp_port = 0;       // NTPv4 Port Negotiation record to send; 0: none (123)
+    unsigned cookies = 8;             // New Cookie records per session (RFC 8915 suggests 8), 1..16
+    unsigned max_connections = 1024;  // open at once (over all threads); one more closes the
+                                      // oldest (counted `rejected`): an idle crowd cannot
+                                      // lock out new clients
     std::chrono::milliseconds timeout{5000};  // whole session, handshake included
     unsigned threads = 1;
     std::vector<int> cpus;  // CPUs the threads may run on (empty: inherited)
@@ -44,11 +46,11 @@ struct server_options {
 // Written by the server threads, read by anyone (relaxed).
 struct server_counters {
     std::atomic<std::uint64_t> accepted{0};
-    std::atomic<std::uint64_t> sessions_ok{0};       // cookies sent
-    std::atomic<std::uint64_t> tls_failed{0};        // handshake failed (no TLS 1.3, no ALPN...)
-    std::atomic<std::uint64_t> bad_request{0};       // Error record sent (or closed)
+    std::atomic<std::uint64_t> sessions_ok{0};  // cookies sent
+    std::atomic<std::uint64_t> tls_failed{0};   // handshake failed (no TLS 1.3, no ALPN...)
+    std::atomic<std::uint64_t> bad_request{0};  // Error record sent (or closed)
     std::atomic<std::uint64_t> timeouts{0};
-    std::atomic<std::uint64_t> rejected{0};          // over max_connections
+    std::atomic<std::uint64_t> rejected{0};  // closed to make room (max_connections)
     std::atomic<std::uint64_t> cookies_issued{0};
 };
 

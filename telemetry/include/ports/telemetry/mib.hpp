@@ -73,6 +73,24 @@ struct ntp_server_figures {
     std::uint8_t leap = 3;  // 0..3
 };
 
+// NTS (portsEngineNts): the fast path's figures (PORTS_SERVER_COUNTERS, summed over lcores),
+// the NTS-KE server's and the master keys'. All 0 while disabled.
+struct nts_figures {
+    bool enabled = false;
+    std::uint64_t requests = 0, replies = 0, naks = 0, auth_failed = 0, malformed = 0;
+    std::uint64_t cookies_issued = 0, rate_limited = 0;
+    std::uint64_t ke_accepted = 0, ke_sessions_ok = 0, ke_tls_failed = 0, ke_bad_request = 0;
+    std::uint64_t ke_timeouts = 0, ke_rejected = 0, ke_cookies_issued = 0;
+    std::uint32_t master_keys = 0;
+    std::uint64_t key_rotations = 0, key_reloads = 0, key_reload_failures = 0;
+};
+
+// The exception path (portsEngineExceptionPath), summed over lcores. All 0 while disabled.
+struct exception_path_figures {
+    bool enabled = false;
+    std::uint64_t to_kernel = 0, from_kernel = 0, rate_dropped = 0;
+};
+
 struct mib_snapshot {
     std::string version;
     std::uint32_t uptime_ticks = 0;  // hundredths of a second since the engine started
@@ -82,6 +100,8 @@ struct mib_snapshot {
     ntp_server_figures ntp;
     std::vector<lcore_row> lcores;
     std::vector<rule_row> rules;
+    nts_figures nts;
+    exception_path_figures exceptions;
 };
 
 // Every instance of the MIB, sorted by OID.
