@@ -22,7 +22,8 @@ constexpr std::uint16_t ntp_port = 123;
 constexpr std::uint8_t reply_ttl = 64;
 
 std::uint64_t mono_ns(const service_lcore& s, std::uint64_t tsc) {
-    return static_cast<std::uint64_t>((static_cast<unsigned __int128>(tsc) * s.mono_ns_per_tsc_q32) >> 32);
+    return static_cast<std::uint64_t>(
+        (static_cast<unsigned __int128>(tsc) * s.mono_ns_per_tsc_q32) >> 32);
 }
 
 // Reads what the burst's replies share (see service_lcore::burst_state), once per burst.
@@ -60,7 +61,8 @@ std::uint64_t receive_time(const service_lcore& s, const port_service& svc, cons
         if (svc.ts_kind == rx_timestamp_kind::device_ticks) {
             const linear_map map = svc.device_map.read();
             if (map.valid()) {
-                const std::uint64_t trailer = (std::uint64_t{m->pkt_len} + 4) * svc.ns_per_byte_q16 >> 16;
+                const std::uint64_t trailer =
+                    (std::uint64_t{m->pkt_len} + 4) * svc.ns_per_byte_q16 >> 16;
                 return ntp_from_unix_ns(map.to_ns(stamp) + trailer);
             }
         }
@@ -134,8 +136,8 @@ void finish_udp_checksum(std::uint8_t* frame, bool ipv4, std::uint16_t l3_offset
 }
 
 void stage(service_lcore& s, rte_mbuf* m, std::uint16_t port, const parsers::layers& l,
-           std::uint16_t payload_offset, const ntp::reply_result& r,
-           std::uint64_t partial_udp_sum, std::uint8_t nts_slot) {
+           std::uint16_t payload_offset, const ntp::reply_result& r, std::uint64_t partial_udp_sum,
+           std::uint8_t nts_slot) {
     // Field by field: an aggregate assignment went through a temporary on the stack.
     service_lcore::staged& o = s.out[s.out_count++];
     o.m = m;
@@ -160,9 +162,9 @@ std::uint64_t plain_v4_partial_sum(const service_lcore& s, const std::uint8_t* f
     namespace cs = ntp::checksum;
     const std::uint8_t* p = frame + payload_offset;
     std::uint64_t sum = s.burst.plain_v4_udp_sum;
-    sum = cs::add(sum, p, 4);                    // LI/VN/mode, stratum, poll, precision
-    sum = cs::add(sum, p + 24, 16);              // origin and receive timestamps
-    sum = cs::add(sum, frame + l4_offset, 4);    // the ports (the length is in the constant)
+    sum = cs::add(sum, p, 4);                       // LI/VN/mode, stratum, poll, precision
+    sum = cs::add(sum, p + 24, 16);                 // origin and receive timestamps
+    sum = cs::add(sum, frame + l4_offset, 4);       // the ports (the length is in the constant)
     sum = cs::add(sum, frame + l3_offset + 12, 8);  // source and destination addresses
     return sum;
 }
@@ -181,19 +183,29 @@ bool kod_allowed(service_lcore& s, std::uint64_t now_ns) {
 
 void count_drop(server_counters& c, ntp::drop_reason r) {
     switch (r) {
-        case ntp::drop_reason::mode6: c.add(sc::drop_mode6); break;
-        case ntp::drop_reason::mode7: c.add(sc::drop_mode7); break;
-        case ntp::drop_reason::other_mode: c.add(sc::drop_other_mode); break;
-        case ntp::drop_reason::auth_required: c.add(sc::drop_auth_required); break;
-        default: c.add(sc::drop_malformed); break;
+        case ntp::drop_reason::mode6:
+            c.add(sc::drop_mode6);
+            break;
+        case ntp::drop_reason::mode7:
+            c.add(sc::drop_mode7);
+            break;
+        case ntp::drop_reason::other_mode:
+            c.add(sc::drop_other_mode);
+            break;
+        case ntp::drop_reason::auth_required:
+            c.add(sc::drop_auth_required);
+            break;
+        default:
+            c.add(sc::drop_malformed);
+            break;
     }
 }
 
 bool serve_neighbour(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m,
                      const parsers::layers& l) {
-    const bool candidate =
-        (l.l3 == l3_kind::none && l.ethertype == parsers::ethertype_arp) ||
-        (l.l3 == l3_kind::ipv4 && l.l4_proto == 1) || (l.l3 == l3_kind::ipv6 && l.l4_proto == 58);
+    const bool candidate = (l.l3 == l3_kind::none && l.ethertype == parsers::ethertype_arp) ||
+                           (l.l3 == l3_kind::ipv4 && l.l4_proto == 1) ||
+                           (l.l3 == l3_kind::ipv6 && l.l4_proto == 58);
     if (!candidate) {
         return false;
     }
@@ -202,15 +214,24 @@ bool serve_neighbour(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m,
     const auto res = neighbour::respond({data, m->data_len}, capacity, l, rx.service->addresses,
                                         rx.service->mac);
     switch (res.what) {
-        case neighbour::outcome::not_for_us: return false;
+        case neighbour::outcome::not_for_us:
+            return false;
         case neighbour::outcome::dropped_malformed:
             s.counters->add(sc::neighbour_malformed);
             rte_pktmbuf_free(m);
             return true;
-        case neighbour::outcome::arp_reply: s.counters->add(sc::arp_replies); break;
-        case neighbour::outcome::nd_advert: s.counters->add(sc::nd_adverts); break;
-        case neighbour::outcome::icmp4_echo_reply: s.counters->add(sc::icmp_echo_replies); break;
-        case neighbour::outcome::icmp6_echo_reply: s.counters->add(sc::icmp6_echo_replies); break;
+        case neighbour::outcome::arp_reply:
+            s.counters->add(sc::arp_replies);
+            break;
+        case neighbour::outcome::nd_advert:
+            s.counters->add(sc::nd_adverts);
+            break;
+        case neighbour::outcome::icmp4_echo_reply:
+            s.counters->add(sc::icmp_echo_replies);
+            break;
+        case neighbour::outcome::icmp6_echo_reply:
+            s.counters->add(sc::icmp6_echo_replies);
+            break;
     }
     m->data_len = res.length;
     m->pkt_len = res.length;
@@ -218,10 +239,11 @@ bool serve_neighbour(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m,
     return true;
 }
 
-// An NTS request (RFC 8915 section 5): cookie opened, request verified, the reply laid out now
-// and sealed with S2C at flush (the transmit timestamp is in what it authenticates). Rate
-// limited NTS requests are dropped: an unauthenticated RATE KoD is ignored by NTS clients
-// (RFC 8915 section 5.7), and verifying first would spend the CPU the limit protects.
+// An NTS request (RFC 8915 section 5): staged now, prepared at flush with the burst's other
+// NTS requests (finish_nts: cookies opened, requests verified, replies laid out, the AES-SIV
+// work of up to eight requests interleaved) and sealed with S2C after the transmit timestamp.
+// Rate limited NTS requests are dropped: an unauthenticated RATE KoD is ignored by NTS
+// clients (RFC 8915 section 5.7), and verifying first would spend the CPU the limit protects.
 void serve_nts(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, const parsers::layers& l,
                std::uint16_t payload_offset, const parsers::nts_request_view& request,
                std::uint64_t rx_ts, bool limited) {
@@ -237,59 +259,87 @@ void serve_nts(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, const par
         rte_pktmbuf_free(m);
         return;
     }
-    auto* frame = rte_pktmbuf_mtod(m, std::uint8_t*);
-    const std::span<std::uint8_t> payload(frame + payload_offset,
-                                          m->data_len - std::size_t{payload_offset});
-    // Bytes writable from the payload on: the reply is never longer than the request, but the
-    // layout may use the tailroom as scratch.
-    const std::size_t capacity = payload.size() + rte_pktmbuf_tailroom(m);
     nts_lcore& n = *s.nts;
-    nts::prepared_reply& p = n.pending[n.pending_count];
-    p = nts::prepare_reply(payload, capacity, request, n.ring, n.nonces);
-    std::uint16_t length = 0;
-    std::uint8_t slot = service_lcore::no_nts;
-    switch (p.what) {
-        case nts::verdict::reply:
-            ntp::write_reply_header(payload.data(), s.burst.header, 4, rx_ts);
-            c.add(sc::nts_cookies_issued, p.cookies);
-            length = p.reply_length;
-            slot = static_cast<std::uint8_t>(n.pending_count++);
-            break;
-        case nts::verdict::nak: {
-            // NTS NAK: a kiss-o'-death with code NTSN and the Unique Identifier, unauthenticated
-            // (the client cannot have keys we could use).
-            ntp::reply_header h = s.burst.header;
-            const ntp::reply_header kod = ntp::make_reply_header(s.burst.clock, 0, 0, true);
-            h.li_mode = kod.li_mode;
-            h.stratum = 0;
-            ntp::reply_detail::store_be32(h.words + 8, nts::kiss_ntsn);
-            length = nts::build_nak(payload, request);
-            if (length == 0) {  // no Unique Identifier to echo: nothing a client could match
-                c.add(sc::nts_malformed);
-                rte_pktmbuf_free(m);
-                return;
-            }
-            ntp::write_reply_header(payload.data(), h, 4, rx_ts);
-            c.add(sc::nts_naks);
-            break;
-        }
-        case nts::verdict::auth_failed:
-            c.add(sc::nts_auth_failed);
-            rte_pktmbuf_free(m);
-            return;
-        case nts::verdict::malformed:
-            c.add(sc::nts_malformed);
-            rte_pktmbuf_free(m);
-            return;
-    }
-    turn_around(frame, l, rx.service->mac, length);
-    const std::uint16_t frame_length = static_cast<std::uint16_t>(payload_offset + length);
-    m->data_len = frame_length;
-    m->pkt_len = frame_length;
+    const auto slot = static_cast<std::uint8_t>(n.waiting_count++);
+    nts_lcore::waiting_request& w = n.waiting[slot];
+    w.service = rx.service;
+    w.l = l;
+    w.request = request;
+    w.rx_ts = rx_ts;
+    w.out_index = s.out_count;
     ntp::reply_result r;
     r.act = ntp::action::reply;
-    r.reply_length = length;
     stage(s, m, rx.port, l, payload_offset, r, 0, slot);
+}
+
+// The burst's NTS requests prepared together; each staged entry then becomes its reply (header
+// written, turned around), its NTS NAK, or nothing (m = null: freed and counted here).
+void finish_nts(service_lcore& s) {
+    nts_lcore& n = *s.nts;
+    server_counters& c = *s.counters;
+    std::array<nts::request_job, 64> jobs;  // written before read: no zeroing
+    for (std::uint16_t i = 0; i < n.waiting_count; ++i) {
+        const service_lcore::staged& o = s.out[n.waiting[i].out_index];
+        auto* frame = rte_pktmbuf_mtod(o.m, std::uint8_t*);
+        const std::span<std::uint8_t> payload(frame + o.payload_offset,
+                                              o.m->data_len - std::size_t{o.payload_offset});
+        // Bytes writable from the payload on: the reply is never longer than the request, but
+        // the layout may use the tailroom as scratch.
+        jobs[i] = {payload, payload.size() + rte_pktmbuf_tailroom(o.m), &n.waiting[i].request,
+                   &n.pending[i]};
+    }
+    nts::prepare_replies({jobs.data(), n.waiting_count}, n.ring, n.nonces);
+    for (std::uint16_t i = 0; i < n.waiting_count; ++i) {
+        const nts_lcore::waiting_request& w = n.waiting[i];
+        service_lcore::staged& o = s.out[w.out_index];
+        const nts::prepared_reply& p = n.pending[i];
+        const std::span<std::uint8_t> payload = jobs[i].payload;
+        std::uint16_t length = 0;
+        switch (p.what) {
+            case nts::verdict::reply:
+                ntp::write_reply_header(payload.data(), s.burst.header, 4, w.rx_ts);
+                c.add(sc::nts_cookies_issued, p.cookies);
+                length = p.reply_length;
+                break;
+            case nts::verdict::nak: {
+                // NTS NAK: a kiss-o'-death with code NTSN and the Unique Identifier,
+                // unauthenticated (the client cannot have keys we could use).
+                ntp::reply_header h = s.burst.header;
+                const ntp::reply_header kod = ntp::make_reply_header(s.burst.clock, 0, 0, true);
+                h.li_mode = kod.li_mode;
+                h.stratum = 0;
+                ntp::reply_detail::store_be32(h.words + 8, nts::kiss_ntsn);
+                length = nts::build_nak(payload, w.request);
+                if (length != 0) {
+                    ntp::write_reply_header(payload.data(), h, 4, w.rx_ts);
+                    c.add(sc::nts_naks);
+                    o.nts_slot = service_lcore::no_nts;  // nothing to seal
+                }
+                break;
+            }
+            case nts::verdict::auth_failed:
+                c.add(sc::nts_auth_failed);
+                break;
+            case nts::verdict::malformed:
+                break;
+        }
+        if (length == 0) {
+            // Malformed, failed, or a NAK without a Unique Identifier to echo (nothing a client
+            // could match).
+            if (p.what != nts::verdict::auth_failed) {
+                c.add(sc::nts_malformed);
+            }
+            rte_pktmbuf_free(o.m);
+            o.m = nullptr;
+            continue;
+        }
+        auto* frame = rte_pktmbuf_mtod(o.m, std::uint8_t*);
+        turn_around(frame, w.l, w.service->mac, length);
+        const auto frame_length = static_cast<std::uint16_t>(o.payload_offset + length);
+        o.m->data_len = frame_length;
+        o.m->pkt_len = frame_length;
+        o.reply_length = length;
+    }
 }
 
 // The exception path: a frame sent to this port's MAC for one of its service addresses (or
@@ -331,7 +381,8 @@ bool to_kernel(lcore_conf& conf, service_lcore& s, const rx_queue_conf& rx, rte_
     }
     s.exception_tokens -= ns_per_s;
     s.counters->add(sc::exception_to_kernel);
-    const std::uint64_t sent = rte_eth_tx_buffer(svc.tap, conf.tx_queue[svc.tap], conf.tx_buffer[svc.tap], m);
+    const std::uint64_t sent =
+        rte_eth_tx_buffer(svc.tap, conf.tx_queue[svc.tap], conf.tx_buffer[svc.tap], m);
     worker_stats::add(conf.stats->tx_packets, sent);
     return true;
 }
@@ -355,8 +406,9 @@ bool serve_ntp(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, std::uint
     }
     const std::uint8_t* ip = frame + l.l3_offset;
     const bool v4 = l.l3 == l3_kind::ipv4;
-    const bool ours = v4 ? rx.service->addresses.contains_v4(std::span<const std::uint8_t, 4>(ip + 16, 4))
-                         : rx.service->addresses.contains_v6(std::span<const std::uint8_t, 16>(ip + 24, 16));
+    const bool ours =
+        v4 ? rx.service->addresses.contains_v4(std::span<const std::uint8_t, 4>(ip + 16, 4))
+           : rx.service->addresses.contains_v6(std::span<const std::uint8_t, 16>(ip + 24, 16));
     if (!ours) {
         return false;  // NTP to someone else: transit traffic
     }
@@ -415,7 +467,8 @@ bool serve_ntp(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, std::uint
         // The common request: build_reply's answer without the general parse (see reply.hpp).
         r = ntp::build_plain_reply(payload, s.burst.header, rx_ts);
         turn_around(frame, l, rx.service->mac, r.reply_length);
-        const std::uint16_t frame_length = static_cast<std::uint16_t>(payload_offset + r.reply_length);
+        const std::uint16_t frame_length =
+            static_cast<std::uint16_t>(payload_offset + r.reply_length);
         m->data_len = frame_length;
         m->pkt_len = frame_length;
         stage(s, m, rx.port, l, payload_offset, r,
@@ -492,19 +545,40 @@ void flush_replies(lcore_conf& conf) {
     if (s.out_count == 0) {
         return;
     }
+    if (s.nts != nullptr && s.nts->waiting_count != 0) {
+        finish_nts(s);
+    }
     // As late as this core can: after every reply of the burst is built, right before TX.
     const std::uint64_t tx_ts = ntp_from_unix_ns(s.shared->tsc_map.read().to_ns(rte_rdtsc()));
+    const rte_be64_t tx_be = rte_cpu_to_be_64(tx_ts);
+    std::uint64_t nts_replies = 0;
+    if (s.nts != nullptr && s.nts->waiting_count != 0) {
+        // The NTS replies first: their transmit stamps in, then all sealed together.
+        std::array<nts::seal_job, 64> seals;
+        std::uint16_t count = 0;
+        for (std::uint16_t i = 0; i < s.out_count; ++i) {
+            const auto& o = s.out[i];
+            if (o.m != nullptr && o.nts_slot != service_lcore::no_nts) {
+                auto* frame = rte_pktmbuf_mtod(o.m, std::uint8_t*);
+                const std::span<std::uint8_t> payload(frame + o.payload_offset, o.reply_length);
+                std::memcpy(payload.data() + 40, &tx_be, 8);
+                seals[count++] = {payload, &s.nts->pending[o.nts_slot]};
+            }
+        }
+        nts::seal_replies({seals.data(), count}, s.nts->nonces);
+        nts_replies = count;
+    }
     // Written before it is read: no zeroing.
     std::array<rte_mbuf*, 64> ready;
     std::uint16_t ready_count = 0;
     std::uint64_t replies = 0;  // counted once per burst: the same sum, one counter write
-    std::uint64_t nts_replies = 0;
     std::uint16_t port = s.out[0].port;
     auto send = [&] {
         if (ready_count == 0) {
             return;
         }
-        const std::uint16_t sent = rte_eth_tx_burst(port, conf.tx_queue[port], ready.data(), ready_count);
+        const std::uint16_t sent =
+            rte_eth_tx_burst(port, conf.tx_queue[port], ready.data(), ready_count);
         for (std::uint16_t i = sent; i < ready_count; ++i) {
             rte_pktmbuf_free(ready[i]);
         }
@@ -514,6 +588,9 @@ void flush_replies(lcore_conf& conf) {
     };
     for (std::uint16_t i = 0; i < s.out_count; ++i) {
         auto& o = s.out[i];
+        if (o.m == nullptr) {
+            continue;  // an NTS request that got no answer (finish_nts)
+        }
         if (o.port != port) {
             send();
             port = o.port;
@@ -521,11 +598,8 @@ void flush_replies(lcore_conf& conf) {
         if (o.payload_offset != 0) {
             auto* frame = rte_pktmbuf_mtod(o.m, std::uint8_t*);
             const std::span<std::uint8_t> payload(frame + o.payload_offset, o.reply_length);
-            const rte_be64_t tx_be = rte_cpu_to_be_64(tx_ts);
             if (o.nts_slot != service_lcore::no_nts) {
-                std::memcpy(payload.data() + 40, &tx_be, 8);
-                nts::seal_reply(payload, s.nts->pending[o.nts_slot], s.nts->nonces);
-                ++nts_replies;
+                // Stamped and sealed above.
             } else if (!o.authenticated) {
                 // finalize_transmit's whole work for a staged unsigned reply (its checks hold
                 // by construction: a reply of reply_length >= 48 bytes).
@@ -559,12 +633,13 @@ void flush_replies(lcore_conf& conf) {
     s.counters->add(sc::replies, replies);
     if (s.nts != nullptr) {
         s.counters->add(sc::nts_replies, nts_replies);
-        s.nts->pending_count = 0;
+        s.nts->waiting_count = 0;
     }
     s.out_count = 0;
 }
 
-void forward_from_kernel(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, std::uint16_t n) {
+void forward_from_kernel(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts,
+                         std::uint16_t n) {
     // The kernel's own frames for the service address's clients (NTS-KE's TCP, its ARP and ND):
     // not traffic to classify, not ours to count as such; out by the port as they are.
     conf.service->counters->add(sc::exception_from_kernel, n);

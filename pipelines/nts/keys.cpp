@@ -23,9 +23,6 @@ static_assert(4 + 16 + siv_tag_length + cookie_plaintext_length == cookie_length
 
 namespace {
 
-constexpr std::size_t cookie_nonce_offset = 4;
-constexpr std::size_t cookie_sealed_offset = 4 + 16;
-
 void put_be32(std::uint8_t* p, std::uint32_t v) noexcept {
     p[0] = static_cast<std::uint8_t>(v >> 24);
     p[1] = static_cast<std::uint8_t>(v >> 16);
@@ -102,17 +99,33 @@ void key_ring::rotate(std::uint64_t now_unix_s) {
 
 // ---- cookies -------------------------------------------------------------------------------
 
+void cookie_plaintext(const session_keys& keys, std::uint8_t* out) noexcept {
+    out[0] = static_cast<std::uint8_t>(keys.aead >> 8);
+    out[1] = static_cast<std::uint8_t>(keys.aead);
+    out[2] = 0;
+    out[3] = 0;
+    std::memcpy(out + 4, keys.c2s.data(), c2s_key_length);
+    std::memcpy(out + 4 + c2s_key_length, keys.s2c.data(), c2s_key_length);
+}
+
+std::optional<session_keys> keys_from_cookie_plaintext(const std::uint8_t* plain) noexcept {
+    session_keys keys;
+    keys.aead = static_cast<std::uint16_t>(plain[0] << 8 | plain[1]);
+    // Only the AEAD we serve; the reserved bytes are ours to extend the format with later.
+    if (keys.aead != aead_aes_siv_cmac_256) {
+        return std::nullopt;
+    }
+    std::memcpy(keys.c2s.data(), plain + 4, c2s_key_length);
+    std::memcpy(keys.s2c.data(), plain + 4 + c2s_key_length, c2s_key_length);
+    return keys;
+}
+
 void make_cookie(const master_key& key, const std::uint8_t* nonce16, const session_keys& keys,
                  std::uint8_t* out) noexcept {
     put_be32(out, key.id);
     std::memcpy(out + cookie_nonce_offset, nonce16, 16);
     std::uint8_t plain[cookie_plaintext_length];
-    plain[0] = static_cast<std::uint8_t>(keys.aead >> 8);
-    plain[1] = static_cast<std::uint8_t>(keys.aead);
-    plain[2] = 0;
-    plain[3] = 0;
-    std::memcpy(plain + 4, keys.c2s.data(), c2s_key_length);
-    std::memcpy(plain + 4 + c2s_key_length, keys.s2c.data(), c2s_key_length);
+    cookie_plaintext(keys, plain);
     key.siv.seal(bytes_view(out, 4), bytes_view(out + cookie_nonce_offset, 16),
                  bytes_view(plain, sizeof plain), out + cookie_sealed_offset);
 }
@@ -130,15 +143,7 @@ std::optional<session_keys> open_cookie(const key_ring& ring, bytes_view cookie)
                        cookie.subspan(cookie_sealed_offset), plain)) {
         return std::nullopt;
     }
-    session_keys keys;
-    keys.aead = static_cast<std::uint16_t>(plain[0] << 8 | plain[1]);
-    // Only the AEAD we serve; the reserved bytes are ours to extend the format with later.
-    if (keys.aead != aead_aes_siv_cmac_256) {
-        return std::nullopt;
-    }
-    std::memcpy(keys.c2s.data(), plain + 4, c2s_key_length);
-    std::memcpy(keys.s2c.data(), plain + 4 + c2s_key_length, c2s_key_length);
-    return keys;
+    return keys_from_cookie_plaintext(plain);
 }
 
 // ---- key file ------------------------------------------------------------------------------

@@ -65,8 +65,8 @@ struct session {
 class NtsRings : public ::testing::Test {
   protected:
     void SetUp() override {
-        dir_ = std::filesystem::temp_directory_path() /
-               ("pe-nts-rings-" + std::to_string(::getpid()));
+        dir_ =
+            std::filesystem::temp_directory_path() / ("pe-nts-rings-" + std::to_string(::getpid()));
         certs_ = test::make_test_certificates(dir_, {"IP:127.0.0.1"});
         key_file_ = (dir_ / "nts.keys").string();
         write_keys(key_file_, {key1});
@@ -158,7 +158,8 @@ TEST_F(NtsRings, EveryRequestIsAnsweredAcrossKeyChangesUnderTraffic) {
     auto collect = [&] {
         rte_mbuf* out[64];
         unsigned got = 0;
-        while ((got = rte_ring_dequeue_burst(port.tx, reinterpret_cast<void**>(out), 64, nullptr)) != 0) {
+        while ((got = rte_ring_dequeue_burst(port.tx, reinterpret_cast<void**>(out), 64,
+                                             nullptr)) != 0) {
             for (unsigned i = 0; i < got; ++i) {
                 const auto* d = rte_pktmbuf_mtod(out[i], const std::uint8_t*);
                 const std::size_t idx = d[33] - 1u;  // the client: 198.18.0.(idx + 1)
@@ -208,6 +209,8 @@ TEST_F(NtsRings, EveryRequestIsAnsweredAcrossKeyChangesUnderTraffic) {
     for (int r = 0; r < 50; ++r) {
         round();
     }
+    // Answered before the change (else the worker could see every request after it).
+    settle(injected);
     // A new current key appended to the fleet's file: cookies of the old key keep working and
     // fresh cookies come under the new one, with the traffic flowing.
     write_keys(key_file_, {key1, key2});

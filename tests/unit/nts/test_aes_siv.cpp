@@ -398,3 +398,124 @@ TEST(AesSiv, NonceSourceDistinct) {
         EXPECT_TRUE(seen.insert(n2).second);  // two sources do not collide either
     }
 }
+
+// ---- batches: each operation of a batch gives what the single-operation code gives ----------
+
+namespace {
+
+struct batch_case {
+    bytes key, ad, nonce, plaintext;
+};
+
+std::vector<batch_case> random_cases(std::size_t n, std::uint32_t seed) {
+    std::mt19937 rng(seed);
+    auto random_bytes = [&](std::size_t len) {
+        bytes b(len);
+        for (auto& x : b) {
+            x = static_cast<std::uint8_t>(rng());
+        }
+        return b;
+    };
+    std::vector<batch_case> out;
+    for (std::size_t i = 0; i < n; ++i) {
+        // Lengths around every block boundary the tails care about, up to ~7 blocks.
+        out.push_back({random_bytes(32), random_bytes(rng() % 120),
+                       random_bytes(rng() % 2 ? 16 : rng() % 40), random_bytes(rng() % 115)});
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST(AesSivBatch, SealMatchesSingleOperations) {
+    for (std::size_t n : {1u, 2u, 7u, 8u, 9u, 20u}) {
+        const auto cases = random_cases(n, static_cast<std::uint32_t>(n));
+        std::vector<aes_siv> keys(n);
+        std::vector<bytes> single(n), batched(n);
+        std::vector<siv_op> ops(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            keys[i].set_key(key_span(cases[i].key));
+            single[i].resize(16 + cases[i].plaintext.size());
+            batched[i].resize(16 + cases[i].plaintext.size());
+            keys[i].seal(cases[i].ad, cases[i].nonce, cases[i].plaintext, single[i].data());
+            ops[i].key = &keys[i];
+            ops[i].ad[0] = cases[i].ad;
+            ops[i].ad[1] = cases[i].nonce;
+            ops[i].input = cases[i].plaintext;
+            ops[i].out = batched[i].data();
+        }
+        seal_batch(ops);
+        for (std::size_t i = 0; i < n; ++i) {
+            EXPECT_TRUE(ops[i].ok);
+            EXPECT_EQ(batched[i], single[i]) << "batch of " << n << ", op " << i;
+        }
+    }
+}
+
+TEST(AesSivBatch, OpenVerifiesEachOperationOnItsOwn) {
+    const std::size_t n = 19;
+    const auto cases = random_cases(n, 99);
+    std::vector<aes_siv> keys(n);
+    std::vector<bytes> sealed(n), opened(n);
+    std::vector<siv_op> ops(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        keys[i].set_key(key_span(cases[i].key));
+        sealed[i].resize(16 + cases[i].plaintext.size());
+        keys[i].seal(cases[i].ad, cases[i].nonce, cases[i].plaintext, sealed[i].data());
+        if (i % 3 == 1) {
+            sealed[i][i % sealed[i].size()] ^= 0x01;  // every third one tampered
+        }
+        opened[i].assign(cases[i].plaintext.size(), 0xAA);
+        ops[i].key = &keys[i];
+        ops[i].ad[0] = cases[i].ad;
+        ops[i].ad[1] = cases[i].nonce;
+        ops[i].input = sealed[i];
+        ops[i].out = opened[i].data();
+    }
+    open_batch(ops);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i % 3 == 1) {
+            EXPECT_FALSE(ops[i].ok) << i;
+            EXPECT_TRUE(
+                std::all_of(opened[i].begin(), opened[i].end(), [](auto b) { return b == 0; }));
+        } else {
+            EXPECT_TRUE(ops[i].ok) << i;
+            EXPECT_EQ(opened[i], cases[i].plaintext) << i;
+        }
+    }
+}
+
+TEST(AesSivBatch, OpenRefusesInputShorterThanTheTag) {
+    const rfc_a2 a2;
+    aes_siv siv(key_span(a2.key));
+    const bytes short_input(15, 0);
+    std::uint8_t out[16];
+    siv_op op;
+    op.key = &siv;
+    op.input = short_input;
+    op.out = out;
+    op.ok = true;
+    open_batch({&op, 1});
+    EXPECT_FALSE(op.ok);
+}
+
+TEST(AesSivBatch, SetKeysMatchesSetKey) {
+    for (std::size_t n : {1u, 2u, 3u, 6u}) {
+        const auto cases = random_cases(n, 7 + static_cast<std::uint32_t>(n));
+        std::vector<aes_siv> one(n), many(n);
+        std::vector<aes_siv*> ptrs;
+        std::vector<const std::uint8_t*> secrets;
+        for (std::size_t i = 0; i < n; ++i) {
+            one[i].set_key(key_span(cases[i].key));
+            ptrs.push_back(&many[i]);
+            secrets.push_back(cases[i].key.data());
+        }
+        set_keys(ptrs, secrets);
+        for (std::size_t i = 0; i < n; ++i) {
+            bytes a(16 + cases[i].plaintext.size()), b(a.size());
+            one[i].seal(cases[i].ad, cases[i].nonce, cases[i].plaintext, a.data());
+            many[i].seal(cases[i].ad, cases[i].nonce, cases[i].plaintext, b.data());
+            EXPECT_EQ(a, b) << "set_keys of " << n << ", key " << i;
+        }
+    }
+}

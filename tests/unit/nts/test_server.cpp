@@ -456,3 +456,77 @@ TEST_F(NtsServer, NoAllocationPerPacket) {
 }
 
 }  // namespace
+
+// A burst as the service stage serves it: sessions of their own, every verdict mixed in, each
+// request getting what it would get alone, and nothing allocated.
+TEST_F(NtsServer, BatchGivesEachRequestItsOwnVerdict) {
+    constexpr std::size_t n = 21;  // more than one chunk of siv_batch_lanes, not a multiple
+    struct one {
+        session_keys keys;
+        aes_siv c2s, s2c;
+        packet p;
+        parsers::nts_request_view view;
+        prepared_reply reply;
+        verdict expected = verdict::reply;
+    };
+    std::vector<one> all(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        one& o = all[i];
+        o.keys = random_session();
+        o.c2s.set_key(o.keys.c2s);
+        o.s2c.set_key(o.keys.s2c);
+        request_options opt;
+        opt.transmit_ts = request_tx + i;
+        opt.cookie = cookie_for(*ring.current(), o.keys);
+        opt.placeholders = static_cast<unsigned>(i % 4);
+        if (i % 5 == 1) {
+            opt.cookie[30] ^= 0x01;  // undecryptable: NAK
+            o.expected = verdict::nak;
+        }
+        o.p = make_packet(build_request(o.c2s, opt));
+        if (i % 5 == 3) {
+            o.p.buffer[o.p.length - 1] ^= 0x01;  // the Authenticator's last byte: no answer
+            o.expected = verdict::auth_failed;
+        }
+        o.view = o.p.parse();
+    }
+    std::vector<request_job> jobs;
+    for (auto& o : all) {
+        jobs.push_back({o.p.payload(), buffer_capacity, &o.view, &o.reply});
+    }
+    std::vector<seal_job> seals;
+    seals.reserve(n);
+    const long heap_before = heap_allocations.load();
+    prepare_replies(jobs, ring, nonces);
+    const long heap_mid = heap_allocations.load();
+    for (auto& o : all) {
+        if (o.reply.what == verdict::reply) {
+            const std::span<std::uint8_t> reply(o.p.buffer.data(), o.reply.reply_length);
+            write_header(reply);
+            seals.push_back({reply, &o.reply});
+        }
+    }
+    const long heap_sealed = heap_allocations.load();
+    seal_replies(seals, nonces);
+    const long heap_after = heap_allocations.load();
+    EXPECT_EQ(heap_mid - heap_before, 0);
+    EXPECT_EQ(heap_after - heap_sealed, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+        one& o = all[i];
+        ASSERT_EQ(o.reply.what, o.expected) << "request " << i;
+        if (o.expected != verdict::reply) {
+            continue;
+        }
+        const checked_reply c =
+            check_reply({o.p.buffer.data(), o.reply.reply_length}, o.s2c, o.p.built.uid);
+        EXPECT_EQ(c.outcome, reply_outcome::reply) << "request " << i << ": " << c.error;
+        EXPECT_TRUE(c.uid_matches);
+        ASSERT_EQ(c.cookies.size(), 1 + i % 4) << "request " << i;
+        for (const auto& fresh : c.cookies) {
+            const auto k = open_cookie(ring, fresh);  // under the current key, this session's
+            ASSERT_TRUE(k.has_value());
+            EXPECT_EQ(k->c2s, o.keys.c2s);
+            EXPECT_EQ(k->s2c, o.keys.s2c);
+        }
+    }
+}

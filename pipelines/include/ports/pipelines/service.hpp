@@ -19,11 +19,12 @@
 #include <type_traits>
 
 #include "ports/neighbour/addresses.hpp"
-#include "ports/nts/keys.hpp"
-#include "ports/nts/server.hpp"
 #include "ports/ntp/mac.hpp"
 #include "ports/ntp/ratelimit.hpp"
 #include "ports/ntp/reply.hpp"
+#include "ports/nts/keys.hpp"
+#include "ports/nts/server.hpp"
+#include "ports/parsers/layers.hpp"
 #include "ports/pipelines/counters.hpp"
 #include "ports/pipelines/timestamp.hpp"
 
@@ -77,7 +78,7 @@ template <typename T>
 class seqlocked {
     static_assert(std::is_trivially_copyable_v<T> && sizeof(T) % 8 == 0);
 
-public:
+  public:
     seqlocked() { rte_seqlock_init(&lock_); }
     void publish(const T& v) {
         std::uint64_t words[sizeof(T) / 8];
@@ -103,7 +104,7 @@ public:
         return v;
     }
 
-private:
+  private:
     rte_seqlock_t lock_;
     std::uint64_t words_[sizeof(T) / 8] = {};
 };
@@ -119,7 +120,7 @@ struct port_service {
     neighbour::service_addresses addresses;
     neighbour::mac_address mac;
     rx_timestamp_kind ts_kind = rx_timestamp_kind::software;
-    int ts_offset = -1;        // dynamic field of the RX timestamp
+    int ts_offset = -1;         // dynamic field of the RX timestamp
     std::uint64_t ts_flag = 0;  // dynamic flag saying the field is set
     published_map device_map;
     // Preamble-to-trailer correction (as chrony's hwtimestamp does): a NIC stamps the start
@@ -140,7 +141,7 @@ struct service_shared {
     const ntp::key_table* keys = nullptr;
     const ntp::access_list* access = nullptr;
     bool kod = false;
-    std::uint32_t kod_per_second = 100;  // per lcore: KoDs are replies too, never a flood
+    std::uint32_t kod_per_second = 100;        // per lcore: KoDs are replies too, never a flood
     const nts::key_store* nts_keys = nullptr;  // null: NTS requests are answered as plain NTP
     // The exception path's rate limit per lcore (token bucket).
     std::uint32_t exception_rate = 0;
@@ -154,8 +155,20 @@ struct nts_lcore {
     std::uint64_t ring_version = ~0ULL;
     nts::key_ring ring;
     nts::nonce_source nonces;
+    // A burst's NTS requests wait here between the service stage, which stages their mbufs,
+    // and the flush, which prepares them all at once (nts::prepare_replies interleaves their
+    // AES-SIV work) and seals them after the transmit timestamp. waiting[i] and pending[i]
+    // are request i of the burst; the staged entry's nts_slot is i.
+    struct waiting_request {
+        const port_service* service;
+        parsers::layers l;
+        parsers::nts_request_view request;
+        std::uint64_t rx_ts;
+        std::uint16_t out_index;  // its entry in service_lcore::out
+    };
+    std::array<waiting_request, 64> waiting;
     std::array<nts::prepared_reply, 64> pending;
-    std::uint16_t pending_count = 0;
+    std::uint16_t waiting_count = 0;
 };
 
 // One lcore's part of the service.
@@ -178,7 +191,7 @@ struct service_lcore {
     struct burst_state {
         bool fresh = false;
         ntp::clock_state clock;
-        ntp::reply_header header;       // from clock and the server config
+        ntp::reply_header header;          // from clock and the server config
         std::uint64_t software_rx_ts = 0;  // the burst's TSC as an NTP timestamp
         std::uint64_t mono_ns = 0;         // the burst's TSC for the rate limiter
         // The one's-complement sum of what every plain IPv4 reply's UDP checksum covers and
@@ -225,6 +238,7 @@ bool serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, traffic_class
 void flush_replies(lcore_conf& conf);
 
 // What the kernel sent into an exception path TAP queue: out by the port (rx.peer).
-void forward_from_kernel(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, std::uint16_t n);
+void forward_from_kernel(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts,
+                         std::uint16_t n);
 
 }  // namespace ports::pipelines

@@ -21,6 +21,8 @@ inline constexpr std::size_t max_siv_components = 8;  // associated-data compone
 
 using bytes_view = std::span<const std::uint8_t>;
 
+struct siv_op;
+
 // True when this CPU has AES-NI (and the instructions this code uses).
 bool aes_siv_supported() noexcept;
 
@@ -57,6 +59,9 @@ class aes_siv {
     }
 
   private:
+    friend void seal_batch(std::span<siv_op>) noexcept;
+    friend void open_batch(std::span<siv_op>) noexcept;
+    friend void set_keys(std::span<aes_siv* const>, std::span<const std::uint8_t* const>) noexcept;
     alignas(16) std::uint8_t mac_round_keys_[11 * 16] = {};
     alignas(16) std::uint8_t ctr_round_keys_[11 * 16] = {};
     alignas(16) std::uint8_t k1_[16] = {};  // CMAC subkeys
@@ -66,6 +71,25 @@ class aes_siv {
     alignas(16) std::uint8_t zero_mac_[16] = {};
 };
 
+// One operation of a batch: seal_batch / open_batch give, for each, exactly what
+// key->seal({ad[0], ad[1]}, input, out) / key->open(...) give (same in-place rules), computed
+// together: a lone CMAC chain keeps the AES unit busy one cycle in ~4-8 (aesenc's latency), so
+// the chains of up to siv_batch_lanes operations (different keys allowed) go through it
+// interleaved, round by round.
+struct siv_op {
+    const aes_siv* key = nullptr;
+    bytes_view ad[2];  // NTS's two components: associated data, nonce
+    bytes_view input;  // seal: plaintext; open: V || C (>= 16 bytes, else ok = false)
+    std::uint8_t* out = nullptr;
+    bool ok = false;  // open_batch: V verified (seal_batch sets true)
+};
+inline constexpr std::size_t siv_batch_lanes = 8;  // operations interleaved; longer spans are cut
+void seal_batch(std::span<siv_op> ops) noexcept;
+void open_batch(std::span<siv_op> ops) noexcept;
+// keys[i]->set_key(secrets[i]) for every i, the key schedules interleaved four at a time.
+void set_keys(std::span<aes_siv* const> keys,
+              std::span<const std::uint8_t* const> secrets) noexcept;
+
 // Unique, unpredictable 16-byte nonces without a syscall per call: AES-128 over a counter,
 // keyed once from the OS's RNG (one per lcore; not thread-safe).
 class nonce_source {
@@ -74,7 +98,12 @@ class nonce_source {
     void next(std::uint8_t* out16) noexcept;
 
   private:
+    void refill() noexcept;
     alignas(16) std::uint8_t round_keys_[11 * 16] = {};
+    // Made eight at a time (eight AES blocks cost little more than one: the rounds overlap);
+    // nonces are public, keeping a few ahead costs nothing.
+    alignas(16) std::uint8_t ahead_[8 * 16] = {};
+    std::uint8_t left_ = 0;
     std::uint64_t counter_ = 0;
     std::uint64_t prefix_ = 0;
 };

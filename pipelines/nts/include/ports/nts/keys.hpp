@@ -76,6 +76,14 @@ key_ring load_key_file(const std::string& path);
 // Writes to PATH.tmp and renames it over PATH (readers never see half a file), mode 0600.
 void save_key_file(const std::string& path, const key_ring& ring);
 
+// The cookie's parts (see the format above), for code that seals or opens cookies in batches
+// (the fast path, nts/server.cpp): where the nonce and V || C start, and the plaintext.
+inline constexpr std::size_t cookie_nonce_offset = 4;
+inline constexpr std::size_t cookie_sealed_offset = 4 + 16;
+void cookie_plaintext(const session_keys& keys, std::uint8_t* out) noexcept;  // 68 bytes
+// Nothing when the AEAD id is not one we serve.
+std::optional<session_keys> keys_from_cookie_plaintext(const std::uint8_t* plain) noexcept;
+
 // Seals a cookie for `keys` under `key` with the given 16-byte nonce. out: cookie_length bytes.
 void make_cookie(const master_key& key, const std::uint8_t* nonce16, const session_keys& keys,
                  std::uint8_t* out) noexcept;

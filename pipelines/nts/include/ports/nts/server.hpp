@@ -48,8 +48,8 @@ struct prepared_reply {
     std::uint16_t auth_offset = 0;       // the Authenticator EF, from the payload start
     std::uint16_t plaintext_offset = 0;  // the cookies to encrypt, from the payload start
     std::uint16_t plaintext_length = 0;
-    std::uint8_t cookies = 0;            // fresh cookies in the reply
-    aes_siv s2c;                         // the reply's key, from the cookie
+    std::uint8_t cookies = 0;  // fresh cookies in the reply
+    aes_siv s2c;               // the reply's key, from the cookie
 };
 
 // `payload` is the request's UDP payload, rewritten in place from byte 48 on (the header is the
@@ -71,11 +71,35 @@ prepared_reply prepare_reply(std::span<std::uint8_t> payload, std::size_t capaci
 // After the header (transmit timestamp included) is final: writes a fresh nonce, then V and the
 // encrypted cookies in place. AD = payload[0, p.auth_offset): header and UID EF. Does nothing
 // unless p.what == verdict::reply and payload.size() >= p.reply_length.
-void seal_reply(std::span<std::uint8_t> payload, const prepared_reply& p, nonce_source& nonces) noexcept;
+void seal_reply(std::span<std::uint8_t> payload, const prepared_reply& p,
+                nonce_source& nonces) noexcept;
+
+// A burst's NTS requests at once, as the service stage serves them: each job gets exactly what
+// prepare_reply(job.payload, job.capacity, *job.request, ring, nonces) would give it, but the
+// AES-SIV work of up to siv_batch_lanes requests runs interleaved (cookies opened together,
+// keys set up together, requests verified together, fresh cookies sealed together): one
+// request alone leaves the AES unit idle most of the time (see aes_siv.hpp). Jobs must not
+// share buffers.
+struct request_job {
+    std::span<std::uint8_t> payload;
+    std::size_t capacity = 0;
+    const parsers::nts_request_view* request = nullptr;
+    prepared_reply* out = nullptr;
+};
+void prepare_replies(std::span<const request_job> jobs, const key_ring& ring,
+                     nonce_source& nonces) noexcept;
+
+// seal_reply for each job, the seals interleaved.
+struct seal_job {
+    std::span<std::uint8_t> payload;
+    const prepared_reply* reply = nullptr;
+};
+void seal_replies(std::span<const seal_job> jobs, nonce_source& nonces) noexcept;
 
 // The NTS NAK's extension fields after the caller's 48-byte header (KoD, refid NTSN): the
 // Unique Identifier echoed (moved to byte 48). Returns the reply length (48 + UID EF), or 0
 // when the request has no UID (then nothing is written: nothing can be sent).
-std::uint16_t build_nak(std::span<std::uint8_t> payload, const parsers::nts_request_view& request) noexcept;
+std::uint16_t build_nak(std::span<std::uint8_t> payload,
+                        const parsers::nts_request_view& request) noexcept;
 
 }  // namespace ports::nts
