@@ -474,13 +474,6 @@ inline void encrypt_n_mk(const __m128i* const* rk, __m128i* blocks, std::size_t 
     }
 }
 
-// Any number of blocks, eight at a time (the chunks are independent: they overlap too).
-inline void encrypt_many(const __m128i* const* rk, __m128i* blocks, std::size_t n) noexcept {
-    for (std::size_t i = 0; i < n; i += 8) {
-        encrypt_n_mk(rk + i, blocks + i, std::min<std::size_t>(8, n - i));
-    }
-}
-
 struct key_material {
     const __m128i* mac;
     const __m128i* ctr;
