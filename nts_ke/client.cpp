@@ -17,26 +17,17 @@
 #include <memory>
 
 #include "ports/parsers/nts_ke.hpp"
+#include "tls.hpp"
 
 namespace ports::nts_ke {
 
 namespace {
 
 namespace p = ports::parsers;
+using detail::openssl_error;
 using clock = std::chrono::steady_clock;
 
-constexpr const char exporter_label[] = "EXPORTER-network-time-security";
 constexpr std::size_t max_response = 65536;
-
-std::string openssl_error() {
-    std::string out;
-    while (const unsigned long e = ERR_get_error()) {
-        char buf[256];
-        ERR_error_string_n(e, buf, sizeof(buf));
-        out += (out.empty() ? "" : "; ") + std::string(buf);
-    }
-    return out.empty() ? "no OpenSSL error queued" : out;
-}
 
 struct fd_closer {
     int fd = -1;
@@ -135,10 +126,7 @@ void ssl_wait(SSL* ssl, int fd, int r, clock::time_point deadline, const char* w
 
 key32 export_key(SSL* ssl, std::uint8_t direction) {
     key32 k{};
-    const std::uint8_t context[5] = {
-        0, 0, 0, static_cast<std::uint8_t>(p::ke_aead_aes_siv_cmac_256), direction};
-    if (SSL_export_keying_material(ssl, k.data(), k.size(), exporter_label,
-                                   sizeof(exporter_label) - 1, context, sizeof(context), 1) != 1) {
+    if (!detail::export_key(ssl, direction, k.data())) {
         throw client_error("NTS-KE: key export failed: " + openssl_error());
     }
     return k;

@@ -31,6 +31,7 @@
 #include <thread>
 
 #include "ports/parsers/nts_ke.hpp"
+#include "tls.hpp"
 
 #ifndef IPV6_FREEBIND
 #define IPV6_FREEBIND 78  // linux/in6.h; glibc 2.36 does not define it
@@ -41,6 +42,7 @@ namespace ports::nts_ke {
 namespace {
 
 namespace p = ports::parsers;
+using detail::openssl_error;
 
 // A request is a handful of records (~16 bytes from chrony and NTPsec); 4 KiB leaves room for
 // server/port records and future records, and bounds what a client can make us hold.
@@ -48,18 +50,7 @@ constexpr std::size_t max_request = 4096;
 // 16 cookies of 108 bytes with headers, the negotiation records, a server name up to 255.
 constexpr std::size_t max_response = 2560;
 constexpr unsigned max_cookies = 16;
-constexpr const char exporter_label[] = "EXPORTER-network-time-security";
 constexpr unsigned char alpn_wire[] = {7, 'n', 't', 's', 'k', 'e', '/', '1'};
-
-std::string openssl_error() {
-    std::string out;
-    while (const unsigned long e = ERR_get_error()) {
-        char buf[256];
-        ERR_error_string_n(e, buf, sizeof(buf));
-        out += (out.empty() ? "" : "; ") + std::string(buf);
-    }
-    return out.empty() ? "unknown OpenSSL error" : out;
-}
 
 struct endpoint {
     sockaddr_storage addr{};
@@ -379,19 +370,12 @@ struct server::impl {
         }
         nts::session_keys sk;
         sk.aead = p::ke_aead_aes_siv_cmac_256;
-        std::uint8_t context[5] = {0, 0, 0, p::ke_aead_aes_siv_cmac_256, 0};
         const nts::key_ring ring = keys.read();
         const nts::master_key* key = ring.current();
         const unsigned n = std::clamp(options.cookies, 1u, max_cookies);
         std::array<std::uint8_t, 16 * max_cookies> nonces;
-        bool fine = key != nullptr;
-        fine = fine && SSL_export_keying_material(c.ssl, sk.c2s.data(), sk.c2s.size(),
-                                                  exporter_label, sizeof(exporter_label) - 1,
-                                                  context, sizeof(context), 1) == 1;
-        context[4] = 1;
-        fine = fine && SSL_export_keying_material(c.ssl, sk.s2c.data(), sk.s2c.size(),
-                                                  exporter_label, sizeof(exporter_label) - 1,
-                                                  context, sizeof(context), 1) == 1;
+        bool fine = key != nullptr && detail::export_key(c.ssl, 0, sk.c2s.data()) &&
+                    detail::export_key(c.ssl, 1, sk.s2c.data());
         fine = fine && RAND_bytes(nonces.data(), static_cast<int>(16 * n)) == 1;
         if (!fine) {
             ERR_clear_error();
