@@ -921,6 +921,38 @@ void set_keys(std::span<aes_siv* const> keys,
     }
 }
 
+void set_mac_keys(std::span<aes_siv* const> keys,
+                  std::span<const std::uint8_t* const> secrets) noexcept {
+    const std::size_t count = std::min(keys.size(), secrets.size());
+    for (std::size_t i = 0; i < count; i += 4) {
+        const std::size_t w = std::min<std::size_t>(4, count - i);
+        // A short group repeats its last key: four schedules always, the extra ones unused.
+        const std::uint8_t* k[4];
+        alignas(16) __m128i spare[3][11];
+        __m128i* out[4];
+        for (std::size_t j = 0; j < 4; ++j) {
+            k[j] = secrets[i + std::min(j, w - 1)];
+            out[j] =
+                j < w ? reinterpret_cast<__m128i*>(keys[i + j]->mac_round_keys_) : spare[j - 1];
+        }
+        expand_four(k, out);
+        const __m128i* rk[4] = {out[0], out[1], out[2], out[3]};
+        __m128i x[4] = {};
+        encrypt_n_mk(rk, x, w);  // L = AES(K, 0)
+        for (std::size_t j = 0; j < w; ++j) {
+            aes_siv& a = *keys[i + j];
+            const __m128i k1 = dbl(x[j]);
+            _mm_store_si128(reinterpret_cast<__m128i*>(a.k1_), k1);
+            _mm_store_si128(reinterpret_cast<__m128i*>(a.k2_), dbl(k1));
+            x[j] = k1;  // CMAC(<zero>) = AES(K, 0 ^ K1)
+        }
+        encrypt_n_mk(rk, x, w);
+        for (std::size_t j = 0; j < w; ++j) {
+            _mm_store_si128(reinterpret_cast<__m128i*>(keys[i + j]->zero_mac_), x[j]);
+        }
+    }
+}
+
 nonce_source::nonce_source() {
     alignas(16) std::uint8_t key[16];
     std::uint64_t start[2];

@@ -97,10 +97,16 @@ void prepare_chunk(const request_job* jobs, std::size_t n, const key_ring& ring,
 
     // 2. The session keys: C2S for the check below, S2C (into the prepared reply) for the seal
     // at flush, set up together.
+    // C2S without its CTR half when the request's Authenticator encrypts nothing (the usual
+    // case): one key schedule of four saved.
     aes_siv* key_out[2 * lanes];
     const std::uint8_t* secrets[2 * lanes];
+    aes_siv* mac_out[lanes];
+    const std::uint8_t* mac_secrets[lanes];
     std::size_t live[lanes];
     std::size_t m = 0;
+    std::size_t full = 0;
+    std::size_t mac_only = 0;
     for (std::size_t o = 0; o < k; ++o) {
         if (!ops[o].ok) {
             continue;
@@ -111,13 +117,19 @@ void prepare_chunk(const request_job* jobs, std::size_t n, const key_ring& ring,
         }
         keys[m] = *sk;
         live[m] = op_job[o];
-        key_out[2 * m] = &c2s[m];
-        secrets[2 * m] = keys[m].c2s.data();
-        key_out[2 * m + 1] = &jobs[op_job[o]].out->s2c;
-        secrets[2 * m + 1] = keys[m].s2c.data();
+        if (jobs[op_job[o]].request->auth_ciphertext.size() == siv_tag_length) {
+            mac_out[mac_only] = &c2s[m];
+            mac_secrets[mac_only++] = keys[m].c2s.data();
+        } else {
+            key_out[full] = &c2s[m];
+            secrets[full++] = keys[m].c2s.data();
+        }
+        key_out[full] = &jobs[op_job[o]].out->s2c;
+        secrets[full++] = keys[m].s2c.data();
         ++m;
     }
-    set_keys({key_out, 2 * m}, {secrets, 2 * m});
+    set_keys({key_out, full}, {secrets, full});
+    set_mac_keys({mac_out, mac_only}, {mac_secrets, mac_only});
 
     // 3. The requests' Authenticators: AD = everything before it, N = its nonce, V || C. C may
     // hold encrypted extension fields (none is defined for requests): decrypted in place, over

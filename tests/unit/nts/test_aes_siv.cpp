@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <random>
 #include <set>
@@ -516,6 +517,28 @@ TEST(AesSivBatch, SetKeysMatchesSetKey) {
             one[i].seal(cases[i].ad, cases[i].nonce, cases[i].plaintext, a.data());
             many[i].seal(cases[i].ad, cases[i].nonce, cases[i].plaintext, b.data());
             EXPECT_EQ(a, b) << "set_keys of " << n << ", key " << i;
+        }
+    }
+}
+
+TEST(AesSivBatch, MacKeysSealAndOpenEmptyPlaintextsAsFullKeys) {
+    for (std::size_t n : {1u, 3u, 4u, 5u, 9u}) {
+        const auto cases = random_cases(n, 31 + static_cast<std::uint32_t>(n));
+        std::vector<aes_siv> full(n), mac(n);
+        std::vector<aes_siv*> ptrs;
+        std::vector<const std::uint8_t*> secrets;
+        for (std::size_t i = 0; i < n; ++i) {
+            full[i].set_key(key_span(cases[i].key));
+            ptrs.push_back(&mac[i]);
+            secrets.push_back(cases[i].key.data());
+        }
+        set_mac_keys(ptrs, secrets);
+        for (std::size_t i = 0; i < n; ++i) {
+            std::uint8_t a[16], b[16];
+            full[i].seal(cases[i].ad, cases[i].nonce, {}, a);
+            mac[i].seal(cases[i].ad, cases[i].nonce, {}, b);
+            EXPECT_EQ(std::memcmp(a, b, 16), 0) << "set_mac_keys of " << n << ", key " << i;
+            EXPECT_TRUE(mac[i].open(cases[i].ad, cases[i].nonce, bytes_view(a, 16), nullptr));
         }
     }
 }

@@ -14,6 +14,10 @@
 #include <cstdint>
 #include <cstring>
 
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
 namespace ports::ntp::checksum {
 
 // sum + v with the carry out of bit 63 added back in (one's-complement addition on 64 bits:
@@ -28,6 +32,26 @@ inline std::uint64_t add_carry(std::uint64_t sum, std::uint64_t v) {
 // counts as the first byte of a zero-padded 16-bit word (byte order independent, as in
 // rte_raw_cksum).
 inline std::uint64_t add(std::uint64_t sum, const std::uint8_t* p, std::size_t n) {
+#ifdef __AVX2__
+    // Long data (NTS replies: 274 to 1030 bytes) 32 bytes a step: its 32-bit words zero-extended
+    // into four 64-bit lanes (no carry can leave a lane before 2^32 steps), the lanes added in
+    // at the end. 2^32 = 1 modulo 0xFFFF too: the same one's-complement sum.
+    if (n >= 64) {
+        __m256i acc = _mm256_setzero_si256();
+        while (n >= 32) {
+            const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+            acc = _mm256_add_epi64(acc, _mm256_cvtepu32_epi64(_mm256_castsi256_si128(v)));
+            acc = _mm256_add_epi64(acc, _mm256_cvtepu32_epi64(_mm256_extracti128_si256(v, 1)));
+            p += 32;
+            n -= 32;
+        }
+        alignas(32) std::uint64_t lanes[4];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), acc);
+        for (const std::uint64_t l : lanes) {
+            sum = add_carry(sum, l);
+        }
+    }
+#endif
     while (n >= 8) {
         std::uint64_t v;
         std::memcpy(&v, p, 8);

@@ -62,6 +62,8 @@ class aes_siv {
     friend void seal_batch(std::span<siv_op>) noexcept;
     friend void open_batch(std::span<siv_op>) noexcept;
     friend void set_keys(std::span<aes_siv* const>, std::span<const std::uint8_t* const>) noexcept;
+    friend void set_mac_keys(std::span<aes_siv* const>,
+                             std::span<const std::uint8_t* const>) noexcept;
     alignas(16) std::uint8_t mac_round_keys_[11 * 16] = {};
     alignas(16) std::uint8_t ctr_round_keys_[11 * 16] = {};
     alignas(16) std::uint8_t k1_[16] = {};  // CMAC subkeys
@@ -89,6 +91,11 @@ void open_batch(std::span<siv_op> ops) noexcept;
 // keys[i]->set_key(secrets[i]) for every i, the key schedules interleaved four at a time.
 void set_keys(std::span<aes_siv* const> keys,
               std::span<const std::uint8_t* const> secrets) noexcept;
+// The CMAC half only (the first 16 bytes of each secret), four schedules at a time: such a key
+// seals and opens empty plaintexts only (S2V alone, no CTR), which is what an NTS request's
+// Authenticator usually holds; the fast path sets up C2S so when it can.
+void set_mac_keys(std::span<aes_siv* const> keys,
+                  std::span<const std::uint8_t* const> secrets) noexcept;
 
 // Unique, unpredictable 16-byte nonces without a syscall per call: AES-128 over a counter,
 // keyed once from the OS's RNG (one per lcore; not thread-safe).
