@@ -23,7 +23,7 @@ std::string endpoint_of(const ip_address& a, std::uint16_t port) {
 }
 
 bool file_exists(const std::string& path) {
-    struct stat st{};
+    struct stat st {};
     return stat(path.c_str(), &st) == 0;
 }
 
@@ -40,9 +40,10 @@ nts_service::nts_service(const nts_config& cfg, const std::vector<ip_address>& s
             ring_ = nts::load_key_file(cfg.key_file);
             spdlog::info("nts: {} master key(s) from {}", ring_.count, cfg.key_file);
         } else if (!cfg.key_file.empty() && cfg.rotate_interval_s == 0) {
-            throw init_error(fmt::format("ntp.nts key_file {} does not exist, and with "
-                                         "rotate_interval: 0 this engine does not make keys",
-                                         cfg.key_file));
+            throw init_error(
+                fmt::format("ntp.nts key_file {} does not exist, and with "
+                            "rotate_interval: 0 this engine does not make keys",
+                            cfg.key_file));
         }
         if (ring_.count == 0 ||
             (cfg.rotate_interval_s != 0 &&
@@ -88,7 +89,9 @@ nts_service::nts_service(const nts_config& cfg, const std::vector<ip_address>& s
     }
 }
 
-nts_service::~nts_service() { stop(); }
+nts_service::~nts_service() {
+    stop();
+}
 
 void nts_service::start() {
     ke_->start();
@@ -151,23 +154,46 @@ nts_service::reload_result nts_service::reload_keys() {
     }
 }
 
-nlohmann::ordered_json nts_service::json() const {
+nts_service::figures nts_service::read() const {
     const auto& c = ke_->counters();
-    auto load = [](const std::atomic<std::uint64_t>& v) { return v.load(std::memory_order_relaxed); };
-    nlohmann::ordered_json ke = {
-        {"accepted", load(c.accepted)},         {"sessions_ok", load(c.sessions_ok)},
-        {"tls_failed", load(c.tls_failed)},     {"bad_request", load(c.bad_request)},
-        {"timeouts", load(c.timeouts)},         {"rejected", load(c.rejected)},
-        {"cookies_issued", load(c.cookies_issued)},
+    auto load = [](const std::atomic<std::uint64_t>& v) {
+        return v.load(std::memory_order_relaxed);
     };
-    // The published ring, not ring_: telemetry threads call this too.
+    // The published ring, not ring_: other threads call this.
     const nts::key_ring ring = store_.read();
+    figures f;
+    f.ke_accepted = load(c.accepted);
+    f.ke_sessions_ok = load(c.sessions_ok);
+    f.ke_tls_failed = load(c.tls_failed);
+    f.ke_bad_request = load(c.bad_request);
+    f.ke_timeouts = load(c.timeouts);
+    f.ke_rejected = load(c.rejected);
+    f.ke_cookies_issued = load(c.cookies_issued);
+    f.master_keys = ring.count;
+    f.current_key = ring.count != 0 ? ring.current()->id : 0;
+    f.rotations = rotations_.load(std::memory_order_relaxed);
+    f.key_reloads = reloads_.load(std::memory_order_relaxed);
+    f.key_reload_failures = reload_failures_.load(std::memory_order_relaxed);
+    return f;
+}
+
+nlohmann::ordered_json nts_service::json() const {
+    const figures f = read();
+    nlohmann::ordered_json ke = {
+        {"accepted", f.ke_accepted},
+        {"sessions_ok", f.ke_sessions_ok},
+        {"tls_failed", f.ke_tls_failed},
+        {"bad_request", f.ke_bad_request},
+        {"timeouts", f.ke_timeouts},
+        {"rejected", f.ke_rejected},
+        {"cookies_issued", f.ke_cookies_issued},
+    };
     return {{"ke", ke},
-            {"master_keys", ring.count},
-            {"current_key", fmt::format("{:08x}", ring.count ? ring.current()->id : 0)},
-            {"rotations", rotations_.load()},
-            {"key_reloads", reloads_.load()},
-            {"key_reload_failures", reload_failures_.load()}};
+            {"master_keys", f.master_keys},
+            {"current_key", fmt::format("{:08x}", f.current_key)},
+            {"rotations", f.rotations},
+            {"key_reloads", f.key_reloads},
+            {"key_reload_failures", f.key_reload_failures}};
 }
 
 }  // namespace ports::engine

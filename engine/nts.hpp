@@ -3,11 +3,10 @@
 // read from one nts::key_store, and the NTS-KE server itself on threads of its own.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -40,7 +39,17 @@ class nts_service {
     reload_result reload_keys();
 
     const nts::key_store& keys() const { return store_; }
-    nlohmann::ordered_json json() const;
+    // The NTS-KE server's counters and the published key ring's state: any thread (the
+    // telemetry commands', the SNMP subagent's) may read them.
+    struct figures {
+        std::uint64_t ke_accepted = 0, ke_sessions_ok = 0, ke_tls_failed = 0, ke_bad_request = 0,
+                      ke_timeouts = 0, ke_rejected = 0, ke_cookies_issued = 0;
+        std::uint32_t master_keys = 0;
+        std::uint32_t current_key = 0;
+        std::uint64_t rotations = 0, key_reloads = 0, key_reload_failures = 0;
+    };
+    figures read() const;
+    nlohmann::ordered_json json() const;  // read() as --stats-json and telemetry show it
 
   private:
     void publish(const nts::key_ring& ring);

@@ -168,24 +168,20 @@ telemetry::mib_snapshot snmp_source::snapshot() const {
         }
     }
     if (auto* nts = rt_.nts(); nts != nullptr) {
-        // json() is the only public reader of the NTS-KE counters, and it reads the published
-        // key ring, which is safe off the control thread: the MIB serves what the telemetry
-        // command does.
-        const auto j = nts->json();
-        const auto& ke = j.at("ke");
+        const auto f = nts->read();
         auto& t = s.nts;
         t.enabled = true;
-        t.ke_accepted = ke.at("accepted").get<std::uint64_t>();
-        t.ke_sessions_ok = ke.at("sessions_ok").get<std::uint64_t>();
-        t.ke_tls_failed = ke.at("tls_failed").get<std::uint64_t>();
-        t.ke_bad_request = ke.at("bad_request").get<std::uint64_t>();
-        t.ke_timeouts = ke.at("timeouts").get<std::uint64_t>();
-        t.ke_rejected = ke.at("rejected").get<std::uint64_t>();
-        t.ke_cookies_issued = ke.at("cookies_issued").get<std::uint64_t>();
-        t.master_keys = j.at("master_keys").get<std::uint32_t>();
-        t.key_rotations = j.at("rotations").get<std::uint64_t>();
-        t.key_reloads = j.at("key_reloads").get<std::uint64_t>();
-        t.key_reload_failures = j.at("key_reload_failures").get<std::uint64_t>();
+        t.ke_accepted = f.ke_accepted;
+        t.ke_sessions_ok = f.ke_sessions_ok;
+        t.ke_tls_failed = f.ke_tls_failed;
+        t.ke_bad_request = f.ke_bad_request;
+        t.ke_timeouts = f.ke_timeouts;
+        t.ke_rejected = f.ke_rejected;
+        t.ke_cookies_issued = f.ke_cookies_issued;
+        t.master_keys = f.master_keys;
+        t.key_rotations = f.rotations;
+        t.key_reloads = f.key_reloads;
+        t.key_reload_failures = f.key_reload_failures;
     }
     for (const auto& l : rt_.lcores()) {
         const std::uint64_t total = worker_stats::load(l.stats->total_cycles);

@@ -163,23 +163,19 @@ raw_exchange exchange(const client_options& o, std::span<const std::uint8_t> req
         throw client_error("NTS-KE: SSL_new: " + openssl_error());
     }
     const std::string name = o.server_name.empty() ? o.host : o.server_name;
+    in6_addr probe{};
+    const bool is_ip = inet_pton(AF_INET, name.c_str(), &probe) == 1 ||
+                       inet_pton(AF_INET6, name.c_str(), &probe) == 1;
     if (o.verify) {
         SSL_set_verify(ssl.get(), SSL_VERIFY_PEER, nullptr);
-        in6_addr probe{};
-        const bool is_ip = inet_pton(AF_INET, name.c_str(), &probe) == 1 ||
-                           inet_pton(AF_INET6, name.c_str(), &probe) == 1;
         if (is_ip) {
             X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()), name.c_str());
         } else {
             SSL_set1_host(ssl.get(), name.c_str());
         }
     }
-    {
-        in6_addr probe{};
-        if (inet_pton(AF_INET, name.c_str(), &probe) != 1 &&
-            inet_pton(AF_INET6, name.c_str(), &probe) != 1) {
-            SSL_set_tlsext_host_name(ssl.get(), name.c_str());
-        }
+    if (!is_ip) {
+        SSL_set_tlsext_host_name(ssl.get(), name.c_str());  // SNI carries names only
     }
     if (!o.alpn.empty()) {
         // Wire form: one length byte, then the name (a string: GCC 12 misreads a vector

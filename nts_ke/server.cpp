@@ -345,7 +345,8 @@ struct server::impl {
         }
     }
 
-    // The response to a parsed request; false: none could be built (internal error).
+    // The response to a parsed request, into c.out: the negotiation and cookies, or an Error
+    // record (Internal Server Error when keys, the exporter or the RNG fail).
     void respond(connection& c, const p::ke_request_view& req) {
         writer w(c.out);
         c.ok_response = false;

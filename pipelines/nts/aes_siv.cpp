@@ -315,16 +315,10 @@ bool aes_siv_supported() noexcept {
 }
 
 void aes_siv::set_key(std::span<const std::uint8_t, siv_key_length> key) noexcept {
-    auto* mac = reinterpret_cast<__m128i*>(mac_round_keys_);
-    auto* ctr = reinterpret_cast<__m128i*>(ctr_round_keys_);
-    expand_two(key.data(), key.data() + 16, mac, ctr);
-    // RFC 4493 2.3: L = AES(K, 0), K1 = dbl(L), K2 = dbl(K1).
-    const __m128i l = encrypt_block(mac, _mm_setzero_si128());
-    const __m128i k1 = dbl(l);
-    _mm_store_si128(reinterpret_cast<__m128i*>(k1_), k1);
-    _mm_store_si128(reinterpret_cast<__m128i*>(k2_), dbl(k1));
-    // CMAC(<zero>): one full block, 0 ^ K1.
-    _mm_store_si128(reinterpret_cast<__m128i*>(zero_mac_), encrypt_block(mac, k1));
+    expand_two(key.data(), key.data() + 16, reinterpret_cast<__m128i*>(mac_round_keys_),
+               reinterpret_cast<__m128i*>(ctr_round_keys_));
+    aes_siv* self = this;
+    derive_subkeys(&self, 1);
 }
 
 namespace {
@@ -887,34 +881,40 @@ void open_batch(std::span<siv_op> ops) noexcept {
     }
 }
 
+void aes_siv::derive_subkeys(aes_siv* const* keys, std::size_t n) noexcept {
+    const __m128i* rk[4];
+    __m128i x[4];
+    for (std::size_t j = 0; j < n; ++j) {
+        rk[j] = reinterpret_cast<const __m128i*>(keys[j]->mac_round_keys_);
+        x[j] = _mm_setzero_si128();
+    }
+    encrypt_n_mk(rk, x, n);  // L = AES(K, 0); K1 = dbl(L), K2 = dbl(K1)
+    for (std::size_t j = 0; j < n; ++j) {
+        aes_siv& a = *keys[j];
+        const __m128i k1 = dbl(x[j]);
+        _mm_store_si128(reinterpret_cast<__m128i*>(a.k1_), k1);
+        _mm_store_si128(reinterpret_cast<__m128i*>(a.k2_), dbl(k1));
+        x[j] = k1;  // CMAC(<zero>): one full block, 0 ^ K1
+    }
+    encrypt_n_mk(rk, x, n);
+    for (std::size_t j = 0; j < n; ++j) {
+        _mm_store_si128(reinterpret_cast<__m128i*>(keys[j]->zero_mac_), x[j]);
+    }
+}
+
 void set_keys(std::span<aes_siv* const> keys,
               std::span<const std::uint8_t* const> secrets) noexcept {
     const std::size_t count = std::min(keys.size(), secrets.size());
     std::size_t i = 0;
     for (; i + 2 <= count; i += 2) {
-        aes_siv& a = *keys[i];
-        aes_siv& b = *keys[i + 1];
         const std::uint8_t* k[4] = {secrets[i], secrets[i] + 16, secrets[i + 1],
                                     secrets[i + 1] + 16};
-        __m128i* out[4] = {reinterpret_cast<__m128i*>(a.mac_round_keys_),
-                           reinterpret_cast<__m128i*>(a.ctr_round_keys_),
-                           reinterpret_cast<__m128i*>(b.mac_round_keys_),
-                           reinterpret_cast<__m128i*>(b.ctr_round_keys_)};
+        __m128i* out[4] = {reinterpret_cast<__m128i*>(keys[i]->mac_round_keys_),
+                           reinterpret_cast<__m128i*>(keys[i]->ctr_round_keys_),
+                           reinterpret_cast<__m128i*>(keys[i + 1]->mac_round_keys_),
+                           reinterpret_cast<__m128i*>(keys[i + 1]->ctr_round_keys_)};
         expand_four(k, out);
-        const __m128i* rk[2] = {out[0], out[2]};
-        __m128i x[2] = {_mm_setzero_si128(), _mm_setzero_si128()};
-        encrypt_n_mk(rk, x, 2);  // L = AES(K, 0)
-        const __m128i a1 = dbl(x[0]);
-        const __m128i b1 = dbl(x[1]);
-        _mm_store_si128(reinterpret_cast<__m128i*>(a.k1_), a1);
-        _mm_store_si128(reinterpret_cast<__m128i*>(a.k2_), dbl(a1));
-        _mm_store_si128(reinterpret_cast<__m128i*>(b.k1_), b1);
-        _mm_store_si128(reinterpret_cast<__m128i*>(b.k2_), dbl(b1));
-        x[0] = a1;  // CMAC(<zero>) = AES(K, 0 ^ K1)
-        x[1] = b1;
-        encrypt_n_mk(rk, x, 2);
-        _mm_store_si128(reinterpret_cast<__m128i*>(a.zero_mac_), x[0]);
-        _mm_store_si128(reinterpret_cast<__m128i*>(b.zero_mac_), x[1]);
+        aes_siv::derive_subkeys(keys.data() + i, 2);
     }
     if (i < count) {
         keys[i]->set_key(std::span<const std::uint8_t, siv_key_length>(secrets[i], siv_key_length));
@@ -936,20 +936,7 @@ void set_mac_keys(std::span<aes_siv* const> keys,
                 j < w ? reinterpret_cast<__m128i*>(keys[i + j]->mac_round_keys_) : spare[j - 1];
         }
         expand_four(k, out);
-        const __m128i* rk[4] = {out[0], out[1], out[2], out[3]};
-        __m128i x[4] = {};
-        encrypt_n_mk(rk, x, w);  // L = AES(K, 0)
-        for (std::size_t j = 0; j < w; ++j) {
-            aes_siv& a = *keys[i + j];
-            const __m128i k1 = dbl(x[j]);
-            _mm_store_si128(reinterpret_cast<__m128i*>(a.k1_), k1);
-            _mm_store_si128(reinterpret_cast<__m128i*>(a.k2_), dbl(k1));
-            x[j] = k1;  // CMAC(<zero>) = AES(K, 0 ^ K1)
-        }
-        encrypt_n_mk(rk, x, w);
-        for (std::size_t j = 0; j < w; ++j) {
-            _mm_store_si128(reinterpret_cast<__m128i*>(keys[i + j]->zero_mac_), x[j]);
-        }
+        aes_siv::derive_subkeys(keys.data() + i, w);
     }
 }
 

@@ -64,6 +64,9 @@ class aes_siv {
     friend void set_keys(std::span<aes_siv* const>, std::span<const std::uint8_t* const>) noexcept;
     friend void set_mac_keys(std::span<aes_siv* const>,
                              std::span<const std::uint8_t* const>) noexcept;
+    // RFC 4493 2.3's subkeys and CMAC(<zero>) of n (<= 4) keys whose CMAC schedule is set,
+    // computed side by side: what set_key, set_keys and set_mac_keys all end with.
+    static void derive_subkeys(aes_siv* const* keys, std::size_t n) noexcept;
     alignas(16) std::uint8_t mac_round_keys_[11 * 16] = {};
     alignas(16) std::uint8_t ctr_round_keys_[11 * 16] = {};
     alignas(16) std::uint8_t k1_[16] = {};  // CMAC subkeys
