@@ -98,19 +98,9 @@ struct network_view {
     parsers::byte_span bytes;
 };
 
-pipelines::classification classify_view(const network_view& v) {
-    return v.ethernet ? pipelines::classify_frame(v.bytes)
-                      : pipelines::classify_l3(v.ethertype, v.bytes);
-}
-
-template <class OnMatch>
-void match_view(const rules::rule_set& set, rules::scratch& s, const network_view& v,
-                pipelines::traffic_class cls, OnMatch&& on_match) {
-    if (v.ethernet) {
-        rules::match_frame(set, s, v.bytes, cls, on_match);
-    } else {
-        rules::match_l3(set, s, v.ethertype, v.bytes, cls, on_match);
-    }
+pipelines::classified classify_view(const network_view& v) {
+    return v.ethernet ? pipelines::classify_frame_full(v.bytes)
+                      : pipelines::classify_l3_full(v.ethertype, v.bytes);
 }
 
 // How a capture's link type reaches the network header.
@@ -354,15 +344,17 @@ int main(int argc, char** argv) {
                                const parsers::byte_span rec(b->data.data() + b->offsets[i],
                                                             b->offsets[i + 1] - b->offsets[i]);
                                const network_view view = view_record(b->dlts[i], rec);
-                               b->results[i] = classify_view(view);
-                               pipelines::count(b->counters, b->results[i],
+                               // One walk: the record is what the rules read.
+                               const pipelines::classified c = classify_view(view);
+                               b->results[i] = c.c;
+                               pipelines::count(b->counters, c.c,
                                                 static_cast<std::uint32_t>(rec.size()));
                                if (rule_set) {
-                                   match_view(*rule_set, *scratch, view, b->results[i].cls,
-                                              [&](std::uint32_t r) {
-                                                  ++b->rule_matches[r];
-                                                  b->match_list.push_back(r);
-                                              });
+                                   rules::match_record(*rule_set, *scratch, c.record, view.bytes,
+                                                       [&](std::uint32_t r) {
+                                                           ++b->rule_matches[r];
+                                                           b->match_list.push_back(r);
+                                                       });
                                    b->match_offsets.push_back(b->match_list.size());
                                }
                            }

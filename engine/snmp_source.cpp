@@ -137,7 +137,12 @@ telemetry::mib_snapshot snmp_source::snapshot() const {
         n.drop_auth_required = sum(server_counter::drop_auth_required);
         n.drop_unsupported_ip = sum(server_counter::drop_unsupported_ip);
         n.drop_sign_failed = sum(server_counter::drop_sign_failed);
-        n.tx_dropped = sum(server_counter::tx_dropped);
+        // Replies leave by the lcores' TX path with every other frame: its one count of
+        // frames a full TX ring refused.
+        n.tx_dropped = 0;
+        for (const auto& l : rt_.lcores()) {
+            n.tx_dropped += worker_stats::load(l.stats->tx_dropped);
+        }
         // As the replies say it (ntp::make_reply_header): the configured stratum overrides the
         // clock's; an unsynchronized clock answers LI 3 and stratum 0, which the MIB says 16.
         const auto& shared = svc->shared();
@@ -191,6 +196,13 @@ telemetry::mib_snapshot snmp_source::snapshot() const {
         r.rx_packets = worker_stats::load(l.stats->rx_packets);
         r.tx_packets = worker_stats::load(l.stats->tx_packets);
         r.tx_dropped = worker_stats::load(l.stats->tx_dropped);
+        r.forwarded = worker_stats::load(l.stats->forwarded);
+        r.replied = worker_stats::load(l.stats->replied);
+        r.to_kernel = worker_stats::load(l.stats->to_kernel);
+        r.released = worker_stats::load(l.stats->released);
+        for (const auto& d : l.stats->dropped) {
+            r.dropped += worker_stats::load(d);
+        }
         r.busy_hundredths_percent =
             total == 0
                 ? 0

@@ -42,6 +42,21 @@ nlohmann::ordered_json ports_json(const std::vector<port_runtime>& ports) {
     return out;
 }
 
+// Every received frame's fate, once (pipelines/verdict.hpp): rx_packets == forwarded + replied
+// + to_kernel + released + the drops.
+nlohmann::ordered_json fates_json(const pipelines::worker_stats& s) {
+    using w = pipelines::worker_stats;
+    nlohmann::ordered_json dropped = nlohmann::ordered_json::object();
+    for (std::size_t i = 0; i < pipelines::drop_reason_count; ++i) {
+        dropped[std::string(pipelines::drop_reason_names[i])] = w::load(s.dropped[i]);
+    }
+    return {{"forwarded", w::load(s.forwarded)},
+            {"replied", w::load(s.replied)},
+            {"to_kernel", w::load(s.to_kernel)},
+            {"released", w::load(s.released)},
+            {"dropped", dropped}};
+}
+
 nlohmann::ordered_json lcores_json(const std::vector<lcore_figures>& lcores) {
     using w = pipelines::worker_stats;
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
@@ -52,7 +67,8 @@ nlohmann::ordered_json lcores_json(const std::vector<lcore_figures>& lcores) {
                        {"rx_packets", w::load(l.stats->rx_packets)},
                        {"tx_packets", w::load(l.stats->tx_packets)},
                        {"tx_dropped", w::load(l.stats->tx_dropped)},
-                       {"busy_ratio", total == 0 ? 0.0 : static_cast<double>(busy) / total}});
+                       {"busy_ratio", total == 0 ? 0.0 : static_cast<double>(busy) / total},
+                       {"fates", fates_json(*l.stats)}});
     }
     return out;
 }
@@ -72,8 +88,11 @@ nlohmann::ordered_json server_json(const std::vector<const pipelines::server_cou
 interval_meter::interval_meter(const std::vector<port_runtime>& ports,
                                std::vector<const pipelines::core_counters*> cores,
                                std::vector<const pipelines::server_counters*> server)
-    : ports_(ports), cores_(std::move(cores)), server_(std::move(server)),
-      last_(snapshot_of(cores_)), last_ports_(read_ports()),
+    : ports_(ports),
+      cores_(std::move(cores)),
+      server_(std::move(server)),
+      last_(snapshot_of(cores_)),
+      last_ports_(read_ports()),
       last_time_(std::chrono::steady_clock::now()) {}
 
 std::uint64_t interval_meter::server_total(pipelines::server_counter c) const {
@@ -105,8 +124,9 @@ std::string interval_meter::line() {
     auto rate = [dt](std::uint64_t now_v, std::uint64_t before) {
         return dt > 0 ? static_cast<double>(now_v - before) / dt : 0.0;
     };
-    std::string out = fmt::format("rx {:.0f} pps {:.3f} Gbps |", rate(pt.ipackets, last_ports_.ipackets),
-                                  rate(pt.ibytes, last_ports_.ibytes) * 8e-9);
+    std::string out =
+        fmt::format("rx {:.0f} pps {:.3f} Gbps |", rate(pt.ipackets, last_ports_.ipackets),
+                    rate(pt.ibytes, last_ports_.ibytes) * 8e-9);
     std::uint64_t malformed = 0;
     for (std::size_t c = 0; c < class_count; ++c) {
         const auto b = class_base[c];
@@ -120,8 +140,8 @@ std::string interval_meter::line() {
     if (!server_.empty()) {
         const std::uint64_t requests = server_total(pipelines::server_counter::requests);
         const std::uint64_t replies = server_total(pipelines::server_counter::replies);
-        out += fmt::format(" | ntp requests {:.0f}/s replies {:.0f}/s", rate(requests, last_requests_),
-                           rate(replies, last_replies_));
+        out += fmt::format(" | ntp requests {:.0f}/s replies {:.0f}/s",
+                           rate(requests, last_requests_), rate(replies, last_replies_));
         last_requests_ = requests;
         last_replies_ = replies;
     }

@@ -63,28 +63,48 @@ void queue_alert(rules_lcore& r, const rules_generation::alert_limit& limit, std
 
 }  // namespace
 
-bool apply_rules(rules_lcore& r, rules_generation& gen, rte_mbuf* m, traffic_class cls,
-                 std::uint16_t port, unsigned lcore) {
+std::uint16_t apply_rules(rules_lcore& r, rules_generation& gen, rte_mbuf* const* pkts,
+                          const frame_record* records, verdict* verdicts, std::uint16_t n,
+                          std::uint16_t port, unsigned lcore) {
     const rules::rule_set& set = *gen.set;
     rules::scratch& scratch = gen.scratches[r.worker_index];
-    const auto* data = rte_pktmbuf_mtod(m, const std::uint8_t*);
-    bool drop = false;
-    rules::match_frame(set, scratch, parsers::byte_span{data, m->data_len}, cls,
-                       [&](std::uint32_t i) {
-                           const std::uint32_t slot = set.slot(i);
-                           r.counters->add(slot);
-                           const rules::action act = set.at(i).act;
-                           if (act == rules::action::drop) {
-                               drop = true;
-                           } else if (act == rules::action::alert) {
-                               queue_alert(r, gen.alert_limits[i], slot, m, data, cls, port, lcore);
-                           }
-                       });
-    rules_lcore_stats::add(r.stats.scanned, 1);
-    if (drop) {
-        rules_lcore_stats::add(r.stats.dropped, 1);
+    std::uint16_t scanned = 0;
+    std::uint16_t dropped = 0;
+    std::uint32_t classes = gen.class_mask;
+    while (classes != 0) {
+        const auto cls = static_cast<traffic_class>(__builtin_ctz(classes));
+        classes &= classes - 1;
+        for (std::uint16_t i = 0; i < n; ++i) {
+            const frame_record& rec = records[i];
+            if (rec.cls != cls) {
+                continue;
+            }
+            rte_mbuf* m = pkts[i];
+            const auto* data = rte_pktmbuf_mtod(m, const std::uint8_t*);
+            bool drop = false;
+            rules::match_record(
+                set, scratch, rec, parsers::byte_span{data, m->data_len}, [&](std::uint32_t k) {
+                    const std::uint32_t slot = set.slot(k);
+                    r.counters->add(slot);
+                    const rules::action act = set.at(k).act;
+                    if (act == rules::action::drop) {
+                        drop = true;
+                    } else if (act == rules::action::alert) {
+                        queue_alert(r, gen.alert_limits[k], slot, m, data, cls, port, lcore);
+                    }
+                });
+            ++scanned;
+            if (drop) {
+                verdicts[i] = verdict::drop(drop_reason::rule);
+                ++dropped;
+            }
+        }
     }
-    return drop;
+    rules_lcore_stats::add(r.stats.scanned, scanned);
+    if (dropped != 0) {
+        rules_lcore_stats::add(r.stats.dropped, dropped);
+    }
+    return scanned;
 }
 
 void rules_worker_online(rules_lcore& r) {

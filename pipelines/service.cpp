@@ -181,33 +181,34 @@ bool kod_allowed(service_lcore& s, std::uint64_t now_ns) {
     return true;
 }
 
-void count_drop(server_counters& c, ntp::drop_reason r) {
+// Counts why the server refused a request; the fate's reason for process_burst.
+drop_reason count_drop(server_counters& c, ntp::drop_reason r) {
     switch (r) {
         case ntp::drop_reason::mode6:
             c.add(sc::drop_mode6);
-            break;
+            return drop_reason::refused;
         case ntp::drop_reason::mode7:
             c.add(sc::drop_mode7);
-            break;
+            return drop_reason::refused;
         case ntp::drop_reason::other_mode:
             c.add(sc::drop_other_mode);
-            break;
+            return drop_reason::refused;
         case ntp::drop_reason::auth_required:
             c.add(sc::drop_auth_required);
-            break;
+            return drop_reason::refused;
         default:
             c.add(sc::drop_malformed);
-            break;
+            return drop_reason::malformed;
     }
 }
 
-bool serve_neighbour(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m,
-                     const parsers::layers& l) {
+verdict serve_neighbour(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m,
+                        const parsers::layers& l) {
     const bool candidate = (l.l3 == l3_kind::none && l.ethertype == parsers::ethertype_arp) ||
                            (l.l3 == l3_kind::ipv4 && l.l4_proto == 1) ||
                            (l.l3 == l3_kind::ipv6 && l.l4_proto == 58);
     if (!candidate) {
-        return false;
+        return verdict::pass();
     }
     auto* data = rte_pktmbuf_mtod(m, std::uint8_t*);
     const std::size_t capacity = std::size_t{m->data_len} + rte_pktmbuf_tailroom(m);
@@ -215,11 +216,10 @@ bool serve_neighbour(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m,
                                         rx.service->mac);
     switch (res.what) {
         case neighbour::outcome::not_for_us:
-            return false;
+            return verdict::pass();
         case neighbour::outcome::dropped_malformed:
             s.counters->add(sc::neighbour_malformed);
-            rte_pktmbuf_free(m);
-            return true;
+            return verdict::drop(drop_reason::malformed);
         case neighbour::outcome::arp_reply:
             s.counters->add(sc::arp_replies);
             break;
@@ -236,7 +236,7 @@ bool serve_neighbour(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m,
     m->data_len = res.length;
     m->pkt_len = res.length;
     stage(s, m, rx.port, l, 0, {}, 0, service_lcore::no_nts);
-    return true;
+    return verdict::reply();
 }
 
 // An NTS request (RFC 8915 section 5): staged now, prepared at flush with the burst's other
@@ -244,20 +244,18 @@ bool serve_neighbour(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m,
 // work of up to eight requests interleaved) and sealed with S2C after the transmit timestamp.
 // Rate limited NTS requests are dropped: an unauthenticated RATE KoD is ignored by NTS
 // clients (RFC 8915 section 5.7), and verifying first would spend the CPU the limit protects.
-void serve_nts(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, const parsers::layers& l,
-               std::uint16_t payload_offset, const parsers::nts_request_view& request,
-               std::uint64_t rx_ts, bool limited) {
+verdict serve_nts(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, const parsers::layers& l,
+                  std::uint16_t payload_offset, const parsers::nts_request_view& request,
+                  std::uint64_t rx_ts, bool limited) {
     server_counters& c = *s.counters;
     c.add(sc::nts_requests);
     if (request.st != parsers::status::ok) {
         c.add(sc::nts_malformed);
-        rte_pktmbuf_free(m);
-        return;
+        return verdict::drop(drop_reason::malformed);
     }
     if (limited) {
         c.add(sc::nts_rate_limited);
-        rte_pktmbuf_free(m);
-        return;
+        return verdict::drop(drop_reason::rate_limited);
     }
     nts_lcore& n = *s.nts;
     const auto slot = static_cast<std::uint8_t>(n.waiting_count++);
@@ -270,6 +268,7 @@ void serve_nts(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, const par
     ntp::reply_result r;
     r.act = ntp::action::reply;
     stage(s, m, rx.port, l, payload_offset, r, 0, slot);
+    return verdict::reply();
 }
 
 // The burst's NTS requests prepared together; each staged entry then becomes its reply (header
@@ -326,10 +325,12 @@ void finish_nts(service_lcore& s) {
         if (length == 0) {
             // Malformed, failed, or a NAK without a Unique Identifier to echo (nothing a client
             // could match).
-            if (p.what != nts::verdict::auth_failed) {
+            const bool failed = p.what == nts::verdict::auth_failed;
+            if (!failed) {
                 c.add(sc::nts_malformed);
             }
-            rte_pktmbuf_free(o.m);
+            s.late[s.late_count++] = {o.m,
+                                      failed ? drop_reason::auth_failed : drop_reason::malformed};
             o.m = nullptr;
             continue;
         }
@@ -346,11 +347,11 @@ void finish_nts(service_lcore& s) {
 // for the kernel's IPv6 link-local address on the TAP, or an ARP the fast path did not
 // answer: the replies to the kernel's own requests) that the fast path did not take goes to
 // the kernel, within the lcore's token bucket.
-bool to_kernel(lcore_conf& conf, service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m,
-               const std::uint8_t* frame, const parsers::layers& l, std::uint64_t burst_tsc) {
+verdict to_kernel(service_lcore& s, const rx_queue_conf& rx, const std::uint8_t* frame,
+                  const frame_record& l, std::uint64_t burst_tsc) {
     const port_service& svc = *rx.service;
     if (std::memcmp(frame, svc.mac.bytes.data(), 6) != 0) {
-        return false;
+        return verdict::pass();
     }
     bool ours = false;
     const std::uint8_t* ip = frame + l.l3_offset;
@@ -364,7 +365,7 @@ bool to_kernel(lcore_conf& conf, service_lcore& s, const rx_queue_conf& rx, rte_
         ours = l.ethertype == parsers::ethertype_arp;
     }
     if (!ours) {
-        return false;
+        return verdict::pass();
     }
     // Token bucket in units of 1e-9 token: a flood to the address costs the workers a compare
     // and a free per frame, never the kernel's time.
@@ -376,41 +377,36 @@ bool to_kernel(lcore_conf& conf, service_lcore& s, const rx_queue_conf& rx, rte_
     s.exception_tokens = std::min(full, s.exception_tokens + elapsed * shared.exception_rate);
     if (s.exception_tokens < ns_per_s) {
         s.counters->add(sc::exception_rate_dropped);
-        rte_pktmbuf_free(m);
-        return true;
+        return verdict::drop(drop_reason::exception_rate);
     }
     s.exception_tokens -= ns_per_s;
     s.counters->add(sc::exception_to_kernel);
-    const std::uint64_t sent =
-        rte_eth_tx_buffer(svc.tap, conf.tx_queue[svc.tap], conf.tx_buffer[svc.tap], m);
-    worker_stats::add(conf.stats->tx_packets, sent);
-    return true;
+    return verdict::kernel();
 }
 
 // An NTP request to one of the port's service addresses: answered, dropped (counted) or, when
 // it is no NTP request to us, false.
-bool serve_ntp(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, std::uint8_t* frame,
-               const parsers::layers& l, std::uint64_t burst_tsc) {
-    if (l.l4_proto != parsers::ipproto_udp || l.fragment || l.truncated) {
-        return false;
-    }
-    const parsers::byte_span l4(frame + l.l4_offset, l.l4_length);
-    const auto u = parsers::parse_udp(l4);
-    if (u.st != parsers::status::ok || u.dst_port != ntp_port) {
-        return false;
+verdict serve_ntp(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, std::uint8_t* frame,
+                  const frame_record& rec, std::uint64_t burst_tsc) {
+    // The classifier read the UDP header: whole, with a length that fits, to port 123.
+    if (rec.l4_proto != parsers::ipproto_udp || !rec.whole() || !rec.has_l7 || !rec.l4_ok ||
+        rec.dst_port != ntp_port) {
+        return verdict::pass();
     }
     if (std::memcmp(frame, rx.service->mac.bytes.data(), 6) != 0) {
         // Not sent to this port's MAC (a mirror port sees other hosts' traffic, a broadcast is
         // nobody's request): not ours to answer.
-        return false;
+        return verdict::pass();
     }
+    const parsers::layers l = rec.layers();
+    const parsers::byte_span udp_payload(frame + rec.l7.offset, rec.l7.length);
     const std::uint8_t* ip = frame + l.l3_offset;
     const bool v4 = l.l3 == l3_kind::ipv4;
     const bool ours =
         v4 ? rx.service->addresses.contains_v4(std::span<const std::uint8_t, 4>(ip + 16, 4))
            : rx.service->addresses.contains_v6(std::span<const std::uint8_t, 16>(ip + 24, 16));
     if (!ours) {
-        return false;  // NTP to someone else: transit traffic
+        return verdict::pass();  // NTP to someone else: transit traffic
     }
     server_counters& c = *s.counters;
     c.add(sc::requests);
@@ -418,30 +414,27 @@ bool serve_ntp(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, std::uint
     if (!plain_ip) {
         // IPv4 options or IPv6 extension headers are not echoed into replies.
         c.add(sc::drop_unsupported_ip);
-        rte_pktmbuf_free(m);
-        return true;
+        return verdict::drop(drop_reason::refused);
     }
     const std::uint8_t* src = v4 ? ip + 12 : ip + 8;
     if (!(v4 ? unicast_source_v4(src) : unicast_source_v6(src))) {
         c.add(sc::drop_access);
-        rte_pktmbuf_free(m);
-        return true;
+        return verdict::drop(drop_reason::access);
     }
     const ntp::address source = v4 ? ntp::address::from_ipv4(src) : ntp::address::from_ipv6(src);
     const service_shared& shared = *s.shared;
     if (shared.access != nullptr && !shared.access->allowed(source)) {
         c.add(sc::drop_access);
-        rte_pktmbuf_free(m);
-        return true;
+        return verdict::drop(drop_reason::access);
     }
     // parse_ntp's version: bits 3-5 of the first octet (none for an empty payload).
     const std::uint8_t version =
-        u.payload.empty() ? 0 : static_cast<std::uint8_t>((u.payload[0] >> 3) & 0x07);
+        udp_payload.empty() ? 0 : static_cast<std::uint8_t>((udp_payload[0] >> 3) & 0x07);
     if (version >= 1 && version <= 4) {
         c.add(static_cast<sc>(static_cast<std::uint16_t>(sc::version_1) + version - 1));
     }
-    const std::uint16_t payload_offset = static_cast<std::uint16_t>(u.payload.data() - frame);
-    const std::span<std::uint8_t> payload(frame + payload_offset, u.payload.size());
+    const std::uint16_t payload_offset = rec.l7.offset;
+    const std::span<std::uint8_t> payload(frame + payload_offset, udp_payload.size());
     if (!s.burst.fresh) {
         refresh_burst(s, burst_tsc);
     }
@@ -456,10 +449,9 @@ bool serve_ntp(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, std::uint
     }
     if (s.nts != nullptr && version == 4 && payload.size() > ntp::header_length &&
         (payload[0] & 0x07) == static_cast<std::uint8_t>(parsers::ntp_mode::client)) {
-        const parsers::nts_request_view nts_request = parsers::parse_nts_request(u.payload);
+        const parsers::nts_request_view nts_request = parsers::parse_nts_request(udp_payload);
         if (nts_request.is_nts) {
-            serve_nts(s, rx, m, l, payload_offset, nts_request, rx_ts, limited);
-            return true;
+            return serve_nts(s, rx, m, l, payload_offset, nts_request, rx_ts, limited);
         }
     }
     ntp::reply_result r;
@@ -474,25 +466,22 @@ bool serve_ntp(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, std::uint
         stage(s, m, rx.port, l, payload_offset, r,
               v4 ? plain_v4_partial_sum(s, frame, l.l3_offset, l.l4_offset, payload_offset) : 0,
               service_lcore::no_nts);
-        return true;
+        return verdict::reply();
     }
     if (limited) {
         if (!shared.kod || !kod_allowed(s, now)) {
-            rte_pktmbuf_free(m);
-            return true;
+            return verdict::drop(drop_reason::rate_limited);
         }
-        r = ntp::build_kod_rate(payload, parsers::parse_ntp(u.payload), clock, rx_ts);
+        r = ntp::build_kod_rate(payload, parsers::parse_ntp(udp_payload), clock, rx_ts);
         if (r.act == ntp::action::reply) {
             c.add(sc::kod_sent);
         }
     } else {
-        r = ntp::build_reply(payload, parsers::parse_ntp(u.payload), clock, rx_ts, shared.config,
+        r = ntp::build_reply(payload, parsers::parse_ntp(udp_payload), clock, rx_ts, shared.config,
                              {shared.keys, s.mac});
     }
     if (r.act == ntp::action::drop) {
-        count_drop(c, r.reason);
-        rte_pktmbuf_free(m);
-        return true;
+        return verdict::drop(count_drop(c, r.reason));
     }
     if (r.authenticated) {
         c.add(sc::auth_ok);
@@ -506,44 +495,45 @@ bool serve_ntp(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, std::uint
     m->data_len = frame_length;
     m->pkt_len = frame_length;
     stage(s, m, rx.port, l, payload_offset, r, 0, service_lcore::no_nts);
-    return true;
+    return verdict::reply();
 }
 
 }  // namespace
 
-bool serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, traffic_class cls,
-           std::uint64_t burst_tsc) {
+verdict serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, const frame_record& r,
+              std::uint64_t burst_tsc) {
     const port_service& svc = *rx.service;
-    const bool answerable = cls == traffic_class::ntp || cls == traffic_class::other;
+    const bool answerable = r.cls == traffic_class::ntp || r.cls == traffic_class::other;
     if (!answerable && svc.tap == no_peer) {
-        return false;  // no other class is ever answered, nor sent to a kernel: spare the walk
+        return verdict::pass();  // no other class is ever answered, nor sent to a kernel
     }
     service_lcore& s = *conf.service;
-    if (s.out_count == s.out.size() || m->nb_segs != 1) {
-        return false;
+    if (s.out_count == s.out.size() || m->nb_segs != 1 || !r.has_layers ||
+        r.layer_status != parsers::status::ok || r.pppoe) {
+        return verdict::pass();
     }
     auto* frame = rte_pktmbuf_mtod(m, std::uint8_t*);
-    const parsers::byte_span bytes(frame, m->data_len);
-    // Tags, IPv6, options, ARP take the general walk; the common shape's is inline.
-    const auto simple = parsers::parse_ethernet_simple_ipv4(bytes);
-    const parsers::layers l = simple ? *simple : parsers::parse_ethernet(bytes);
-    if (l.st != parsers::status::ok || l.pppoe) {
-        return false;
+    if (r.cls == traffic_class::other) {
+        if (const verdict v = serve_neighbour(s, rx, m, r.layers()); !v.passes()) {
+            return v;
+        }
     }
-    if (cls == traffic_class::other && serve_neighbour(s, rx, m, l)) {
-        return true;
+    if (r.cls == traffic_class::ntp) {
+        if (const verdict v = serve_ntp(s, rx, m, frame, r, burst_tsc); !v.passes()) {
+            return v;
+        }
     }
-    if (cls == traffic_class::ntp && serve_ntp(s, rx, m, frame, l, burst_tsc)) {
-        return true;
-    }
-    return svc.tap != no_peer && to_kernel(conf, s, rx, m, frame, l, burst_tsc);
+    return svc.tap != no_peer ? to_kernel(s, rx, frame, r, burst_tsc) : verdict::pass();
 }
 
-void flush_replies(lcore_conf& conf) {
+flush_result flush_replies(lcore_conf& conf) {
     service_lcore& s = *conf.service;
     s.burst.fresh = false;  // the next burst reads the clock and its TSC anew
+    s.late_count = 0;
+    flush_result result;
+    result.dropped = s.late.data();
     if (s.out_count == 0) {
-        return;
+        return result;
     }
     if (s.nts != nullptr && s.nts->waiting_count != 0) {
         finish_nts(s);
@@ -568,32 +558,13 @@ void flush_replies(lcore_conf& conf) {
         nts::seal_replies({seals.data(), count}, s.nts->nonces);
         nts_replies = count;
     }
-    // Written before it is read: no zeroing.
-    std::array<rte_mbuf*, 64> ready;
-    std::uint16_t ready_count = 0;
     std::uint64_t replies = 0;  // counted once per burst: the same sum, one counter write
-    std::uint16_t port = s.out[0].port;
-    auto send = [&] {
-        if (ready_count == 0) {
-            return;
-        }
-        const std::uint16_t sent =
-            rte_eth_tx_burst(port, conf.tx_queue[port], ready.data(), ready_count);
-        for (std::uint16_t i = sent; i < ready_count; ++i) {
-            rte_pktmbuf_free(ready[i]);
-        }
-        s.counters->add(sc::tx_dropped, ready_count - sent);
-        worker_stats::add(conf.stats->tx_packets, sent);
-        ready_count = 0;
-    };
+    std::uint64_t sent = 0;
+    std::uint64_t ports_used = 0;  // bit p % 64: a TX buffer to flush
     for (std::uint16_t i = 0; i < s.out_count; ++i) {
         auto& o = s.out[i];
         if (o.m == nullptr) {
-            continue;  // an NTS request that got no answer (finish_nts)
-        }
-        if (o.port != port) {
-            send();
-            port = o.port;
+            continue;  // an NTS request that got no answer (finish_nts): in s.late
         }
         if (o.payload_offset != 0) {
             auto* frame = rte_pktmbuf_mtod(o.m, std::uint8_t*);
@@ -612,7 +583,7 @@ void flush_replies(lcore_conf& conf) {
                 r.sign_key_id = o.sign_key_id;
                 if (!ntp::finalize_transmit(payload, r, tx_ts, {s.shared->keys, s.mac})) {
                     s.counters->add(sc::drop_sign_failed);
-                    rte_pktmbuf_free(o.m);
+                    s.late[s.late_count++] = {o.m, drop_reason::auth_failed};
                     continue;
                 }
             }
@@ -627,15 +598,25 @@ void flush_replies(lcore_conf& conf) {
             }
             ++replies;
         }
-        ready[ready_count++] = o.m;
+        // The lcore's TX buffer of the port: the path forwarded frames take too.
+        sent += rte_eth_tx_buffer(o.port, conf.tx_queue[o.port], conf.tx_buffer[o.port], o.m);
+        ports_used |= std::uint64_t{1} << (o.port % 64);
     }
-    send();
+    // Out now, not at the drain timer: the transmit stamps are already in.
+    for (std::uint16_t port = 0; ports_used != 0 && port < RTE_MAX_ETHPORTS; ++port) {
+        if ((ports_used >> (port % 64) & 1u) != 0 && conf.tx_buffer[port] != nullptr) {
+            sent += rte_eth_tx_buffer_flush(port, conf.tx_queue[port], conf.tx_buffer[port]);
+        }
+    }
     s.counters->add(sc::replies, replies);
     if (s.nts != nullptr) {
         s.counters->add(sc::nts_replies, nts_replies);
         s.nts->waiting_count = 0;
     }
     s.out_count = 0;
+    result.sent = sent;
+    result.dropped_count = s.late_count;
+    return result;
 }
 
 void forward_from_kernel(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts,

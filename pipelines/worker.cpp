@@ -22,70 +22,129 @@ parsers::byte_span frame_of(const rte_mbuf* m) {
     return {rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len};
 }
 
-// classify_and_count's walk (counting_sink: counters bumped at each terminal point, no
-// classification built) that also hands the class to the service stage, which needs nothing
-// else of it.
-struct counting_class_sink {
-    counting_sink counting;
-    traffic_class* cls;
-
-    [[gnu::always_inline]] void packet(traffic_class c, bool malformed, bool fragment) const {
-        counting.packet(c, malformed, fragment);
-        *cls = c;
-    }
-    [[gnu::always_inline]] void detail(std::uint16_t index) const { counting.detail(index); }
-};
-
-}  // namespace
-
-// Cost (callgrind, see README "Performance"): parse+classify+count is the figure printed by
-// tests/bench/callgrind_ipp.sh; the loop adds the PMD's rx/tx and the free/forward.
-void process_burst(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, std::uint16_t n) {
-    core_counters& counters = *conf.counters;
-    // The software receive time of the burst, for ports without a hardware stamp.
-    const std::uint64_t rx_tsc = rx.service != nullptr ? rte_rdtsc() : 0;
-    for (std::uint16_t i = 0; i < n && i < prefetch_offset; ++i) {
-        rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
-    }
-    // The rule generation of this burst, and the classes it has rules for: a frame of any
-    // other class pays one bit test (rules_stage.hpp). bench-forward, same run, mix of the
-    // shared captures, a rule set on snmp-trap only (0.24% of frames scanned) vs no rules file:
-    // ratio 0.994 and 1.062 in two runs (~58 Mpps/core): below run-to-run noise.
-    rules_generation* const rules = current_rules(conf.rules);
-    const std::uint32_t rule_classes = rules != nullptr ? rules->class_mask : 0;
-    std::uint16_t kept = 0;
-    for (std::uint16_t i = 0; i < n; ++i) {
-        if (i + prefetch_offset < n) {
-            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + prefetch_offset], void*));
-        }
-        traffic_class cls = traffic_class::other;
-        classify_frame_into(frame_of(pkts[i]),
-                            counting_class_sink{{&counters, pkts[i]->pkt_len}, &cls});
-        if ((rule_classes >> static_cast<unsigned>(cls) & 1u) != 0) [[unlikely]] {
-            if (apply_rules(*conf.rules, *rules, pkts[i], cls, rx.port, conf.lcore_id)) {
-                // A drop rule: neither forwarded nor answered.
-                rte_pktmbuf_free(pkts[i]);
-                continue;
-            }
-        }
-        if (rx.service != nullptr && serve(conf, rx, pkts[i], cls, rx_tsc)) {
-            continue;
-        }
-        pkts[kept++] = pkts[i];
-    }
-    if (rx.service != nullptr) {
-        flush_replies(conf);
+// The frames no stage took: out by the peer port (inline mode) or freed (monitor mode).
+void pass_on(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, std::uint16_t n) {
+    if (n == 0) {
+        return;
     }
     if (rx.peer == no_peer) {
-        rte_pktmbuf_free_bulk(pkts, kept);
+        rte_pktmbuf_free_bulk(pkts, n);
+        worker_stats::add(conf.stats->released, n);
         return;
     }
     rte_eth_dev_tx_buffer* buffer = conf.tx_buffer[rx.peer];
     std::uint64_t sent = 0;
-    for (std::uint16_t i = 0; i < kept; ++i) {
+    for (std::uint16_t i = 0; i < n; ++i) {
         sent += rte_eth_tx_buffer(rx.peer, conf.tx_queue[rx.peer], buffer, pkts[i]);
     }
+    worker_stats::add(conf.stats->forwarded, n);
     worker_stats::add(conf.stats->tx_packets, sent);
+}
+
+}  // namespace
+
+// The stages: classify (+count, +record) -> rules -> service -> act. Only this function frees,
+// forwards or hands a frame to TX, and it counts every frame's fate once (verdict.hpp).
+//
+// Cost (callgrind, see README "Performance"): parse+classify+count is the figure printed by
+// tests/bench/callgrind_ipp.sh; a queue with later stages (rules, a service) also fills the
+// frame records they read (its figure is printed beside it); the loop adds the PMD's rx/tx.
+void process_burst(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, std::uint16_t n) {
+    core_counters& counters = *conf.counters;
+    worker_stats::add(conf.stats->rx_packets, n);
+    for (std::uint16_t i = 0; i < n && i < prefetch_offset; ++i) {
+        rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+    }
+    // The rule generation of this burst (null: none published, or no rules file).
+    rules_generation* const rules = current_rules(conf.rules);
+    if (rules == nullptr && rx.service == nullptr) {
+        // No stage after classify: no record is read, none is written.
+        for (std::uint16_t i = 0; i < n; ++i) {
+            if (i + prefetch_offset < n) {
+                rte_prefetch0(rte_pktmbuf_mtod(pkts[i + prefetch_offset], void*));
+            }
+            classify_and_count(counters, frame_of(pkts[i]), pkts[i]->pkt_len);
+        }
+        pass_on(conf, rx, pkts, n);
+        return;
+    }
+    // The software receive time of the burst, for ports without a hardware stamp.
+    const std::uint64_t rx_tsc = rx.service != nullptr ? rte_rdtsc() : 0;
+    frame_record* const records = conf.records.data();
+    std::array<verdict, burst_size> verdicts;  // written before read: no zeroing
+    std::uint32_t classes = 0;
+    for (std::uint16_t i = 0; i < n; ++i) {
+        if (i + prefetch_offset < n) {
+            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + prefetch_offset], void*));
+        }
+        classify_count_record(counters, frame_of(pkts[i]), pkts[i]->pkt_len, records[i]);
+        classes |= 1u << static_cast<unsigned>(records[i].cls);
+        verdicts[i] = verdict::pass();
+    }
+    // A frame of a class without rules pays nothing here: one test per burst.
+    if (rules != nullptr && (rules->class_mask & classes) != 0) [[unlikely]] {
+        apply_rules(*conf.rules, *rules, pkts, records, verdicts.data(), n, rx.port, conf.lcore_id);
+    }
+    if (rx.service != nullptr) {
+        for (std::uint16_t i = 0; i < n; ++i) {
+            if (verdicts[i].passes()) {
+                verdicts[i] = serve(conf, rx, pkts[i], records[i], rx_tsc);
+            }
+        }
+    }
+    // Act on the verdicts. Written before read: no zeroing.
+    std::array<rte_mbuf*, burst_size> kept;
+    std::array<rte_mbuf*, burst_size> freed;
+    std::uint16_t kept_count = 0;
+    std::uint16_t freed_count = 0;
+    std::uint64_t replied = 0;
+    std::uint64_t to_kernel = 0;
+    std::uint64_t sent = 0;
+    worker_stats& stats = *conf.stats;
+    for (std::uint16_t i = 0; i < n; ++i) {
+        switch (verdicts[i].what) {
+            case verdict::kind::pass:
+                kept[kept_count++] = pkts[i];
+                break;
+            case verdict::kind::reply:
+                ++replied;  // staged: the service's flush stamps it and hands it to TX
+                break;
+            case verdict::kind::kernel: {
+                const std::uint16_t tap = rx.service->tap;
+                sent += rte_eth_tx_buffer(tap, conf.tx_queue[tap], conf.tx_buffer[tap], pkts[i]);
+                ++to_kernel;
+                break;
+            }
+            case verdict::kind::drop:
+                freed[freed_count++] = pkts[i];
+                worker_stats::add(stats.dropped[static_cast<std::size_t>(verdicts[i].why)], 1);
+                break;
+        }
+    }
+    if (rx.service != nullptr) {
+        // Replies leave here, by the same TX buffers as everything else; an NTS request that
+        // failed at flush comes back as a drop.
+        const flush_result f = flush_replies(conf);
+        sent += f.sent;
+        for (std::uint16_t k = 0; k < f.dropped_count; ++k) {
+            freed[freed_count++] = f.dropped[k].m;
+            worker_stats::add(stats.dropped[static_cast<std::size_t>(f.dropped[k].why)], 1);
+        }
+        replied -= f.dropped_count;
+    }
+    if (freed_count != 0) {
+        rte_pktmbuf_free_bulk(freed.data(), freed_count);
+    }
+    if (replied != 0) {
+        worker_stats::add(stats.replied, replied);
+    }
+    if (to_kernel != 0) {
+        worker_stats::add(stats.to_kernel, to_kernel);
+    }
+    if (sent != 0) {
+        worker_stats::add(stats.tx_packets, sent);
+    }
+    pass_on(conf, rx, kept.data(), kept_count);
 }
 
 void drain_tx(lcore_conf& conf) {
@@ -127,7 +186,6 @@ int worker_main(void* arg) {
                 forward_from_kernel(conf, rx, pkts.data(), n);  // counted by the service
                 continue;
             }
-            worker_stats::add(conf.stats->rx_packets, n);
             process_burst(conf, rx, pkts.data(), n);
         }
         // No rule generation is held here: reloads wait for every worker to pass this point.

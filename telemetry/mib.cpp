@@ -199,6 +199,11 @@ mib_view build_view(const mib_snapshot& s) {
         b.column(lcore_table_arc, 5, {i}, counter64(l.tx_dropped));
         b.column(lcore_table_arc, 6, {i},
                  gauge(std::min<std::uint32_t>(l.busy_hundredths_percent, 10000)));
+        b.column(lcore_table_arc, 7, {i}, counter64(l.forwarded));
+        b.column(lcore_table_arc, 8, {i}, counter64(l.replied));
+        b.column(lcore_table_arc, 9, {i}, counter64(l.to_kernel));
+        b.column(lcore_table_arc, 10, {i}, counter64(l.released));
+        b.column(lcore_table_arc, 11, {i}, counter64(l.dropped));
     }
 
     for (std::size_t r = 0; r < s.rules.size(); ++r) {

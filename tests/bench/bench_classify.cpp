@@ -1,6 +1,10 @@
 // parse + classify + count over frames in memory, no PMD: the figure callgrind_ipp.sh turns
-// into instructions per packet, and a quick ns/packet reading.
-//   bench-classify [--reps N] [--shared DIR]
+// into instructions per packet, and a quick ns/packet reading. Two of the worker's calls:
+// classify_and_count (a queue with no stage after classify: monitor or forward without rules
+// or service), and with --record classify_count_record (counters and the frame records the
+// rule and service stages read), into bursts of 32 records as the worker has them.
+//   bench-classify [--reps N] [--shared DIR] [--record]
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -11,7 +15,7 @@
 
 using namespace ports;
 
-// Kept out of line so callgrind can also attribute cost to it by name.
+// Kept out of line so callgrind can also attribute cost to them by name.
 __attribute__((noinline)) void classify_all(const bench::traffic& t,
                                             pipelines::core_counters& counters) {
     for (const auto& f : t.frames) {
@@ -20,29 +24,48 @@ __attribute__((noinline)) void classify_all(const bench::traffic& t,
     }
 }
 
+__attribute__((noinline)) void classify_record_all(const bench::traffic& t,
+                                                   pipelines::core_counters& counters) {
+    static std::array<pipelines::frame_record, 32> records;
+    std::size_t i = 0;
+    for (const auto& f : t.frames) {
+        pipelines::classify_count_record(counters, {f.data(), f.size()},
+                                         static_cast<std::uint32_t>(f.size()), records[i++ & 31]);
+    }
+}
+
 int main(int argc, char** argv) {
     int reps = 20;
+    bool record = false;
     std::string shared = "../shared";
-    for (int i = 1; i + 1 < argc; i += 2) {
+    for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a == "--reps") {
-            reps = std::atoi(argv[i + 1]);
-        } else if (a == "--shared") {
-            shared = argv[i + 1];
+        if (a == "--record") {
+            record = true;
+        } else if (a == "--reps" && i + 1 < argc) {
+            reps = std::atoi(argv[++i]);
+        } else if (a == "--shared" && i + 1 < argc) {
+            shared = argv[++i];
         }
     }
     const auto t = bench::load_mix(shared);
     pipelines::core_counters counters;
     const auto start = std::chrono::steady_clock::now();
     for (int r = 0; r < reps; ++r) {
-        classify_all(t, counters);
+        if (record) {
+            classify_record_all(t, counters);
+        } else {
+            classify_all(t, counters);
+        }
     }
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     pipelines::counter_snapshot snap;
     snap.accumulate(counters);
     const double pkts = static_cast<double>(t.frames.size()) * reps;
     std::printf("traffic: %s\n", t.source.c_str());
-    std::printf("frames %zu x %d reps: %.1f ns/packet, %.1f Mpps (parse+classify+count, no PMD)\n",
-                t.frames.size(), reps, s * 1e9 / pkts, pkts / s / 1e6);
+    std::printf("frames %zu x %d reps: %.1f ns/packet, %.1f Mpps (parse+classify+count%s, no PMD)\n",
+                t.frames.size(), reps, s * 1e9 / pkts, pkts / s / 1e6,
+                record ? "+record" : "");
     return snap.total_packets() == static_cast<std::uint64_t>(pkts) ? 0 : 1;
 }

@@ -184,9 +184,10 @@ def main():
         eng = measure("ports-engine", "192.0.2.1", engine.pid, a.seconds, a.window)
         stop(engine)
         with open(stats) as f:
-            s = json.load(f)["ntp_server"]
+            doc = json.load(f)
+            s = doc["ntp_server"]
         print(f"             engine counters: requests {s['requests']}, replies {s['replies']}, "
-              f"rate_limited {s['rate_limited']}, tx_dropped {s['tx_dropped']}")
+              f"rate_limited {s['rate_limited']}, tx_dropped {sum(l['tx_dropped'] for l in doc['lcores'])}")
 
         conf = os.path.join(tmp, "chrony.conf")
         with open(conf, "w") as f:

@@ -35,7 +35,7 @@ NTP_OBJECTS = {
     "DropMode6": "drop_mode6", "DropMode7": "drop_mode7", "DropOtherMode": "drop_other_mode",
     "DropAccess": "drop_access", "DropMalformed": "drop_malformed",
     "DropAuthRequired": "drop_auth_required", "DropUnsupportedIp": "drop_unsupported_ip",
-    "DropSignFailed": "drop_sign_failed", "TxDropped": "tx_dropped"}
+    "DropSignFailed": "drop_sign_failed"}
 PORT_OBJECTS = {
     "RxPackets": "rx_packets", "TxPackets": "tx_packets", "RxOctets": "rx_bytes",
     "TxOctets": "tx_bytes", "RxErrors": "rx_errors", "RxMissed": "rx_missed",
@@ -68,6 +68,8 @@ def expected_from_stats(doc):
     for obj, key in NTP_OBJECTS.items():
         out[f"portsEngineNtp{obj}.0"] = str(doc["ntp_server"][key])
     out["portsEngineNtpEnabled.0"] = "1"
+    # Replies leave by the lcores' one TX path: the NTP group's TX drops are theirs.
+    out["portsEngineNtpTxDropped.0"] = str(sum(l["tx_dropped"] for l in doc["lcores"]))
     # This config has no ntp.nts (so no exception path either): both groups are served, off.
     assert "nts" not in doc, "the walk test expects a config without ntp.nts"
     out["portsEngineNtsEnabled.0"] = "2"
@@ -85,6 +87,14 @@ def expected_from_stats(doc):
         out[f"portsEngineLcoreRxPackets.{i}"] = str(l["rx_packets"])
         out[f"portsEngineLcoreTxPackets.{i}"] = str(l["tx_packets"])
         out[f"portsEngineLcoreTxDropped.{i}"] = str(l["tx_dropped"])
+        f = l["fates"]
+        for obj, key in (("Forwarded", "forwarded"), ("Replied", "replied"),
+                         ("ToKernel", "to_kernel"), ("Released", "released")):
+            out[f"portsEngineLcore{obj}.{i}"] = str(f[key])
+        out[f"portsEngineLcoreDropped.{i}"] = str(sum(f["dropped"].values()))
+        # Every received frame's fate, once.
+        assert l["rx_packets"] == (f["forwarded"] + f["replied"] + f["to_kernel"] + f["released"]
+                                   + sum(f["dropped"].values())), l
     return out
 
 

@@ -47,7 +47,7 @@ mib_snapshot sample() {
     s.ntp.tx_dropped = 7;
     s.ntp.stratum = 1;
     s.ntp.leap = 0;
-    s.lcores = {{0, 10, 5, 0, 2500}, {2, 20, 6, 1, 10000}};
+    s.lcores = {{0, 10, 5, 0, 2500, 4, 3, 0, 2, 1}, {2, 20, 6, 1, 10000, 0, 20, 0, 0, 0}};
     return s;
 }
 
@@ -168,13 +168,17 @@ TEST(MibView, LcoreTableIndexedByLcorePlusOne) {
     EXPECT_EQ(at(v, {6, 1, 3, 3}).value.number, 20u);
     EXPECT_EQ(at(v, {6, 1, 6, 1}).value.number, 2500u);
     EXPECT_EQ(at(v, {6, 1, 6, 3}).value.number, 10000u);
+    // The fate columns follow the busy share.
+    EXPECT_EQ(at(v, {6, 1, 7, 1}).value.number, 4u);   // forwarded
+    EXPECT_EQ(at(v, {6, 1, 8, 3}).value.number, 20u);  // replied
+    EXPECT_EQ(at(v, {6, 1, 11, 1}).value.number, 1u);  // dropped
 }
 
 TEST(MibView, RuleTableIsEmptyWithoutRulesAndFilledFromTheSnapshot) {
     auto s = sample();
     auto v = build_view(s);
     // Without rules the lcore table is followed by the NTS group (arc 8 has no instances).
-    const auto* next = find_next(v, object_oid({6, 1, 6, 3}));
+    const auto* next = find_next(v, object_oid({6, 1, 11, 3}));
     ASSERT_NE(next, nullptr);
     EXPECT_EQ(next->oid, object_oid({9, 1, 0}));
     s.rules = {{"r-1", "bad ntp", traffic_class::ntp, "alert", 42}};

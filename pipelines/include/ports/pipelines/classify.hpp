@@ -16,12 +16,14 @@
 #include "ports/parsers/snmp.hpp"
 #include "ports/parsers/tunnels.hpp"
 #include "ports/pipelines/counters.hpp"
+#include "ports/pipelines/frame_record.hpp"
 
 namespace ports::pipelines {
 
 struct classification {
     traffic_class cls = traffic_class::other;
     bool malformed = false;
+    parsers::status reason = parsers::status::ok;  // why it is malformed
     bool fragment = false;
     std::uint8_t detail_count = 0;
     std::array<std::uint16_t, 3> detail{};  // counter indexes, valid packets only
@@ -43,40 +45,161 @@ struct classification {
 };
 
 // Where a classification goes. The walk below is written once, generic over a sink, and
-// reports each packet at its terminal point: packet() once (class, malformed, fragment), then
-// detail() once per detail counter, in order. At most terminal points the class and the flags
-// are constants, so an inlined sink sees constants too.
+// reports each packet at its terminal point: packet() once (class, malformed reason - ok when
+// valid -, fragment), then detail() once per detail counter, in order. At most terminal points
+// the class and the flags are constants, so an inlined sink sees constants too.
+//
+// A sink whose `records` is true also gets what the walk learned on its way (layers(), l7(),
+// and the class parser's view: ntp(), snmp(), l2tp(), pptp(), gre()) to fill a frame_record;
+// for the others those calls are empty and the walk does no work for them (if constexpr).
 //
 // recording_sink builds a classification (ports-analyze, tests). counting_sink bumps the
 // counters directly: inlined at every terminal point, each path writes its own counters at
-// constant offsets, with no classification in between.
-struct recording_sink {
+// constant offsets, with no classification in between. record_sink fills a frame_record;
+// counting_record_sink is both, the worker's.
+struct no_record {
+    static constexpr bool records = false;
+    [[gnu::always_inline]] void layers(const parsers::layers&) const {}
+    [[gnu::always_inline]] void l7(parsers::byte_span, std::uint16_t, std::uint16_t,
+                                   bool = true) const {}
+    [[gnu::always_inline]] void ntp(const parsers::ntp_view&) const {}
+    [[gnu::always_inline]] void snmp(const parsers::snmp_view&) const {}
+    [[gnu::always_inline]] void l2tp(const parsers::l2tp_view&) const {}
+    [[gnu::always_inline]] void pptp(const parsers::pptp_view&) const {}
+    [[gnu::always_inline]] void gre(const parsers::gre_view&) const {}
+};
+
+struct recording_sink : no_record {
     classification* r;
 
-    [[gnu::always_inline]] void packet(traffic_class cls, bool malformed, bool fragment) const {
+    [[gnu::always_inline]] void packet(traffic_class cls, parsers::status reason,
+                                       bool fragment) const {
         r->cls = cls;
-        r->malformed = malformed;
+        r->malformed = reason != parsers::status::ok;
+        r->reason = reason;
         r->fragment = fragment;
     }
     [[gnu::always_inline]] void detail(std::uint16_t index) const { r->add_detail_index(index); }
 };
 
-struct counting_sink {
+struct counting_sink : no_record {
     core_counters* c;
     std::uint32_t bytes;
 
-    [[gnu::always_inline]] void packet(traffic_class cls, bool malformed, bool fragment) const {
+    [[gnu::always_inline]] void packet(traffic_class cls, parsers::status reason,
+                                       bool fragment) const {
         const std::uint16_t base = class_base[static_cast<std::size_t>(cls)];
         c->add(base, 1);
         c->add(base + offset_bytes, bytes);
-        if (malformed) {
+        if (reason != parsers::status::ok) {
             c->add(base + offset_malformed, 1);
+            c->add(malformed_reason_index(cls, reason), 1);
         }
         if (fragment) {
             c->add(base + offset_fragments, 1);
         }
     }
     [[gnu::always_inline]] void detail(std::uint16_t index) const { c->add(index, 1); }
+};
+
+// Fills a frame_record; base: the first byte of what the walk was given (offsets count
+// from it).
+struct record_sink {
+    static constexpr bool records = true;
+    frame_record* r;
+    const std::uint8_t* base;
+
+    frame_part part(parsers::byte_span s) const {
+        return {static_cast<std::uint16_t>(s.data() - base), static_cast<std::uint16_t>(s.size())};
+    }
+    [[gnu::always_inline]] void packet(traffic_class cls, parsers::status reason,
+                                       bool fragment) const {
+        r->cls = cls;
+        r->reason = reason;
+        r->fragment = fragment;
+    }
+    [[gnu::always_inline]] void detail(std::uint16_t) const {}
+    [[gnu::always_inline]] void layers(const parsers::layers& l) const {
+        r->has_layers = true;
+        r->layer_status = l.st;
+        r->vlan_count = l.vlan_count;
+        r->l3 = l.l3;
+        r->l4_proto = l.l4_proto;
+        r->ethertype = l.ethertype;
+        r->ip_fragment = l.fragment;
+        r->later_fragment = l.later_fragment;
+        r->truncated = l.truncated;
+        r->pppoe = l.pppoe;
+        r->l3_offset = l.l3_offset;
+        r->l4_offset = l.l4_offset;
+        r->l4_length = l.l4_length;
+    }
+    [[gnu::always_inline]] void l7(parsers::byte_span payload, std::uint16_t src_port,
+                                   std::uint16_t dst_port, bool l4_ok = true) const {
+        r->has_l7 = true;
+        r->l4_ok = l4_ok;
+        r->l7 = part(payload);
+        r->src_port = src_port;
+        r->dst_port = dst_port;
+    }
+    [[gnu::always_inline]] void ntp(const parsers::ntp_view& v) const {
+        r->parsed = true;
+        r->f.ntp = {v.version, static_cast<std::uint8_t>(v.mode), v.request_code, v.extension_count,
+                    v.has_mac};
+    }
+    [[gnu::always_inline]] void snmp(const parsers::snmp_view& v) const {
+        r->parsed = true;
+        snmp_fields& f = r->f.snmp;
+        f.version = static_cast<std::int8_t>(v.version);
+        f.pdu_type = v.pdu_type;
+        f.encrypted = v.encrypted;
+        f.usm = v.version == 3 && v.security_model == 3;
+        f.community = v.version == 0 || v.version == 1 ? part(v.community) : frame_part{};
+        f.user = f.usm ? part(v.user_name) : frame_part{};
+    }
+    [[gnu::always_inline]] void l2tp(const parsers::l2tp_view& v) const {
+        r->parsed = true;
+        l2tp_fields& f = r->f.l2tp;
+        f.version = v.version;
+        f.control = v.control;
+        f.message_type = v.message_type;
+        f.tunnel_id = v.tunnel_id;
+        f.session_id = v.session_id;
+        f.has_host_name = false;
+        if (v.control) {
+            if (const auto host = parsers::l2tp_host_name(v.body)) {
+                f.has_host_name = true;
+                f.host_name = part(*host);
+            }
+        }
+    }
+    [[gnu::always_inline]] void pptp(const parsers::pptp_view& v) const {
+        r->parsed = true;
+        pptp_fields& f = r->f.pptp;
+        f.control_type = v.control_type;
+        f.sccr = false;
+        if (const auto s = parsers::pptp_sccr(v)) {
+            f.sccr = true;
+            f.host_name = part(s->host_name);
+            f.vendor = part(s->vendor);
+        }
+    }
+    [[gnu::always_inline]] void gre(const parsers::gre_view& v) const {
+        r->parsed = true;
+        r->f.gre = {v.version, v.key_present, v.protocol, v.call_id, v.key};
+    }
+};
+
+// Both: the worker's sink (counters and the burst's records in one walk).
+struct counting_record_sink : record_sink {
+    counting_sink counting;
+
+    [[gnu::always_inline]] void packet(traffic_class cls, parsers::status reason,
+                                       bool fragment) const {
+        counting.packet(cls, reason, fragment);
+        record_sink::packet(cls, reason, fragment);
+    }
+    [[gnu::always_inline]] void detail(std::uint16_t index) const { counting.detail(index); }
 };
 
 namespace detail {
@@ -87,18 +210,26 @@ using parsers::status;
 // The service class of a port, or other. A switch compiles to a few compares.
 constexpr traffic_class udp_port_class(std::uint16_t port) {
     switch (port) {
-        case 123: return traffic_class::ntp;
-        case 161: return traffic_class::snmp;
-        case 162: return traffic_class::snmp_trap;
-        case 1701: return traffic_class::l2tp;
-        default: return traffic_class::other;
+        case 123:
+            return traffic_class::ntp;
+        case 161:
+            return traffic_class::snmp;
+        case 162:
+            return traffic_class::snmp_trap;
+        case 1701:
+            return traffic_class::l2tp;
+        default:
+            return traffic_class::other;
     }
 }
 constexpr traffic_class tcp_port_class(std::uint16_t port) {
     switch (port) {
-        case 1701: return traffic_class::l2tp;
-        case 1723: return traffic_class::pptp;
-        default: return traffic_class::other;
+        case 1701:
+            return traffic_class::l2tp;
+        case 1723:
+            return traffic_class::pptp;
+        default:
+            return traffic_class::other;
     }
 }
 
@@ -140,10 +271,11 @@ template <typename Sink>
 [[gnu::noinline]] void classify_ntp(byte_span payload, Sink s) {
     const auto v = parsers::parse_ntp(payload);
     if (v.st != status::ok) {
-        s.packet(traffic_class::ntp, true, false);
+        s.packet(traffic_class::ntp, v.st, false);
         return;
     }
-    s.packet(traffic_class::ntp, false, false);
+    s.ntp(v);
+    s.packet(traffic_class::ntp, status::ok, false);
     s.detail(plus(counter::ntp_mode_reserved, static_cast<unsigned>(v.mode)));
     if (v.sntp_request) {
         s.detail(index_of(counter::ntp_sntp_requests));
@@ -159,16 +291,18 @@ template <typename Sink>
 template <traffic_class Cls, typename Sink>
 [[gnu::always_inline]] inline void report_snmp(const parsers::snmp_view& v, Sink s) {
     static_assert(Cls == traffic_class::snmp || Cls == traffic_class::snmp_trap);
-    constexpr std::uint16_t base = Cls == traffic_class::snmp ? index_of(counter::snmp_version_1)
-                                                              : index_of(counter::snmp_trap_version_1);
+    constexpr std::uint16_t base = Cls == traffic_class::snmp
+                                       ? index_of(counter::snmp_version_1)
+                                       : index_of(counter::snmp_trap_version_1);
     constexpr auto rel = [](counter c) {
         return static_cast<std::uint16_t>(index_of(c) - index_of(counter::snmp_version_1));
     };
     if (v.st != status::ok) {
-        s.packet(Cls, true, false);
+        s.packet(Cls, v.st, false);
         return;
     }
-    s.packet(Cls, false, false);
+    s.snmp(v);
+    s.packet(Cls, status::ok, false);
     const std::uint16_t version_slot = v.version == 0 ? 0 : (v.version == 1 ? 1 : 2);
     s.detail(static_cast<std::uint16_t>(base + version_slot));
     if (v.encrypted) {
@@ -203,10 +337,11 @@ template <typename Sink>
 [[gnu::noinline]] void classify_l2tp(byte_span payload, bool over_tcp, Sink s) {
     const auto v = parsers::parse_l2tp(payload);
     if (v.st != status::ok) {
-        s.packet(traffic_class::l2tp, true, false);
+        s.packet(traffic_class::l2tp, v.st, false);
         return;
     }
-    s.packet(traffic_class::l2tp, false, false);
+    s.l2tp(v);
+    s.packet(traffic_class::l2tp, status::ok, false);
     s.detail(index_of(v.version == 2 ? counter::l2tp_version_2 : counter::l2tp_version_3));
     if (!v.control) {
         s.detail(index_of(counter::l2tp_data));
@@ -224,10 +359,11 @@ template <typename Sink>
 [[gnu::noinline]] void classify_pptp(byte_span payload, Sink s) {
     const auto v = parsers::parse_pptp(payload);
     if (v.st != status::ok) {
-        s.packet(traffic_class::pptp, true, false);
+        s.packet(traffic_class::pptp, v.st, false);
         return;
     }
-    s.packet(traffic_class::pptp, false, false);
+    s.pptp(v);
+    s.packet(traffic_class::pptp, status::ok, false);
     s.detail(plus(counter::pptp_sccrq, v.control_type - 1u));
 }
 
@@ -236,30 +372,45 @@ template <typename Sink>
 [[gnu::always_inline]] inline void classify_gre(byte_span ip_payload, Sink s) {
     const auto v = parsers::parse_gre(ip_payload);
     if (v.st != status::ok) {
-        s.packet(traffic_class::gre, true, false);
+        s.packet(traffic_class::gre, v.st, false);
         return;
     }
-    s.packet(traffic_class::gre, false, false);
+    s.gre(v);
+    s.l7(v.payload, 0, 0);
+    s.packet(traffic_class::gre, status::ok, false);
     s.detail(index_of(v.version == 0 ? counter::gre_version_0 : counter::gre_version_1));
     if (v.payload.empty()) {
         s.detail(index_of(counter::gre_no_payload));
         return;
     }
     switch (v.protocol) {
-        case parsers::ethertype_ipv4: s.detail(index_of(counter::gre_inner_ipv4)); break;
-        case parsers::ethertype_ipv6: s.detail(index_of(counter::gre_inner_ipv6)); break;
-        case parsers::gre_proto_ppp: s.detail(index_of(counter::gre_inner_ppp)); break;
-        case parsers::gre_proto_teb: s.detail(index_of(counter::gre_inner_ethernet)); break;
+        case parsers::ethertype_ipv4:
+            s.detail(index_of(counter::gre_inner_ipv4));
+            break;
+        case parsers::ethertype_ipv6:
+            s.detail(index_of(counter::gre_inner_ipv6));
+            break;
+        case parsers::gre_proto_ppp:
+            s.detail(index_of(counter::gre_inner_ppp));
+            break;
+        case parsers::gre_proto_teb:
+            s.detail(index_of(counter::gre_inner_ethernet));
+            break;
         case parsers::gre_proto_erspan2:
-        case parsers::gre_proto_erspan3: s.detail(index_of(counter::gre_inner_erspan)); break;
-        default: s.detail(index_of(counter::gre_inner_other)); break;
+        case parsers::gre_proto_erspan3:
+            s.detail(index_of(counter::gre_inner_erspan));
+            break;
+        default:
+            s.detail(index_of(counter::gre_inner_other));
+            break;
     }
 }
 
 // A valid IP packet that no service claims.
 template <typename Sink>
-[[gnu::always_inline]] inline void report_other_ip(parsers::l3_kind l3, bool later_fragment, Sink s) {
-    s.packet(traffic_class::other, false, false);
+[[gnu::always_inline]] inline void report_other_ip(parsers::l3_kind l3, bool later_fragment,
+                                                   Sink s) {
+    s.packet(traffic_class::other, status::ok, false);
     s.detail(index_of(l3 == parsers::l3_kind::ipv4 ? counter::other_ipv4 : counter::other_ipv6));
     if (later_fragment) {
         s.detail(index_of(counter::other_later_fragment));
@@ -271,12 +422,12 @@ template <typename Sink>
 [[gnu::always_inline]] inline void classify_other(const parsers::layers& l, Sink s) {
     if (l.l3 == parsers::l3_kind::none) {
         if (l.st != status::ok) {
-            s.packet(traffic_class::other, true, false);
+            s.packet(traffic_class::other, l.st, false);
             return;
         }
-        s.packet(traffic_class::other, false, false);
+        s.packet(traffic_class::other, status::ok, false);
         s.detail(index_of(l.ethertype == parsers::ethertype_arp ? counter::other_arp
-                                                                 : counter::other_non_ip));
+                                                                : counter::other_non_ip));
         return;
     }
     report_other_ip(l.l3, l.later_fragment, s);
@@ -302,12 +453,12 @@ template <typename Sink>
         return;
     }
     if (ip.fragment || ip.truncated) {
-        s.packet(cls, ip.truncated, ip.fragment);
+        s.packet(cls, ip.truncated ? status::truncated : status::ok, ip.fragment);
         return;
     }
     if (cls == traffic_class::pptp) {
         if (t.payload.empty()) {
-            s.packet(traffic_class::pptp, false, false);
+            s.packet(traffic_class::pptp, status::ok, false);
             s.detail(index_of(counter::pptp_tcp_no_payload));
             return;
         }
@@ -315,7 +466,7 @@ template <typename Sink>
         return;
     }
     if (t.payload.empty()) {
-        s.packet(traffic_class::l2tp, false, false);
+        s.packet(traffic_class::l2tp, status::ok, false);
         s.detail(index_of(counter::l2tp_over_tcp));
         s.detail(index_of(counter::l2tp_tcp_no_payload));
         return;
@@ -325,11 +476,15 @@ template <typename Sink>
 
 // frame: the bytes the layers were parsed from.
 template <typename Sink>
-[[gnu::always_inline]] inline void classify_layers(const parsers::layers& l, byte_span frame, Sink s) {
+[[gnu::always_inline]] inline void classify_layers(const parsers::layers& l, byte_span frame,
+                                                   Sink s) {
+    if constexpr (Sink::records) {
+        s.layers(l);
+    }
     if (l.st != status::ok) {
         // Broken below the transport header: other, malformed, and no detail (details count
         // valid packets only).
-        s.packet(traffic_class::other, true, false);
+        s.packet(traffic_class::other, l.st, false);
         return;
     }
     if (l.l3 == parsers::l3_kind::none) {
@@ -343,12 +498,14 @@ template <typename Sink>
         const auto t = parsers::parse_tcp(l4);
         if (t.st != status::ok) {
             // Ports may be readable, but a TCP header we cannot bound carries no payload.
-            s.packet(traffic_class::other, true, false);
+            s.packet(traffic_class::other, t.st, false);
             return;
         }
+        s.l7(t.payload, t.src_port, t.dst_port);
         // The high bytes of both ports, read as bytes (the header is whole): other, unless one
         // of them could be a service port's.
-        if (!may_be_tcp_service_high_byte(l4[0]) && !may_be_tcp_service_high_byte(l4[2])) [[likely]] {
+        if (!may_be_tcp_service_high_byte(l4[0]) && !may_be_tcp_service_high_byte(l4[2]))
+            [[likely]] {
             report_other_ip(l.l3, false, s);
             return;
         }
@@ -359,22 +516,31 @@ template <typename Sink>
         if (l.fragment || l.truncated) {
             // A fragment's or a cut datagram's GRE header may be there, but details count
             // valid packets only.
-            s.packet(traffic_class::gre, l.truncated, l.fragment);
+            if constexpr (Sink::records) {
+                if (l.later_fragment) {
+                    s.l7(l4, 0, 0);
+                } else if (const auto g = parsers::parse_gre(l4); g.st == status::ok) {
+                    s.l7(g.payload, 0, 0);
+                }
+            }
+            s.packet(traffic_class::gre, l.truncated ? status::truncated : status::ok, l.fragment);
             return;
         }
         classify_gre(l4, s);
         return;
     }
     if (l.later_fragment) {
+        s.l7(l4, 0, 0);
         classify_other(l, s);
         return;
     }
     if (l.l4_proto == parsers::ipproto_udp) {
         const auto u = parsers::parse_udp(l4);
         if (u.st == status::truncated) {
-            s.packet(traffic_class::other, true, false);
+            s.packet(traffic_class::other, status::truncated, false);
             return;
         }
+        s.l7(u.payload, u.src_port, u.dst_port, u.st == status::ok);
         const traffic_class cls = udp_class(u.src_port, u.dst_port);
         if (cls == traffic_class::other) {
             classify_other(l, s);
@@ -382,22 +548,29 @@ template <typename Sink>
         }
         if (l.fragment) {
             // The UDP length covers the whole datagram; the payload here is a piece of it.
-            s.packet(cls, false, true);
+            s.packet(cls, status::ok, true);
             return;
         }
         if (u.st != status::ok || l.truncated) {
-            s.packet(cls, true, false);
+            s.packet(cls, u.st != status::ok ? u.st : status::truncated, false);
             return;
         }
         switch (cls) {
-            case traffic_class::ntp: classify_ntp(u.payload, s); return;
-            case traffic_class::snmp: classify_snmp<traffic_class::snmp>(u.payload, s); return;
+            case traffic_class::ntp:
+                classify_ntp(u.payload, s);
+                return;
+            case traffic_class::snmp:
+                classify_snmp<traffic_class::snmp>(u.payload, s);
+                return;
             case traffic_class::snmp_trap:
                 classify_snmp<traffic_class::snmp_trap>(u.payload, s);
                 return;
-            default: classify_l2tp(u.payload, false, s); return;
+            default:
+                classify_l2tp(u.payload, false, s);
+                return;
         }
     }
+    s.l7(l4, 0, 0);
     classify_other(l, s);
 }
 
@@ -430,21 +603,21 @@ inline void classify_l3_into(std::uint16_t ethertype, parsers::byte_span l3, Sin
 // An Ethernet frame's classification.
 inline classification classify_frame(parsers::byte_span frame) {
     classification r;
-    classify_frame_into(frame, recording_sink{&r});
+    classify_frame_into(frame, recording_sink{{}, &r});
     return r;
 }
 
 // A network-layer packet whose ethertype the capture's link type gives (ports-analyze).
 inline classification classify_l3(std::uint16_t ethertype, parsers::byte_span l3) {
     classification r;
-    classify_l3_into(ethertype, l3, recording_sink{&r});
+    classify_l3_into(ethertype, l3, recording_sink{{}, &r});
     return r;
 }
 
 // One packet's counters: class packets, bytes, malformed, fragments and its details.
 inline void count(core_counters& c, const classification& r, std::uint32_t bytes) {
-    const counting_sink s{&c, bytes};
-    s.packet(r.cls, r.malformed, r.fragment);
+    const counting_sink s{{}, &c, bytes};
+    s.packet(r.cls, r.reason, r.fragment);
     for (std::uint8_t i = 0; i < r.detail_count; ++i) {
         s.detail(r.detail[i]);
     }
@@ -454,7 +627,47 @@ inline void count(core_counters& c, const classification& r, std::uint32_t bytes
 // bumps its own counters (constant offsets) and no classification is built. The worker's call.
 [[gnu::always_inline]] inline void classify_and_count(core_counters& c, parsers::byte_span frame,
                                                       std::uint32_t bytes) {
-    classify_frame_into(frame, counting_sink{&c, bytes});
+    classify_frame_into(frame, counting_sink{{}, &c, bytes});
+}
+
+// The worker's call: classify, count and fill the frame's record in one walk. Only the
+// record's presence flags are cleared first; the walk sets every field it reports.
+[[gnu::always_inline]] inline void classify_count_record(core_counters& c, parsers::byte_span frame,
+                                                         std::uint32_t bytes, frame_record& r) {
+    r.has_layers = false;
+    r.has_l7 = false;
+    r.parsed = false;
+    classify_frame_into(frame, counting_record_sink{{&r, frame.data()}, {{}, &c, bytes}});
+}
+
+// A frame's classification and record (ports-analyze, tests).
+struct classified {
+    classification c;
+    frame_record record;
+};
+
+namespace detail {
+struct classified_sink : record_sink {
+    classification* c;
+    [[gnu::always_inline]] void packet(traffic_class cls, parsers::status reason,
+                                       bool fragment) const {
+        recording_sink{{}, c}.packet(cls, reason, fragment);
+        record_sink::packet(cls, reason, fragment);
+    }
+    [[gnu::always_inline]] void detail(std::uint16_t index) const { c->add_detail_index(index); }
+};
+}  // namespace detail
+
+inline classified classify_frame_full(parsers::byte_span frame) {
+    classified out;
+    classify_frame_into(frame, detail::classified_sink{{&out.record, frame.data()}, &out.c});
+    return out;
+}
+
+inline classified classify_l3_full(std::uint16_t ethertype, parsers::byte_span l3) {
+    classified out;
+    classify_l3_into(ethertype, l3, detail::classified_sink{{&out.record, l3.data()}, &out.c});
+    return out;
 }
 
 }  // namespace ports::pipelines

@@ -13,6 +13,7 @@
 // Cost per packet: a packet whose class has no rule pays one bit test of a mask loaded once
 // per burst (a predictable branch); with rules, the field extraction and one Hyperscan scan
 // per (class, field) the rules use, in rules_stage.cpp, out of the burst loop's hot code.
+// The field values come from the classifier's frame records: nothing is parsed again.
 #pragma once
 
 #include <rte_mbuf.h>
@@ -26,6 +27,8 @@
 #include <vector>
 
 #include "ports/pipelines/counters.hpp"
+#include "ports/pipelines/frame_record.hpp"
+#include "ports/pipelines/verdict.hpp"
 #include "ports/rules/rules.hpp"
 
 namespace ports::pipelines {
@@ -106,10 +109,15 @@ struct rules_lcore {
     return r != nullptr ? r->shared->current.load(std::memory_order_relaxed) : nullptr;
 }
 
-// Matches one frame of a class the generation has rules for: counts, queues alerts. True when
-// a drop rule matched (the caller frees the frame and it goes no further).
-bool apply_rules(rules_lcore& r, rules_generation& gen, rte_mbuf* m, traffic_class cls,
-                 std::uint16_t port, unsigned lcore);
+// The rule stage over a burst: every frame whose class the generation has rules for is
+// matched from its record (no parsing), counted, its alerts queued; a drop rule's frames get
+// verdict drop(rule). Frames are taken class by class, so that the scans of one database
+// follow each other (its tables and the scratch stay in cache): the nearest Hyperscan's block
+// mode comes to one scan per database per burst (its vectored mode would join the frames into
+// one stream, across which patterns would match). Returns the frames scanned.
+std::uint16_t apply_rules(rules_lcore& r, rules_generation& gen, rte_mbuf* const* pkts,
+                          const frame_record* records, verdict* verdicts, std::uint16_t n,
+                          std::uint16_t port, unsigned lcore);
 
 // Worker start / loop / end: register with the qsbr variable and go online; report a quiescent
 // state (the worker holds no generation pointer here); go offline so reloads never wait on

@@ -26,7 +26,9 @@
 #include "ports/nts/server.hpp"
 #include "ports/parsers/layers.hpp"
 #include "ports/pipelines/counters.hpp"
+#include "ports/pipelines/frame_record.hpp"
 #include "ports/pipelines/timestamp.hpp"
+#include "ports/pipelines/verdict.hpp"
 
 namespace ports::pipelines {
 
@@ -37,7 +39,7 @@ namespace ports::pipelines {
     X(drop_mode6) X(drop_mode7) X(drop_other_mode) X(drop_access)                 \
     X(drop_malformed) X(drop_auth_required) X(drop_unsupported_ip)                \
     X(drop_sign_failed) X(arp_replies) X(nd_adverts) X(icmp_echo_replies)         \
-    X(icmp6_echo_replies) X(neighbour_malformed) X(tx_dropped)                    \
+    X(icmp6_echo_replies) X(neighbour_malformed)                                  \
     X(nts_requests) X(nts_replies) X(nts_naks) X(nts_auth_failed)                 \
     X(nts_malformed) X(nts_cookies_issued) X(nts_rate_limited)                    \
     X(exception_to_kernel) X(exception_rate_dropped) X(exception_from_kernel)
@@ -222,20 +224,39 @@ struct service_lcore {
     static constexpr std::uint8_t no_nts = 0xFF;
     std::array<staged, 64> out{};  // a burst's replies, sent at the end of the burst
     std::uint16_t out_count = 0;
+    // Staged replies that could not be sent after all (an NTS request failing verification at
+    // flush, a MAC that could not be computed): handed back to process_burst, which frees and
+    // counts them.
+    struct late_drop {
+        rte_mbuf* m;
+        drop_reason why;
+    };
+    std::array<late_drop, 64> late{};
+    std::uint16_t late_count = 0;
 };
 
 struct lcore_conf;
 struct rx_queue_conf;
 
-// Offers a received frame to the service. True: the service took the mbuf (a reply is staged,
-// it went to the kernel through the exception path, or it was dropped and freed); false:
-// untouched, it keeps its path.
-bool serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, traffic_class cls,
-           std::uint64_t burst_tsc);
+// Offers a received frame to the service, with what the classifier recorded of it (nothing is
+// parsed again). reply: the mbuf is staged, turned into its reply (the service owns it until
+// flush_replies hands it to TX); kernel: for the exception path's TAP; drop: the caller frees
+// it; pass: untouched, it keeps its path. The service never frees or sends a frame here.
+verdict serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, const frame_record& r,
+              std::uint64_t burst_tsc);
+
+// What flush_replies did: frames handed to the PMD, and the staged replies that turned into
+// drops (in service_lcore::late, valid until the next burst).
+struct flush_result {
+    std::uint64_t sent = 0;
+    const service_lcore::late_drop* dropped = nullptr;
+    std::uint16_t dropped_count = 0;
+};
 
 // Stamps the transmit time into the staged NTP replies, signs them, finishes their checksums
-// and sends every staged reply.
-void flush_replies(lcore_conf& conf);
+// and hands them to the lcore's TX buffers of their ports, which it flushes (the TX path of
+// every frame the lcore sends: one tx_dropped).
+flush_result flush_replies(lcore_conf& conf);
 
 // What the kernel sent into an exception path TAP queue: out by the port (rx.peer).
 void forward_from_kernel(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts,

@@ -10,6 +10,8 @@
 #include <cstdint>
 
 #include "ports/pipelines/counters.hpp"
+#include "ports/pipelines/frame_record.hpp"
+#include "ports/pipelines/verdict.hpp"
 
 namespace ports::pipelines {
 
@@ -34,7 +36,13 @@ struct rx_queue_conf {
 struct alignas(64) worker_stats {
     std::uint64_t rx_packets = 0;
     std::uint64_t tx_packets = 0;
-    std::uint64_t tx_dropped = 0;   // TX ring full: freed, never retried (no head-of-line wait)
+    std::uint64_t tx_dropped = 0;  // TX ring full: freed, never retried (no head-of-line wait)
+    // Fates (verdict.hpp): rx_packets == forwarded + replied + to_kernel + released + dropped.
+    std::uint64_t forwarded = 0;
+    std::uint64_t replied = 0;
+    std::uint64_t to_kernel = 0;
+    std::uint64_t released = 0;  // monitor mode: seen, counted, freed
+    std::array<std::uint64_t, drop_reason_count> dropped{};
     std::uint64_t busy_cycles = 0;  // TSC cycles of iterations that received something
     std::uint64_t total_cycles = 0;
     std::uint64_t loops = 0;
@@ -61,6 +69,8 @@ struct alignas(64) lcore_conf {
     worker_stats* stats = nullptr;
     service_lcore* service = nullptr;  // set when any port this lcore polls has a service
     rules_lcore* rules = nullptr;      // set when the engine has a rules file
+    // The burst's frame records (classify -> rules -> service), by frame index.
+    std::array<frame_record, burst_size> records{};
     const std::atomic<bool>* stop = nullptr;
 };
 

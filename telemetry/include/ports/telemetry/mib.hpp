@@ -50,6 +50,9 @@ struct lcore_row {
     unsigned lcore = 0;  // the row's index is lcore + 1
     std::uint64_t rx_packets = 0, tx_packets = 0, tx_dropped = 0;
     std::uint32_t busy_hundredths_percent = 0;  // 0..10000
+    // Fates (pipelines/verdict.hpp): rx_packets == forwarded + replied + to_kernel + released +
+    // dropped.
+    std::uint64_t forwarded = 0, replied = 0, to_kernel = 0, released = 0, dropped = 0;
 };
 
 // Issue 5's classification rules: rows come from the snapshot source, none without rules.

@@ -1,6 +1,6 @@
-// The fields rules look at, extracted from a frame whose class is already known. Header-only,
-// DPDK-free, zero-copy (every string is a span of the frame), no allocation; only the fields
-// asked for are parsed.
+// The fields rules look at, read from the classifier's frame_record (pipelines/frame_record.hpp):
+// header-only, DPDK-free, zero-copy (every string is a span of the frame), no allocation, no
+// parsing.
 //
 // payload: the L7 bytes - after the UDP or TCP header (UDP: by its length field when it fits),
 //   after the GRE header for GRE, the IP payload for any other IP protocol and for a later
@@ -28,7 +28,9 @@
 #include "ports/parsers/ntp.hpp"
 #include "ports/parsers/snmp.hpp"
 #include "ports/parsers/tunnels.hpp"
+#include "ports/pipelines/classify.hpp"
 #include "ports/pipelines/counters.hpp"
+#include "ports/pipelines/frame_record.hpp"
 
 namespace ports::rules {
 
@@ -106,163 +108,89 @@ struct field_values {
     std::uint64_t number_of(field f) const { return number[static_cast<std::size_t>(f)]; }
 };
 
-namespace fields_detail {
-
-constexpr field_mask snmp_fields =
-    bit(field::snmp_community) | bit(field::snmp_user) | bit(field::snmp_pdu);
-constexpr field_mask ntp_fields =
-    bit(field::ntp_mode) | bit(field::ntp_version) | bit(field::ntp_request_code);
-constexpr field_mask pptp_fields =
-    bit(field::pptp_hostname) | bit(field::pptp_vendor) | bit(field::pptp_control_type);
-
-inline byte_span name_span(std::string_view s) {
-    return byte_span(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
-}
-
-inline void extract_snmp(byte_span l7, field_mask want, field_values& v) {
-    const auto s = parsers::parse_snmp(l7);
-    if (s.st != parsers::status::ok) {
-        return;
-    }
-    if ((want & bit(field::snmp_community)) != 0 && (s.version == 0 || s.version == 1)) {
-        v.set_text(field::snmp_community, s.community);
-    }
-    if ((want & bit(field::snmp_user)) != 0 && s.version == 3 && s.security_model == 3) {
-        v.set_text(field::snmp_user, s.user_name);
-    }
-    if ((want & bit(field::snmp_pdu)) != 0 && s.pdu_type >= parsers::snmp_pdu_get &&
-        s.pdu_type <= parsers::snmp_pdu_report) {
-        const unsigned n = s.pdu_type - parsers::snmp_pdu_get;
-        v.set_number(field::snmp_pdu, n);
-        v.put_text(field::snmp_pdu, name_span(snmp_pdu_names[n]));
-    }
-}
-
-inline void extract_ntp(byte_span l7, field_mask want, field_values& v) {
-    const auto n = parsers::parse_ntp(l7);
-    if (n.st != parsers::status::ok) {
-        return;
-    }
-    if ((want & bit(field::ntp_mode)) != 0) {
-        v.set_number(field::ntp_mode, static_cast<std::uint64_t>(n.mode));
-    }
-    if ((want & bit(field::ntp_version)) != 0) {
-        v.set_number(field::ntp_version, n.version);
-    }
-    if ((want & bit(field::ntp_request_code)) != 0 && n.mode == parsers::ntp_mode::private_) {
-        v.set_number(field::ntp_request_code, n.request_code);
-    }
-}
-
-inline void extract_l2tp(byte_span l7, field_values& v) {
-    const auto l = parsers::parse_l2tp(l7);
-    if (l.st != parsers::status::ok || !l.control) {
-        return;
-    }
-    if (const auto host = parsers::l2tp_host_name(l.body)) {
-        v.set_text(field::l2tp_hostname, *host);
-    }
-}
-
-inline void extract_pptp(byte_span l7, field_mask want, field_values& v) {
-    const auto m = parsers::parse_pptp(l7);
-    if (m.st == parsers::status::ok && (want & bit(field::pptp_control_type)) != 0) {
-        v.set_number(field::pptp_control_type, m.control_type);
-    }
-    if (const auto f = parsers::pptp_sccr(m)) {
-        if ((want & bit(field::pptp_hostname)) != 0) {
-            v.set_text(field::pptp_hostname, f->host_name);
-        }
-        if ((want & bit(field::pptp_vendor)) != 0) {
-            v.set_text(field::pptp_vendor, f->vendor);
-        }
-    }
-}
-
-// bytes: what the layers were parsed from.
-inline field_values extract_layers(const parsers::layers& l, byte_span bytes,
-                                   pipelines::traffic_class cls, field_mask want) {
+// The fields in want of a frame, from what the classifier recorded of it (frame: the bytes the
+// record's offsets count from). No parsing: the classifier's walk is the only L4/L7 dispatch.
+inline field_values fields_of(const pipelines::frame_record& r, byte_span frame, field_mask want) {
     using pipelines::traffic_class;
     field_values v;
-    if (l.st != parsers::status::ok || l.l3 == parsers::l3_kind::none) {
+    if (!r.has_l7) {
         return v;
-    }
-    const byte_span l4 = bytes.subspan(l.l4_offset, l.l4_length);
-    byte_span l7;
-    bool whole = !l.fragment && !l.truncated;
-    if (l.later_fragment) {
-        l7 = l4;
-        whole = false;
-    } else if (l.l4_proto == parsers::ipproto_tcp) {
-        const auto t = parsers::parse_tcp(l4);
-        if (t.st != parsers::status::ok) {
-            return v;
-        }
-        l7 = t.payload;
-    } else if (l.l4_proto == parsers::ipproto_udp) {
-        const auto u = parsers::parse_udp(l4);
-        if (u.st == parsers::status::truncated) {
-            return v;
-        }
-        whole = whole && u.st == parsers::status::ok;
-        l7 = u.payload;
-    } else if (l.l4_proto == parsers::ipproto_gre) {
-        const auto g = parsers::parse_gre(l4);
-        if (g.st != parsers::status::ok) {
-            return v;
-        }
-        l7 = g.payload;
-    } else {
-        l7 = l4;
     }
     if ((want & bit(field::payload)) != 0) {
-        v.set_text(field::payload, l7);
+        v.set_text(field::payload, r.l7.of(frame));
     }
-    if (!whole) {
+    if (!r.parsed) {
         return v;
     }
-    switch (cls) {
+    switch (r.cls) {
         case traffic_class::snmp:
-        case traffic_class::snmp_trap:
-            if ((want & snmp_fields) != 0 && l.l4_proto == parsers::ipproto_udp) {
-                extract_snmp(l7, want, v);
+        case traffic_class::snmp_trap: {
+            const pipelines::snmp_fields& f = r.f.snmp;
+            if ((want & bit(field::snmp_community)) != 0 && (f.version == 0 || f.version == 1)) {
+                v.set_text(field::snmp_community, f.community.of(frame));
+            }
+            if ((want & bit(field::snmp_user)) != 0 && f.usm) {
+                v.set_text(field::snmp_user, f.user.of(frame));
+            }
+            if ((want & bit(field::snmp_pdu)) != 0 && f.pdu_type >= parsers::snmp_pdu_get &&
+                f.pdu_type <= parsers::snmp_pdu_report) {
+                const unsigned n = f.pdu_type - parsers::snmp_pdu_get;
+                v.set_number(field::snmp_pdu, n);
+                const std::string_view name = snmp_pdu_names[n];
+                v.put_text(
+                    field::snmp_pdu,
+                    byte_span(reinterpret_cast<const std::uint8_t*>(name.data()), name.size()));
             }
             break;
-        case traffic_class::ntp:
-            if ((want & ntp_fields) != 0 && l.l4_proto == parsers::ipproto_udp) {
-                extract_ntp(l7, want, v);
+        }
+        case traffic_class::ntp: {
+            const pipelines::ntp_fields& f = r.f.ntp;
+            if ((want & bit(field::ntp_mode)) != 0) {
+                v.set_number(field::ntp_mode, f.mode);
+            }
+            if ((want & bit(field::ntp_version)) != 0) {
+                v.set_number(field::ntp_version, f.version);
+            }
+            if ((want & bit(field::ntp_request_code)) != 0 &&
+                f.mode == static_cast<std::uint8_t>(parsers::ntp_mode::private_)) {
+                v.set_number(field::ntp_request_code, f.request_code);
             }
             break;
+        }
         case traffic_class::l2tp:
-            if ((want & bit(field::l2tp_hostname)) != 0) {
-                extract_l2tp(l7, v);
+            if ((want & bit(field::l2tp_hostname)) != 0 && r.f.l2tp.has_host_name) {
+                v.set_text(field::l2tp_hostname, r.f.l2tp.host_name.of(frame));
             }
             break;
-        case traffic_class::pptp:
-            if ((want & pptp_fields) != 0 && l.l4_proto == parsers::ipproto_tcp) {
-                extract_pptp(l7, want, v);
+        case traffic_class::pptp: {
+            const pipelines::pptp_fields& f = r.f.pptp;
+            if ((want & bit(field::pptp_control_type)) != 0) {
+                v.set_number(field::pptp_control_type, f.control_type);
+            }
+            if (f.sccr && (want & bit(field::pptp_hostname)) != 0) {
+                v.set_text(field::pptp_hostname, f.host_name.of(frame));
+            }
+            if (f.sccr && (want & bit(field::pptp_vendor)) != 0) {
+                v.set_text(field::pptp_vendor, f.vendor.of(frame));
             }
             break;
+        }
         default:
             break;
     }
     return v;
 }
 
-}  // namespace fields_detail
-
-// An Ethernet frame of class cls (as classify_frame said): the fields in want that it has.
-inline field_values extract_frame(byte_span frame, pipelines::traffic_class cls, field_mask want) {
-    if (const auto l = parsers::parse_ethernet_simple_ipv4(frame)) [[likely]] {
-        return fields_detail::extract_layers(*l, frame, cls, want);
-    }
-    return fields_detail::extract_layers(parsers::parse_ethernet(frame), frame, cls, want);
+// An Ethernet frame (classified here: tests and tools; the worker reads its burst's records).
+// cls is what classify_frame said of it, so it is the record's class.
+inline field_values extract_frame(byte_span frame, pipelines::traffic_class, field_mask want) {
+    return fields_of(pipelines::classify_frame_full(frame).record, frame, want);
 }
 
 // A network-layer packet whose ethertype the capture's link type gives (as classify_l3).
-inline field_values extract_l3(std::uint16_t ethertype, byte_span l3, pipelines::traffic_class cls,
+inline field_values extract_l3(std::uint16_t ethertype, byte_span l3, pipelines::traffic_class,
                                field_mask want) {
-    return fields_detail::extract_layers(parsers::parse_l3(ethertype, l3), l3, cls, want);
+    return fields_of(pipelines::classify_l3_full(ethertype, l3).record, l3, want);
 }
 
 inline constexpr field_mask all_fields = static_cast<field_mask>((1u << field_count) - 1);

@@ -340,30 +340,39 @@ void match_values(const class_rules& cr, scratch& s, const field_values& v, OnMa
 
 }  // namespace detail
 
-// The rules of the frame's class (cls: what classify said about this frame) against the
-// frame: on_match(rule index) once per matching rule (SINGLEMATCH; a rule looks at one field,
-// so it can match only once). The frame is parsed again only when the class has rules, and
-// only the fields its rules use are extracted. No allocation (the scratch must fit the set).
+// The rules of a frame's class against what the classifier recorded of it (frame: the bytes
+// the record's offsets count from): on_match(rule index) once per matching rule (SINGLEMATCH;
+// a rule looks at one field, so it can match only once). Nothing is parsed: the field values
+// come from the record. No allocation (the scratch must fit the set).
+template <class OnMatch>
+inline void match_record(const rule_set& set, scratch& s, const pipelines::frame_record& r,
+                         byte_span frame, OnMatch&& on_match) {
+    if (!set.has_rules_for(r.cls)) [[likely]] {
+        return;
+    }
+    const auto& cr = set.class_rules_of(r.cls);
+    detail::match_values(cr, s, fields_of(r, frame, cr.fields), on_match);
+}
+
+// The same for a frame not classified yet (tests, tools): classified here, then matched. cls
+// is what classify_frame says of it.
 template <class OnMatch>
 inline void match_frame(const rule_set& set, scratch& s, byte_span frame,
                         pipelines::traffic_class cls, OnMatch&& on_match) {
     if (!set.has_rules_for(cls)) [[likely]] {
         return;
     }
-    const auto& cr = set.class_rules_of(cls);
-    detail::match_values(cr, s, extract_frame(frame, cls, cr.fields), on_match);
+    match_record(set, s, pipelines::classify_frame_full(frame).record, frame, on_match);
 }
 
-// The same for a network-layer packet whose ethertype the capture's link type gives
-// (ports-analyze, as pipelines::classify_l3).
+// A network-layer packet whose ethertype the capture's link type gives (as classify_l3).
 template <class OnMatch>
 inline void match_l3(const rule_set& set, scratch& s, std::uint16_t ethertype, byte_span l3,
                      pipelines::traffic_class cls, OnMatch&& on_match) {
     if (!set.has_rules_for(cls)) [[likely]] {
         return;
     }
-    const auto& cr = set.class_rules_of(cls);
-    detail::match_values(cr, s, extract_l3(ethertype, l3, cls, cr.fields), on_match);
+    match_record(set, s, pipelines::classify_l3_full(ethertype, l3).record, l3, on_match);
 }
 
 // A frame's outcome: how many rules matched, whether one of them drops it, whether one alerts.
