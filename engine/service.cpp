@@ -9,6 +9,8 @@
 
 #include <cmath>
 
+#include "socket_memory.hpp"
+
 namespace ports::engine {
 
 namespace {
@@ -41,13 +43,22 @@ constexpr std::uint64_t assumed_dispersion_us = 1000;
 
 }  // namespace
 
+// All of it on the lcore's socket (socket_memory.hpp): the service state, the counters, the
+// rate-limit table and the NTS state. The MAC engine's OpenSSL contexts come from OpenSSL's
+// allocator (the main thread's node); the keys it reads are the shared table's.
 struct ntp_service::lcore_state {
+    explicit lcore_state(int socket) : memory(socket) {}
+    socket_memory_resource memory;
     pipelines::service_lcore lcore;
     pipelines::server_counters counters;
     std::unique_ptr<ntp::mac_engine> mac;
-    std::unique_ptr<ntp::rate_limiter> limiter;
-    std::unique_ptr<pipelines::nts_lcore> nts;
+    socket_ptr<ntp::rate_limiter> limiter;
+    socket_ptr<pipelines::nts_lcore> nts;
 };
+
+void ntp_service::lcore_state_deleter::operator()(lcore_state* p) const {
+    socket_deleter{}(p);
+}
 
 void ntp_service::set_exception_path(const exception_path& path) {
     shared_.exception_rate = path.rate();
@@ -90,9 +101,10 @@ ntp_service::ntp_service(const ntp_config& cfg, std::vector<port_runtime>& ports
         std::string names;
         for (const auto& a : list) {
             if (!svc->addresses.add(a)) {
-                throw init_error(fmt::format("port '{}': cannot serve {} (too many addresses, or "
-                                             "not a unicast address)",
-                                             p.cfg.name, text_of(a)));
+                throw init_error(
+                    fmt::format("port '{}': cannot serve {} (too many addresses, or "
+                                "not a unicast address)",
+                                p.cfg.name, text_of(a)));
             }
             names += (names.empty() ? "" : ", ") + text_of(a);
         }
@@ -100,9 +112,11 @@ ntp_service::ntp_service(const ntp_config& cfg, std::vector<port_runtime>& ports
         spdlog::info("port '{}': NTP service on {}", p.cfg.name, names);
         ports_[p.id] = std::move(svc);
     }
-    if (std::none_of(ports.begin(), ports.end(), [](const port_runtime& p) { return p.serves_ntp; })) {
-        spdlog::warn("ntp: no port has service addresses (ntp.addresses or a port's "
-                     "ntp_addresses): nothing will be answered");
+    if (std::none_of(ports.begin(), ports.end(),
+                     [](const port_runtime& p) { return p.serves_ntp; })) {
+        spdlog::warn(
+            "ntp: no port has service addresses (ntp.addresses or a port's "
+            "ntp_addresses): nothing will be answered");
     }
 }
 
@@ -144,10 +158,11 @@ void ntp_service::attach_ports(const std::vector<port_runtime>& ports) {
                            : svc->ts_kind == pipelines::rx_timestamp_kind::device_ticks
                                ? "NIC hardware timestamp, device clock calibrated to UTC"
                                : "software (TSC at the rx burst, calibrated to UTC)";
-        spdlog::info("port '{}': NTP service MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, receive "
-                     "timestamps: {}",
-                     p.cfg.name, svc->mac.bytes[0], svc->mac.bytes[1], svc->mac.bytes[2],
-                     svc->mac.bytes[3], svc->mac.bytes[4], svc->mac.bytes[5], kind);
+        spdlog::info(
+            "port '{}': NTP service MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, receive "
+            "timestamps: {}",
+            p.cfg.name, svc->mac.bytes[0], svc->mac.bytes[1], svc->mac.bytes[2], svc->mac.bytes[3],
+            svc->mac.bytes[4], svc->mac.bytes[5], kind);
     }
 }
 
@@ -156,7 +171,15 @@ const pipelines::port_service* ntp_service::port(std::uint16_t id) const {
 }
 
 pipelines::service_lcore* ntp_service::make_lcore(unsigned lcore) {
-    auto st = std::make_unique<lcore_state>();
+    const int socket = static_cast<int>(rte_lcore_to_socket_id(lcore));
+    socket_ptr<lcore_state> placed;
+    try {
+        placed = make_on_socket<lcore_state>(socket, socket);
+    } catch (const std::bad_alloc&) {
+        throw init_error(
+            fmt::format("cannot allocate lcore {}'s NTP state on socket {}", lcore, socket));
+    }
+    std::unique_ptr<lcore_state, lcore_state_deleter> st(placed.release());
     st->mac = std::make_unique<ntp::mac_engine>(keys_);
     if (cfg_.ratelimit.enabled) {
         ntp::rate_limit_config rl;
@@ -164,14 +187,14 @@ pipelines::service_lcore* ntp_service::make_lcore(unsigned lcore) {
         rl.burst = cfg_.ratelimit.burst;
         rl.leak_log2 = cfg_.ratelimit.leak;
         try {
-            st->limiter = std::make_unique<ntp::rate_limiter>(rl);
+            st->limiter = make_on_socket<ntp::rate_limiter>(socket, rl, &st->memory);
         } catch (const std::exception& e) {
             throw init_error(std::string("ntp ratelimit: ") + e.what());
         }
     }
     if (shared_.nts_keys != nullptr) {
         try {
-            st->nts = std::make_unique<pipelines::nts_lcore>();
+            st->nts = make_on_socket<pipelines::nts_lcore>(socket);
         } catch (const std::exception& e) {
             throw init_error(std::string("nts: ") + e.what());
         }
@@ -181,10 +204,8 @@ pipelines::service_lcore* ntp_service::make_lcore(unsigned lcore) {
     st->lcore.mac = st->mac.get();
     st->lcore.limiter = st->limiter.get();
     st->lcore.counters = &st->counters;
-    st->lcore.mono_ns_per_tsc_q32 =
-        static_cast<std::uint64_t>((static_cast<unsigned __int128>(pipelines::ns_per_s) << 32) /
-                                   rte_get_tsc_hz());
-    (void)lcore;
+    st->lcore.mono_ns_per_tsc_q32 = static_cast<std::uint64_t>(
+        (static_cast<unsigned __int128>(pipelines::ns_per_s) << 32) / rte_get_tsc_hz());
     lcores_.push_back(std::move(st));
     return &lcores_.back()->lcore;
 }
@@ -196,8 +217,8 @@ void ntp_service::tick() {
         // First tick: one sample and the nominal TSC rate until a second sample comes.
         map = pipelines::linear_map{
             tsc.counter, tsc.utc_ns,
-            static_cast<std::uint64_t>(
-                (static_cast<unsigned __int128>(pipelines::ns_per_s) << 32) / rte_get_tsc_hz())};
+            static_cast<std::uint64_t>((static_cast<unsigned __int128>(pipelines::ns_per_s) << 32) /
+                                       rte_get_tsc_hz())};
     }
     if (map) {
         shared_.tsc_map.publish(*map);
@@ -216,8 +237,7 @@ void ntp_service::tick() {
     c.stratum = cfg_.stratum;
     c.precision = -20;
     c.root_delay = 0;
-    c.root_dispersion =
-        ntp_short_of_us(k.synchronized ? k.max_error_us : assumed_dispersion_us);
+    c.root_dispersion = ntp_short_of_us(k.synchronized ? k.max_error_us : assumed_dispersion_us);
     c.refid = shared_.config.refid;
     c.reference_ts = pipelines::ntp_from_unix_ns(tsc.utc_ns);
     shared_.clock.publish(c);

@@ -44,6 +44,9 @@ class ntp_service {
 
   private:
     struct lcore_state;
+    struct lcore_state_deleter {
+        void operator()(lcore_state* p) const;
+    };
 
     ntp_config cfg_;
     ntp::key_table keys_;
@@ -53,7 +56,7 @@ class ntp_service {
     std::vector<std::uint16_t> device_clock_ports_;
     std::vector<std::unique_ptr<clock_calibrator>> device_calibrators_;
     clock_calibrator tsc_calibrator_;
-    std::vector<std::unique_ptr<lcore_state>> lcores_;
+    std::vector<std::unique_ptr<lcore_state, lcore_state_deleter>> lcores_;
 };
 
 }  // namespace ports::engine

@@ -43,7 +43,8 @@ address parse_address(std::string_view text) {
     throw std::invalid_argument("invalid address '" + s + "'");
 }
 
-rate_limiter::rate_limiter(const rate_limit_config& config) {
+rate_limiter::rate_limiter(const rate_limit_config& config, std::pmr::memory_resource* mem)
+    : slots_(mem) {
     if (!is_power_of_two(config.table_size)) {
         throw std::invalid_argument("rate limit table size must be a power of two");
     }
@@ -174,8 +175,7 @@ void access_list::add_rule(std::string_view text) {
     if (words[0] == "allow") {
         allow = true;
     } else if (words[0] != "deny") {
-        throw access_error("unknown directive '" + std::string(words[0]) +
-                           "' (allow or deny)");
+        throw access_error("unknown directive '" + std::string(words[0]) + "' (allow or deny)");
     }
     const std::string_view target = words[1];
     if (target == "all") {
@@ -222,8 +222,7 @@ access_list access_list::parse(std::string_view text, std::string_view name, boo
         try {
             list.add_rule(line);
         } catch (const access_error& e) {
-            throw access_error(std::string(name) + ":" + std::to_string(line_no) + ": " +
-                               e.what());
+            throw access_error(std::string(name) + ":" + std::to_string(line_no) + ": " + e.what());
         }
     }
     return list;
@@ -232,10 +231,10 @@ access_list access_list::parse(std::string_view text, std::string_view name, boo
 bool access_list::allowed(const address& a) const noexcept {
     for (const group& g : groups_) {
         const address m = mask_prefix(a, g.bits);
-        const auto it = std::lower_bound(
-            g.rules.begin(), g.rules.end(), m, [](const rule& r, const address& v) {
-                return r.hi < v.hi || (r.hi == v.hi && r.lo < v.lo);
-            });
+        const auto it = std::lower_bound(g.rules.begin(), g.rules.end(), m,
+                                         [](const rule& r, const address& v) {
+                                             return r.hi < v.hi || (r.hi == v.hi && r.lo < v.lo);
+                                         });
         if (it != g.rules.end() && it->hi == m.hi && it->lo == m.lo) {
             return it->allow;
         }

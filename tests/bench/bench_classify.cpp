@@ -64,8 +64,8 @@ int main(int argc, char** argv) {
     snap.accumulate(counters);
     const double pkts = static_cast<double>(t.frames.size()) * reps;
     std::printf("traffic: %s\n", t.source.c_str());
-    std::printf("frames %zu x %d reps: %.1f ns/packet, %.1f Mpps (parse+classify+count%s, no PMD)\n",
-                t.frames.size(), reps, s * 1e9 / pkts, pkts / s / 1e6,
-                record ? "+record" : "");
+    std::printf(
+        "frames %zu x %d reps: %.1f ns/packet, %.1f Mpps (parse+classify+count%s, no PMD)\n",
+        t.frames.size(), reps, s * 1e9 / pkts, pkts / s / 1e6, record ? "+record" : "");
     return snap.total_packets() == static_cast<std::uint64_t>(pkts) ? 0 : 1;
 }

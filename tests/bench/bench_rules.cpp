@@ -93,24 +93,30 @@ struct run_result {
     std::uint64_t matches;
 };
 
-// classify + count, then the rules of the frame's class (set == nullptr: classify only).
+// What the worker does: with rules, classify + count + record, then the rules of each frame's
+// class from its record (nothing parsed twice); without (set == nullptr), classify + count,
+// the worker's path when no stage follows classify.
 __attribute__((noinline)) run_result run(const bench::traffic& t, int reps,
                                          const rules::rule_set* set, rules::scratch* s) {
     pipelines::core_counters counters;
     auto rc = std::make_unique<rules::rule_counters>();
     std::uint64_t matches = 0;
+    pipelines::frame_record rec;
     const auto start = clock_type::now();
     for (int r = 0; r < reps; ++r) {
         for (const auto& f : t.frames) {
             const parsers::byte_span frame(f.data(), f.size());
-            const auto c = pipelines::classify_frame(frame);
-            pipelines::count(counters, c, static_cast<std::uint32_t>(f.size()));
-            if (set != nullptr) {
-                rules::match_frame(*set, *s, frame, c.cls, [&](std::uint32_t i) {
-                    rc->add(set->slot(i));
-                    ++matches;
-                });
+            if (set == nullptr) {
+                pipelines::classify_and_count(counters, frame,
+                                              static_cast<std::uint32_t>(f.size()));
+                continue;
             }
+            pipelines::classify_count_record(counters, frame, static_cast<std::uint32_t>(f.size()),
+                                             rec);
+            rules::match_record(*set, *s, rec, frame, [&](std::uint32_t i) {
+                rc->add(set->slot(i));
+                ++matches;
+            });
         }
     }
     const double sec = std::chrono::duration<double>(clock_type::now() - start).count();

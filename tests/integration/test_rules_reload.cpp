@@ -340,11 +340,30 @@ TEST(RulesReload, HundredReloadsUnderLoadLoseNothing) {
     std::uint64_t rx = 0;
     std::uint64_t tx = 0;
     std::uint64_t tx_dropped = 0;
+    std::uint64_t forwarded = 0;
+    std::uint64_t dropped_by_rule = 0;
+    std::uint64_t other_fates = 0;
     for (auto* blk : rt.blocks()) {
-        rx += pipelines::worker_stats::load(blk->stats.rx_packets);
-        tx += pipelines::worker_stats::load(blk->stats.tx_packets);
-        tx_dropped += pipelines::worker_stats::load(blk->stats.tx_dropped);
+        using w = pipelines::worker_stats;
+        rx += w::load(blk->stats.rx_packets);
+        tx += w::load(blk->stats.tx_packets);
+        tx_dropped += w::load(blk->stats.tx_dropped);
+        forwarded += w::load(blk->stats.forwarded);
+        other_fates += w::load(blk->stats.replied) + w::load(blk->stats.to_kernel) +
+                       w::load(blk->stats.released);
+        for (std::size_t i = 0; i < pipelines::drop_reason_count; ++i) {
+            const std::uint64_t d = w::load(blk->stats.dropped[i]);
+            if (i == static_cast<std::size_t>(pipelines::drop_reason::rule)) {
+                dropped_by_rule += d;
+            } else {
+                other_fates += d;
+            }
+        }
     }
+    // The fate counters say the same: forwarded or dropped by a rule, nothing else.
+    EXPECT_EQ(forwarded + dropped_by_rule, rx);
+    EXPECT_EQ(other_fates, 0u);
+    EXPECT_EQ(forwarded, tx);
     const auto f = rules.figures();
     EXPECT_EQ(rx, sent);
     EXPECT_EQ(engine::snapshot_of(rt.counters()).total_packets(), sent);
@@ -355,6 +374,7 @@ TEST(RulesReload, HundredReloadsUnderLoadLoseNothing) {
     // Dropped: exactly the monlist requests (a rule of both sets), none forwarded.
     EXPECT_GT(sent_by_kind[monlist_kind], 0u);
     EXPECT_EQ(f.dropped, sent_by_kind[monlist_kind]);
+    EXPECT_EQ(dropped_by_rule, f.dropped);
     EXPECT_EQ(monlist_out, 0u);
     EXPECT_EQ(rules.matches(monlist_slot), sent_by_kind[monlist_kind]);
 

@@ -4,9 +4,10 @@
 // Publication (RCU, rte_rcu_qsbr): the control side builds a whole rules_generation (the
 // compiled set and one Hyperscan scratch per worker, fitted to that set), stores its pointer,
 // and frees the previous generation once every worker has reported a quiescent state after
-// the store. A worker loads the pointer once per burst (relaxed: every read of the generation
-// depends on the loaded address, which orders it on every CPU DPDK runs on; the control side
-// stores with release after building it) and reports quiescent once per loop iteration,
+// the store. A worker loads the pointer once per burst with acquire, pairing with the control
+// side's release store after building it (a plain load on x86-64; the C++ model, not the
+// CPU's dependency ordering, is what makes the generation's contents visible), and reports
+// quiescent once per loop iteration,
 // outside the burst processing, holding no pointer across it. A scratch belongs to exactly one
 // (generation, worker): a reload never touches a scratch a worker may be scanning with.
 //
@@ -106,7 +107,7 @@ struct rules_lcore {
 
 // The generation to use for one burst (null: no set published).
 [[gnu::always_inline]] inline rules_generation* current_rules(const rules_lcore* r) {
-    return r != nullptr ? r->shared->current.load(std::memory_order_relaxed) : nullptr;
+    return r != nullptr ? r->shared->current.load(std::memory_order_acquire) : nullptr;
 }
 
 // The rule stage over a burst: every frame whose class the generation has rules for is

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory_resource>
 #include <stdexcept>
 #include <string_view>
 #include <vector>
@@ -89,8 +90,11 @@ struct rate_limit_config {
 // the last to go, so a flood of spoofed one-shot sources cannot reset a real flooder's bucket.
 // A legitimate client evicted by the flood comes back as a new source with a full bucket.
 class rate_limiter {
-public:
-    explicit rate_limiter(const rate_limit_config& config);  // throws std::invalid_argument
+  public:
+    // The table comes from mem (the engine gives its lcore's NUMA socket); throws
+    // std::invalid_argument for a bad config.
+    explicit rate_limiter(const rate_limit_config& config,
+                          std::pmr::memory_resource* mem = std::pmr::get_default_resource());
 
     // now_ns: a monotonic clock (TSC converted, CLOCK_MONOTONIC); must not go backwards by much.
     decision check(const address& source, std::uint64_t now_ns) noexcept;
@@ -100,7 +104,7 @@ public:
     std::uint64_t evictions() const noexcept { return evictions_; }
     std::uint64_t interval_ns() const noexcept { return interval_ns_; }
 
-private:
+  private:
     struct slot {
         std::uint64_t hi = 0;
         std::uint64_t lo = 0;
@@ -112,7 +116,7 @@ private:
 
     std::size_t group_of(const address& a) const noexcept;
 
-    std::vector<slot> slots_;
+    std::pmr::vector<slot> slots_;
     std::size_t group_mask_ = 0;  // over slot indices, low bits clear
     unsigned probe_ = 4;
     std::uint64_t interval_ns_ = 0;
@@ -126,14 +130,14 @@ private:
 };
 
 class access_error : public std::invalid_argument {
-public:
+  public:
     using std::invalid_argument::invalid_argument;
 };
 
 // allow/deny by prefix; the longest matching prefix decides, the default when none matches.
 // Lookup: one masked binary search per distinct prefix length present, longest first.
 class access_list {
-public:
+  public:
     explicit access_list(bool default_allow = true) : default_allow_(default_allow) {}
 
     // "allow 192.0.2.0/24", "deny 2001:db8::/32", "allow 192.0.2.7" (a host), "deny all"
@@ -150,7 +154,7 @@ public:
     bool allowed(const address& a) const noexcept;
     std::size_t size() const noexcept;
 
-private:
+  private:
     struct rule {
         std::uint64_t hi;
         std::uint64_t lo;
