@@ -1,11 +1,17 @@
-"""Helpers shared by the integration tests: running the engine and reading pcap files.
+"""Helpers shared by the python tests (integration, e2e, bench): running the engine, reading pcap
+files, and a unittest runner whose exit status tells a skip from a pass (run_tests).
 
 Stdlib only: the tests run under any python3 (scapy is not needed here)."""
 import json
 import os
 import struct
 import subprocess
+import sys
 import tempfile
+import unittest
+
+# meson's exit status for "skipped".
+SKIP = 77
 
 EAL_TEST_ARGS = ["--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--log-level=warning"]
 
@@ -60,3 +66,34 @@ def read_pcap(path):
 
 def classes_of(doc, keys=("packets", "bytes", "malformed")):
     return {c: {k: v[k] for k in keys} for c, v in doc["classes"].items()}
+
+
+def skip(reason):
+    """The whole test cannot run here: one line saying why, exit 77 (meson: SKIP)."""
+    print(f"SKIP: {reason}", flush=True)
+    sys.exit(SKIP)
+
+
+def run_tests(argv=None):
+    """unittest.main for these tests, exit status as meson reads it: 1 on a failure or when no
+    case ran, 77 (SKIP) when every case skipped, else 0. Each skipped case is printed on stdout
+    as 'skipped case: ID: REASON' (scripts/test.sh counts them in its closing line): a case
+    that skipped is never hidden inside a pass."""
+    prog = unittest.main(argv=[sys.argv[0], "-v"] + list(argv or []), exit=False)
+    sys.exit(exit_status(prog.result))
+
+
+def exit_status(result):
+    sys.stderr.flush()
+    for case, reason in result.skipped:
+        print(f"skipped case: {case.id()}: {reason}", flush=True)
+    if not result.wasSuccessful():
+        return 1
+    if result.testsRun == 0:
+        print("no test case ran", flush=True)
+        return 1
+    if len(result.skipped) == result.testsRun:
+        reasons = sorted({reason for _, reason in result.skipped})
+        print(f"SKIP: every case skipped: {'; '.join(reasons)}", flush=True)
+        return SKIP
+    return 0

@@ -14,7 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import eal_args  # noqa: E402
+from common import eal_args, run_tests  # noqa: E402
 
 ENGINE, GEN, CONFIGS = sys.argv[1:4]
 
@@ -180,4 +180,4 @@ class DpdkTelemetry(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(argv=sys.argv[:1], verbosity=2)
+    run_tests()

@@ -13,7 +13,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import classes_of, eal_args, read_pcap, run_engine  # noqa: E402
+from common import classes_of, eal_args, read_pcap, run_engine, run_tests  # noqa: E402
 
 ENGINE = PORTS_GEN = None
 
@@ -139,4 +139,4 @@ class EngineCli(unittest.TestCase):
 
 if __name__ == "__main__":
     ENGINE, PORTS_GEN = sys.argv[1], sys.argv[2]
-    unittest.main(argv=[sys.argv[0], "-v"])
+    run_tests()

@@ -15,6 +15,9 @@ import sys
 import tempfile
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import run_tests  # noqa: E402
+
 ANALYZE = ROOT = SHARED = DATA = None
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -136,4 +139,4 @@ class RulesPack(unittest.TestCase):
 
 if __name__ == "__main__":
     ANALYZE, ROOT, SHARED, DATA = sys.argv[1:5]
-    unittest.main(argv=[sys.argv[0]], verbosity=2)
+    run_tests()

@@ -22,7 +22,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import eal_args  # noqa: E402
+from common import eal_args, run_tests, skip  # noqa: E402
 import snmp_support as snmp  # noqa: E402
 
 ENGINE = PORTS_GEN = None
@@ -284,8 +284,7 @@ class SnmpWalks(unittest.TestCase):
 if __name__ == "__main__":
     missing = snmp.missing_tools()
     if missing:
-        print("skipped: missing " + ", ".join(missing))
-        sys.exit(77)
+        skip("missing " + ", ".join(missing) + " (packages snmpd, snmp, snmptrapd)")
     ENGINE, PORTS_GEN = sys.argv[1], sys.argv[2]
     MIB_DIRS = sys.argv[3:]
-    unittest.main(argv=[sys.argv[0], "-v"])
+    run_tests()
