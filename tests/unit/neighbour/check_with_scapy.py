@@ -46,6 +46,9 @@ def main():
         ok = what in EXPECTED and pkt.haslayer(EXPECTED[what]) and again == frame
         print(f"{'ok  ' if ok else 'FAIL'} {name}: {what}: {pkt.summary()}")
         failures += not ok
+    if not text.strip():
+        print("FAIL: no replies to check")
+        failures += 1
     sys.exit(1 if failures else 0)
 
 
