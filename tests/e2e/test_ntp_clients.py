@@ -32,12 +32,11 @@ import struct
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
-# The exit status all the python tests share (tests/integration/common.py).
+# The poll helper and the exit status all the python tests share (tests/integration/common.py).
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from common import exit_status  # noqa: E402
+from common import exit_status, wait_for  # noqa: E402
 
 ENGINE = KEYS = None
 SKIP = 77
@@ -149,11 +148,8 @@ class NtpClients(unittest.TestCase):
             [ENGINE, "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--file-prefix",
              f"pe-e2e-{PID}", "-l", "0", "--", "--config", cfg, "--stats-json", cls.stats],
             stdout=cls.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while "lcore 0:" not in cls.engine_log():
-            if cls.engine.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the engine did not start:\n" + cls.engine_log())
-            time.sleep(0.1)
+        if not wait_for(lambda: "lcore 0:" in cls.engine_log(), 20, proc=cls.engine):
+            raise RuntimeError("the engine did not start:\n" + cls.engine_log())
         m = re.search(r"NTP service MAC ([0-9a-f:]{17})", cls.engine_log())
         cls.engine_mac = m.group(1) if m else None
         cls.keys_ntpsec = KEYS
