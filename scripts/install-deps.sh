@@ -10,7 +10,7 @@ packages=(
   libdpdk-dev dpdk dpdk-dev libhyperscan-dev libtbb-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
   libpcap-dev libssl-dev libgtest-dev libsnmp-dev nlohmann-json3-dev
   # test peers and tools
-  snmpd snmp snmptrapd smitools ntpsec-ntpdig chrony tcpdump iproute2 valgrind python3 python3-scapy python3-cryptography
+  snmpd snmp snmptrapd smitools ntpsec-ntpdig chrony tcpdump tshark iproute2 valgrind python3 python3-scapy python3-cryptography
   openssl ethtool iptables procps make gcc libgnutls28-dev
 )
 
@@ -28,6 +28,8 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# tshark (wireshark-common) asks whether non-root users may capture: no, and never interactively.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts snmpd and chronyd on install; tests run their own private instances.

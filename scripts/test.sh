@@ -6,15 +6,24 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh || exit 1
 
+# What the tests need, before anything is built: the scapy tests and the build's L2TP capture run
+# under Debian's /usr/bin/python3 (python3-scapy), whatever python3 comes first on PATH.
+if ! /usr/bin/python3 -c 'import scapy.all' >/dev/null 2>&1; then
+    echo "test.sh: /usr/bin/python3 cannot import scapy (Debian: python3-scapy); CI runs every test" >&2
+    exit 1
+fi
+
 fuzz_seconds=${FUZZ_SECONDS:-10}
+# -Dtests=enabled: GoogleTest is required, so no GoogleTest suite turns into a skip here.
 if [[ ! -f build/build.ninja ]]; then
-    meson setup build >/dev/null || exit 1
+    meson setup build -Dtests=enabled >/dev/null || exit 1
 fi
 if [[ ! -f build-asan/build.ninja ]]; then
-    CXX=clang++ CXX_LD=lld meson setup build-asan -Dfull=false -Dfuzz=true \
+    CXX=clang++ CXX_LD=lld meson setup build-asan -Dtests=enabled -Dfull=false -Dfuzz=true \
         -Db_sanitize=address,undefined -Db_lundef=false >/dev/null || exit 1
 fi
-meson configure build-asan -Dfuzz_seconds="$fuzz_seconds" >/dev/null || exit 1
+meson configure build -Dtests=enabled >/dev/null || exit 1
+meson configure build-asan -Dtests=enabled -Dfuzz_seconds="$fuzz_seconds" >/dev/null || exit 1
 ninja -C build || exit 1
 ninja -C build-asan || exit 1
 
@@ -24,23 +33,55 @@ status=0
 meson test -C build --no-rebuild --print-errorlogs || status=1
 meson test -C build-asan --no-rebuild --print-errorlogs || status=1
 
+# Every test the suite has ran: what `meson test --list` names, per build, against what its
+# testlog.json recorded.
+for d in build build-asan; do
+    meson test -C "$d" --no-rebuild --list 2>/dev/null >"$d/meson-logs/test-list.txt" || status=1
+done
+
 # One closing line over both builds.
-python3 - <<'PY'
+python3 - <<'PY' || status=1
 import json
+import re
+import sys
 passed = failed = skipped = 0
+missing = []
+# unittest cases that skipped inside a python test that passed: tests/integration/common.py's
+# run_tests prints one 'skipped case: ID: REASON' line each.
+py_skipped = []
 for d in ("build", "build-asan"):
+    names = []
     try:
         with open(f"{d}/meson-logs/testlog.json") as f:
             for line in f:
-                r = json.loads(line)["result"]
+                entry = json.loads(line)
+                names.append(entry["name"])
+                r = entry["result"]
                 if r in ("OK", "EXPECTEDFAIL"):
                     passed += 1
+                    output = (entry.get("stdout") or "") + "\n" + (entry.get("stderr") or "")
+                    for m in re.finditer(r"^skipped case: (.*)$", output, re.M):
+                        py_skipped.append(f"{d}: {entry['name']}: {m.group(1)}")
                 elif r == "SKIP":
                     skipped += 1
                 else:
                     failed += 1
     except FileNotFoundError:
-        failed += 1
+        pass
+    try:
+        with open(f"{d}/meson-logs/test-list.txt") as f:
+            listed = [l.strip() for l in f if l.strip()]
+    except FileNotFoundError:
+        listed = []
+    # Both name a test "project:suite / name".
+    ran = set(names)
+    absent = [t for t in listed if t not in ran]
+    if not listed:
+        missing.append((f"{d}: `meson test --list` listed no test", 1))
+    elif absent or len(names) < len(listed):
+        missing.append((f"{d}: {len(names)} of {len(listed)} tests ran; missing: " +
+                        (", ".join(absent) or "(none by name)"),
+                        max(len(absent), len(listed) - len(names))))
 # GoogleTest cases that skipped inside a test that passed (GTEST_SKIP: no ::1, a file limit
 # that cannot be raised...): meson records them in its JUnit log for protocol 'gtest' tests.
 import xml.etree.ElementTree as ET
@@ -55,7 +96,19 @@ for d in ("build", "build-asan"):
         pass
 for c in cases_skipped:
     print(f"skipped GoogleTest case: {c}")
-extra = f" ({len(cases_skipped)} GoogleTest cases skipped inside them)" if cases_skipped else ""
+for c in py_skipped:
+    print(f"skipped unittest case: {c}")
+inside = []
+if cases_skipped:
+    inside.append(f"{len(cases_skipped)} GoogleTest")
+if py_skipped:
+    inside.append(f"{len(py_skipped)} unittest")
+extra = f" ({' and '.join(inside)} cases skipped inside them)" if inside else ""
+# A test that did not run counts as failed.
+for m, n in missing:
+    print(f"test.sh: not every test ran: {m}")
+    failed += n
 print(f"{passed} passed{extra}, {failed} failed, {skipped} skipped")
+sys.exit(1 if missing else 0)
 PY
 exit $status

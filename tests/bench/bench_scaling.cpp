@@ -140,7 +140,7 @@ double run_lanes(std::vector<lane>& lanes, double seconds) {
     }
     const auto start = std::chrono::steady_clock::now();
     g_go.store(true, std::memory_order_release);
-    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));  // the measured span
     g_stop.store(true);
     rte_eal_mp_wait_lcore();
     const double elapsed =

@@ -69,8 +69,9 @@ def engine_run(engine, tmp, pcap, snmpd, seconds, tag, walks, walk_root=ROOT_OID
            "--config", config, "--duration", "600"]
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        if not snmp.wait_for(lambda: total_packets(snmpd), 20):
+        if not snmp.wait_for(lambda: total_packets(snmpd), 20, proc=p):
             raise RuntimeError("the engine's subagent never answered")
+        # Not a wait for something: a warm-up, the worker at full rate before the figure.
         time.sleep(0.5)
         # The worker is the engine's main thread (lcore 1 is the main lcore).
         t0, c0, k0 = time.monotonic(), thread_cpu_seconds(p.pid, p.pid), total_packets(snmpd)
@@ -89,7 +90,7 @@ def engine_run(engine, tmp, pcap, snmpd, seconds, tag, walks, walk_root=ROOT_OID
         t = threading.Thread(target=loop)
         if walks:
             t.start()
-        time.sleep(seconds)
+        time.sleep(seconds)  # the measured span itself
         stop.set()
         if walks:
             t.join()

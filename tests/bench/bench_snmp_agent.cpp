@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "poll.hpp"
 #include "ports/telemetry/mib.hpp"
 #include "ports/telemetry/snmp_agent.hpp"
 
@@ -100,10 +101,8 @@ int main(int argc, char** argv) {
     o.start_stop_traps = false;
     telemetry::snmp_agent agent(o, [&] { return synthetic(ports, lcores, rules, ++tick); });
     agent.start();
-    for (int i = 0; i < 100 && !agent.connected(); ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    if (!agent.connected()) {
+    if (!test::eventually([&] { return agent.connected(); }, std::chrono::seconds(10),
+                          std::chrono::milliseconds(20))) {
         std::fprintf(stderr, "bench-snmp-agent: no snmpd at %s\n", agentx.c_str());
         return 1;
     }

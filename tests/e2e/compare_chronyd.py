@@ -25,7 +25,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
+
+# The poll helper the python tests share (tests/integration/common.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from common import read_text, wait_for  # noqa: E402
 
 PID = os.getpid()
 CLI_NS, SRV_NS = f"pe-bcli-{PID}", f"pe-bsrv-{PID}"
@@ -123,6 +126,16 @@ def client(server, seconds, window):
             "rtt_p50_us": float(p50) * 1e6, "rtt_p99_us": float(p99) * 1e6}
 
 
+def answers(server):
+    """One NTP request from the client namespace gets a reply (the server is up)."""
+    code = ("import socket, sys\n"
+            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.3)\n"
+            "s.sendto(bytes([0x23, 0, 6, 0xEC]) + bytes(44), (sys.argv[1], 123))\n"
+            "s.recv(2048)\n")
+    return sh("ip", "netns", "exec", CLI_NS, sys.executable, "-c", code, server,
+              check=False).returncode == 0
+
+
 def cpu_of(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -176,11 +189,8 @@ def main():
             [a.engine, "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--file-prefix",
              f"pe-bench-{PID}", "-l", "0", "--", "--config", cfg, "--stats-json", stats],
             stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while "lcore 0:" not in open(log.name).read():
-            if engine.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(open(log.name).read())
-            time.sleep(0.1)
+        if not wait_for(lambda: "lcore 0:" in read_text(log.name), 20, proc=engine):
+            raise RuntimeError(read_text(log.name))
         eng = measure("ports-engine", "192.0.2.1", engine.pid, a.seconds, a.window)
         stop(engine)
         with open(stats) as f:
@@ -196,7 +206,8 @@ def main():
         chrony = subprocess.Popen(["ip", "netns", "exec", SRV_NS, "taskset", "-c", "0",
                                    "chronyd", "-f", conf, "-d", "-x", "-u", "root"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(1.0)
+        if not wait_for(lambda: answers("198.51.100.1"), 20, proc=chrony):
+            raise RuntimeError("chronyd never answered")
         chr_ = measure("chronyd", "198.51.100.1", chrony.pid, a.seconds, a.window)
         print(f"ratio (engine / chronyd): throughput {eng[0]['rate'] / chr_[0]['rate']:.2f}x, "
               f"closed-loop RTT p50 {eng[1]['rtt_p50_us']:.0f} us vs "

@@ -32,8 +32,11 @@ import struct
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
+
+# The poll helper and the exit status all the python tests share (tests/integration/common.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from common import exit_status, wait_for  # noqa: E402
 
 ENGINE = KEYS = None
 SKIP = 77
@@ -145,11 +148,8 @@ class NtpClients(unittest.TestCase):
             [ENGINE, "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--file-prefix",
              f"pe-e2e-{PID}", "-l", "0", "--", "--config", cfg, "--stats-json", cls.stats],
             stdout=cls.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while "lcore 0:" not in cls.engine_log():
-            if cls.engine.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the engine did not start:\n" + cls.engine_log())
-            time.sleep(0.1)
+        if not wait_for(lambda: "lcore 0:" in cls.engine_log(), 20, proc=cls.engine):
+            raise RuntimeError("the engine did not start:\n" + cls.engine_log())
         m = re.search(r"NTP service MAC ([0-9a-f:]{17})", cls.engine_log())
         cls.engine_mac = m.group(1) if m else None
         cls.keys_ntpsec = KEYS
@@ -461,7 +461,7 @@ def main():
         prog = unittest.main(argv=[sys.argv[0], "-v"] + sys.argv[3:], exit=False)
     finally:
         teardown_topology()  # again, in case setUpClass failed half way
-    return 0 if prog.result.wasSuccessful() else 1
+    return exit_status(prog.result)  # 77 when every case skipped (e.g. no client installed)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,10 @@ import tempfile
 import time
 import unittest
 
+# The poll helper and the exit status all the python tests share (tests/integration/common.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from common import exit_status, wait_for  # noqa: E402
+
 ENGINE = NTS_CLIENT = SHARED = None
 SKIP = 77
 PID = os.getpid()
@@ -175,11 +179,9 @@ class NtsClients(unittest.TestCase):
              "--no-shconf", "--file-prefix", f"pe-nts-{PID}", "-l", "0", "--", "--config", cfg,
              "--stats-json", cls.stats],
             stdout=cls.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while "NTS-KE (TLS 1.3" not in cls.engine_log() or "lcore 0:" not in cls.engine_log():
-            if cls.engine.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the engine did not start:\n" + cls.engine_log())
-            time.sleep(0.1)
+        if not wait_for(lambda: "NTS-KE (TLS 1.3" in cls.engine_log() and
+                        "lcore 0:" in cls.engine_log(), 30, proc=cls.engine):
+            raise RuntimeError("the engine did not start:\n" + cls.engine_log())
 
     @classmethod
     def engine_log(cls):
@@ -284,9 +286,7 @@ class NtsClients(unittest.TestCase):
         write_key_file(self.key_file, [KEY1, KEY2])
         mark = self.engine_log().count("SIGHUP: nts:")
         self.engine.send_signal(signal.SIGHUP)  # `ip netns exec` execs the engine: same pid
-        deadline = time.monotonic() + 10
-        while self.engine_log().count("SIGHUP: nts:") == mark and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: self.engine_log().count("SIGHUP: nts:") > mark, 10)
         self.assertIn(KEY2[0], self.engine_log().split("SIGHUP: nts:")[-1])
         p, replies, _ = self.nts_client(SERVICE4, "--load", jar, "--requests", "1")
         self.assertEqual([r["outcome"] for r in replies], ["reply"], p.stdout + p.stderr)
@@ -383,10 +383,7 @@ def main():
         prog = unittest.main(argv=[sys.argv[0], "-v"] + sys.argv[4:], exit=False)
     finally:
         teardown_topology()
-    r = prog.result
-    if r.wasSuccessful() and r.testsRun > 0 and len(r.skipped) == r.testsRun:
-        return SKIP
-    return 0 if r.wasSuccessful() else 1
+    return exit_status(prog.result)  # 77 when every case skipped
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@
 This script is deliberately INDEPENDENT of the engine's C++ code: it uses
 TShark's dissection as the primary source and a small stdlib-only raw-byte
 walk (pcap/pcapng reader + Ethernet/VLAN/IPv4/IPv6 header walk) as a second
-opinion.  It is a dev-time tool (TShark is not available in CI); only its
-output, tests/integration/expected_counts.json, is committed and consumed by
-the tests.
+opinion.  It is a dev-time tool (CI has tshark, for rules-cli, but does not
+re-derive); only its output, tests/integration/expected_counts.json, is
+committed and consumed by the tests.
 
 Re-run (from the repository root, with tshark/capinfos installed:
 ``DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark``):

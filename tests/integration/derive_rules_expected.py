@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Derive the match counts of the shipped rule pack (configs/rules-classic.yaml) on every
 shared capture and on the captures the build makes (DATA_DIR/*.pcap), INDEPENDENTLY of the engine's C++ code:
-each rule is a TShark display filter, counted per capture. Dev-time tool (TShark is not in
-CI); its output, tests/integration/rules_expected.json, is committed and read by
+each rule is a TShark display filter, counted per capture. Dev-time tool (CI has TShark, for
+rules-cli, but does not re-derive); its output, tests/integration/rules_expected.json, is committed and read by
 test_rules_pack.py.
 
     /usr/bin/python3 tests/integration/derive_rules_expected.py ../shared/pcaps build/tests/integration \\

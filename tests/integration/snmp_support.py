@@ -8,8 +8,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import wait_for  # noqa: E402,F401  (the tests' one poll helper, used here and by them)
 
 COMMUNITY = "ports-test-community"
 V3_USER = "ports-nms"
@@ -51,16 +54,6 @@ def mib_args(mib_dirs):
     # README's recipe says "-m +PORTS-ENGINE-MIB" (added to the MIBs a host has); here the
     # module alone, so that missing host MIBs make no noise.
     return ["-M", "+" + ":".join(mib_dirs), "-m", "PORTS-ENGINE-MIB"]
-
-
-def wait_for(predicate, timeout, step=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = predicate()
-        if v:
-            return v
-        time.sleep(step)
-    return predicate()
 
 
 class Snmpd:
@@ -110,7 +103,7 @@ class Snmpd:
             cmd = ["nice", "-n", "19", "taskset", "-c", str(self.cpu)] + cmd
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
-        if not wait_for(lambda: os.path.exists(self.agentx), 10):
+        if not wait_for(lambda: os.path.exists(self.agentx), 10, proc=self.proc):
             raise RuntimeError("snmpd did not open its AgentX socket; log:\n" + self.read_log())
         return self
 
@@ -192,7 +185,7 @@ class Snmptrapd:
                "-On" if False else "-Ob"] + mib_args(self.mib_dirs) + [f"udp:127.0.0.1:{self.port}"]
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
-        if not wait_for(lambda: "NET-SNMP version" in self.read(), 10):
+        if not wait_for(lambda: "NET-SNMP version" in self.read(), 10, proc=self.proc):
             raise RuntimeError("snmptrapd did not start: " + self.read())
         return self
 

@@ -8,7 +8,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import classes_of  # noqa: E402
+from common import classes_of, run_tests  # noqa: E402
 
 ANALYZE = PORTS_GEN = None
 CLASSES = ["ntp", "snmp", "snmp-trap", "l2tp", "pptp", "gre", "other"]
@@ -83,4 +83,4 @@ class Analyze(unittest.TestCase):
 
 if __name__ == "__main__":
     ANALYZE, PORTS_GEN = sys.argv[1], sys.argv[2]
-    unittest.main(argv=[sys.argv[0], "-v"])
+    run_tests()

@@ -6,41 +6,15 @@ usage: test_dpdk_telemetry.py ENGINE PORTS_GEN CONFIGS_DIR"""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(__file__))
-from common import eal_args  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import connect_telemetry, eal_args, file_prefix, run_tests, wait_for  # noqa: E402
 
 ENGINE, GEN, CONFIGS = sys.argv[1:4]
-
-
-def runtime_dir(prefix):
-    # Where the EAL puts its runtime files (eal_get_runtime_dir): /var/run as root, else XDG.
-    if os.getuid() == 0:
-        base = "/var/run"
-    else:
-        base = os.environ.get("XDG_RUNTIME_DIR", "/tmp")
-    return os.path.join(base, "dpdk", prefix)
-
-
-class TelemetryClient:
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.sock.connect(path)
-        hello = json.loads(self.sock.recv(1024).decode())
-        self.max_len = hello["max_output_len"]
-
-    def ask(self, cmd):
-        self.sock.send(cmd.encode())
-        return json.loads(self.sock.recv(self.max_len).decode())[cmd.split(",")[0]]
-
-    def close(self):
-        self.sock.close()
 
 
 class DpdkTelemetry(unittest.TestCase):
@@ -65,42 +39,33 @@ class DpdkTelemetry(unittest.TestCase):
         stats = os.path.join(cls.tmp, "stats.json")
         args = eal_args("telemetry")
         # No shared config files, but the telemetry socket is still the runtime dir's.
-        cls.prefix = args[args.index("--file-prefix") + 1]
+        cls.prefix = file_prefix(args)
         cls.engine = subprocess.Popen(
             [ENGINE] + args + ["--", "--config", cfg_path, "--stats-json", stats,
                                "--duration", "30"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        sock_path = os.path.join(runtime_dir(cls.prefix), "dpdk_telemetry.v2")
-        deadline = time.time() + 20
-        while not os.path.exists(sock_path):
-            if time.time() > deadline or cls.engine.poll() is not None:
-                cls.engine.kill()
-                raise RuntimeError(f"no telemetry socket at {sock_path}: "
-                                   f"{cls.engine.communicate()[1]}")
-            time.sleep(0.1)
-        cls.client = TelemetryClient(sock_path)
+        try:
+            cls.client = connect_telemetry(cls.prefix, cls.engine)
+        except RuntimeError:
+            cls.engine.kill()
+            raise RuntimeError(f"no telemetry socket: {cls.engine.communicate()[1]}")
         # The socket comes with the EAL, the commands with the runtime; the capture is read at
         # once: wait until every frame is counted.
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            lcores = cls.client.ask("/ports_engine/lcores")
-            if isinstance(lcores, dict) and "0" in lcores and lcores["0"]["rx_packets"] >= 3200:
-                break
-            time.sleep(0.1)
+        def lcore0_rx():
+            lcores = cls.client.ask_or_none("/ports_engine/lcores")
+            return lcores["0"]["rx_packets"] if lcores and "0" in lcores else 0
+        wait_for(lambda: lcore0_rx() >= 3200, 20, proc=cls.engine)
         cls.answers = {c: cls.client.ask(c) for c in (
             "/ports_engine/classes", "/ports_engine/classes,snmp-trap", "/ports_engine/ntp",
             "/ports_engine/lcores", "/ports_engine/ports", "/ports_engine/classes,nonsense",
             "/ports_engine/rules")}
         before = cls.answers["/ports_engine/rules"]["stage"]["reloads_ok"]
         cls.reload_answer = cls.client.ask("/ports_engine/rules_reload")
-        deadline = time.time() + 20
-        cls.after_reload = None
-        while time.time() < deadline:
+
+        def reloaded():
             stage = cls.client.ask("/ports_engine/rules")["stage"]
-            if stage["reloads_ok"] > before:
-                cls.after_reload = stage
-                break
-            time.sleep(0.1)
+            return stage if stage["reloads_ok"] > before else None
+        cls.after_reload = wait_for(reloaded, 20, proc=cls.engine)
         cls.tool_answer = None
         tool = shutil.which("dpdk-telemetry.py")
         if tool is not None:
@@ -180,4 +145,4 @@ class DpdkTelemetry(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(argv=sys.argv[:1], verbosity=2)
+    run_tests()

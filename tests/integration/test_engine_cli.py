@@ -9,11 +9,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import classes_of, eal_args, read_pcap, run_engine  # noqa: E402
+from common import (classes_of, eal_args, file_prefix, read_pcap, read_text,  # noqa: E402
+                    run_engine, run_tests, wait_counted, wait_for)
 
 ENGINE = PORTS_GEN = None
 
@@ -93,12 +93,24 @@ class EngineCli(unittest.TestCase):
     def test_sigterm_stops_cleanly_with_stats(self):
         pcap, tally = generate(self.tmp, "sig", 500, 25)
         stats = os.path.join(self.tmp, "stats.json")
-        cmd = [ENGINE] + eal_args("sigterm") + ["--vdev", f"net_pcap0,rx_pcap={pcap}", "--",
-                                                "--stats-json", stats, "--stats-interval", "0.2"]
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(1.5)
-        p.send_signal(signal.SIGTERM)
-        out, err = p.communicate(timeout=20)
+        args = eal_args("sigterm")
+        cmd = [ENGINE] + args + ["--vdev", f"net_pcap0,rx_pcap={pcap}", "--",
+                                 "--stats-json", stats, "--stats-interval", "0.2"]
+        log = os.path.join(self.tmp, "engine.log")
+        with open(log, "w") as f:
+            p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=f)
+        try:
+            # Running: the whole capture counted and one --stats-interval line logged.
+            self.assertTrue(wait_counted(file_prefix(args), p, tally["total"]["packets"]),
+                            read_text(log))
+            self.assertTrue(wait_for(lambda: " pps " in read_text(log), 10, proc=p), read_text(log))
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=20)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        err = read_text(log)
         self.assertEqual(p.returncode, 0, err)
         self.assertIn("signal received", err)
         self.assertIn("pps", err)  # at least one --stats-interval line
@@ -139,4 +151,4 @@ class EngineCli(unittest.TestCase):
 
 if __name__ == "__main__":
     ENGINE, PORTS_GEN = sys.argv[1], sys.argv[2]
-    unittest.main(argv=[sys.argv[0], "-v"])
+    run_tests()

@@ -20,14 +20,17 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import eal_args  # noqa: E402
+from common import eal_args, run_tests, skip  # noqa: E402
 
 import logging  # noqa: E402
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
-from scapy.all import ARP, ICMP, IP, UDP, Ether, IPv6, Raw, rdpcap, wrpcap  # noqa: E402
-from scapy.utils import EDecimal  # noqa: E402
-from cryptography.hazmat.primitives import cmac  # noqa: E402
-from cryptography.hazmat.primitives.ciphers import algorithms  # noqa: E402
+try:
+    from scapy.all import ARP, ICMP, IP, UDP, Ether, IPv6, Raw, rdpcap, wrpcap  # noqa: E402
+    from scapy.utils import EDecimal  # noqa: E402
+    from cryptography.hazmat.primitives import cmac  # noqa: E402
+    from cryptography.hazmat.primitives.ciphers import algorithms  # noqa: E402
+except ImportError as e:
+    skip(f"{sys.executable} lacks {e.name} (Debian: python3-scapy, python3-cryptography)")
 import subprocess  # noqa: E402
 
 ENGINE = KEYS = None
@@ -298,4 +301,4 @@ class RateLimitOverPcap(unittest.TestCase):
 
 if __name__ == "__main__":
     ENGINE, KEYS = sys.argv[1], sys.argv[2]
-    unittest.main(argv=[sys.argv[0], "-v"])
+    run_tests()

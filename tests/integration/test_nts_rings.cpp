@@ -21,6 +21,7 @@
 #include "eal_environment.hpp"
 #include "fates.hpp"
 #include "nts_request.hpp"
+#include "poll.hpp"
 #include "ring_port.hpp"
 #include "runtime.hpp"
 #include "test_certs.hpp"
@@ -201,10 +202,12 @@ TEST_F(NtsRings, EveryRequestIsAnsweredAcrossKeyChangesUnderTraffic) {
         collect();
     };
     auto settle = [&](std::uint64_t expected) {
-        for (int i = 0; i < 2000 && replies + naks + bad < expected; ++i) {
-            collect();
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        }
+        test::eventually(
+            [&] {
+                collect();
+                return replies + naks + bad >= expected;
+            },
+            std::chrono::seconds(2), std::chrono::milliseconds(1));
     };
 
     for (int r = 0; r < 50; ++r) {

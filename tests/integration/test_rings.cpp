@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "eal_environment.hpp"
+#include "poll.hpp"
 #include "ring_port.hpp"
 #include "runtime.hpp"
 #include "trafficgen.hpp"
@@ -56,17 +57,15 @@ engine::port_runtime port_of(const ring_port& p, const std::string& name,
 // Runs the workers until every injected frame was received (or 10 s pass).
 void run_until_received(engine::runtime& rt, std::uint64_t expected) {
     std::thread watcher([&] {
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (std::chrono::steady_clock::now() < deadline) {
-            std::uint64_t rx = 0;
-            for (auto* b : rt.blocks()) {
-                rx += pipelines::worker_stats::load(b->stats.rx_packets);
-            }
-            if (rx >= expected) {
-                break;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        }
+        test::eventually(
+            [&] {
+                std::uint64_t rx = 0;
+                for (auto* b : rt.blocks()) {
+                    rx += pipelines::worker_stats::load(b->stats.rx_packets);
+                }
+                return rx >= expected;
+            },
+            std::chrono::seconds(10));
         rt.request_stop();
     });
     rt.run_workers();

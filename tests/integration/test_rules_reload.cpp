@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "eal_environment.hpp"
+#include "poll.hpp"
 #include "ring_port.hpp"
 #include "runtime.hpp"
 #include "stats.hpp"
@@ -272,11 +273,12 @@ TEST(RulesReload, HundredReloadsUnderLoadLoseNothing) {
             sent += queued;
             sent_total.store(sent);
         }
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-        while (out + dropped() < sent && std::chrono::steady_clock::now() < deadline) {
-            take_output();
-            std::this_thread::sleep_for(std::chrono::microseconds(200));
-        }
+        test::eventually(
+            [&] {
+                take_output();
+                return out + dropped() >= sent;
+            },
+            std::chrono::seconds(20), std::chrono::microseconds(200));
         take_output();
         injector_done.store(true);
     });
@@ -287,9 +289,8 @@ TEST(RulesReload, HundredReloadsUnderLoadLoseNothing) {
     std::uint64_t sent_at_last_reload = 0;
     std::thread reloader([&] {
         // Traffic first, then reloads while it flows.
-        while (sent_total.load() < 2000 && !injector_done.load()) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        }
+        test::eventually([&] { return sent_total.load() >= 2000 || injector_done.load(); },
+                         std::chrono::seconds(20), std::chrono::milliseconds(1));
         sent_at_first_reload = sent_total.load();
         for (int i = 1; i <= 100; ++i) {
             const std::string& path = i % 10 == 0 ? path_bad : (i % 2 == 1 ? path_b : path_a);
@@ -301,14 +302,18 @@ TEST(RulesReload, HundredReloadsUnderLoadLoseNothing) {
             }
             public_matches.push_back(rules.matches(public_slot));
             rules.drain_alerts();  // the control thread's job, here between reloads
+            // Not a wait for something: the reloads are spread over the traffic (the
+            // behaviour under test is a reload while frames flow).
             std::this_thread::sleep_for(std::chrono::milliseconds(2));
         }
         sent_at_last_reload = sent_total.load();
         reloads_done.store(true);
-        while (!injector_done.load()) {
-            rules.drain_alerts();
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        }
+        test::eventually(
+            [&] {
+                rules.drain_alerts();
+                return injector_done.load();
+            },
+            std::chrono::seconds(30), std::chrono::milliseconds(1));
         rt.request_stop();
     });
 

@@ -22,7 +22,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import eal_args  # noqa: E402
+from common import eal_args, file_prefix, read_text, run_tests, skip, wait_counted  # noqa: E402
 import snmp_support as snmp  # noqa: E402
 
 ENGINE = PORTS_GEN = None
@@ -124,14 +124,22 @@ class SnmpWalks(unittest.TestCase):
         with open(path, "w") as f:
             f.write(config)
         self.stats = os.path.join(self.tmp, "stats.json")
-        cmd = [ENGINE] + eal_args(tag) + ["--", "--config", path, "--stats-json", self.stats,
-                                          "--duration", "30"]
-        self.engine = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                       text=True)
+        # The engine's output goes to a file the test can read while it runs (engine_log).
+        self.log_path = os.path.join(self.tmp, f"engine-{tag}.log")
+        args = eal_args(tag)
+        self.prefix = file_prefix(args)
+        cmd = [ENGINE] + args + ["--", "--config", path, "--stats-json", self.stats,
+                                 "--duration", "30"]
+        with open(self.log_path, "w") as log:
+            self.engine = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+
+    def engine_log(self):
+        return read_text(self.log_path)
 
     def stop_engine(self):
         self.engine.send_signal(signal.SIGTERM)
-        out, err = self.engine.communicate(timeout=30)
+        self.engine.communicate(timeout=30)
+        err = self.engine_log()
         self.assertEqual(self.engine.returncode, 0, err)
         with open(self.stats) as f:
             return json.load(f), err
@@ -187,7 +195,9 @@ class SnmpWalks(unittest.TestCase):
         # snmpd dies and comes back: the subagent reconnects, the counters are still there.
         self.snmpd.stop(signal.SIGKILL)
         os.unlink(self.snmpd.agentx)
-        time.sleep(0.5)
+        # The subagent has seen it go before snmpd comes back.
+        self.assertTrue(snmp.wait_for(lambda: "lost snmpd" in self.engine_log(), 15,
+                                      proc=self.engine), self.engine_log())
         self.snmpd.start()
         self.assertTrue(self.wait_for_counts(self.snmpd.v2c(), total),
                         "no answer after snmpd's restart")
@@ -270,6 +280,8 @@ class SnmpWalks(unittest.TestCase):
             self.assertEqual(ntp_valid, sum(int(v[f"portsEngineClassDetailValue.1.{d}"])
                                             for d in range(1, 9)))
             totals.append(total)
+            # Not a wait for something: the flood runs on between two walks, and the next
+            # walk must show more (the behaviour under test).
             time.sleep(0.3)
         self.assertLess(totals[0], totals[1])
         self.assertLess(totals[1], totals[2])
@@ -285,7 +297,11 @@ class SnmpWalks(unittest.TestCase):
         sock = os.path.join(self.tmp, "nobody-listens.sock")
         self.start_engine(f"ports:\n  - name: capture\n    device: \"net_pcap0,rx_pcap={pcap}\"\n"
                           f"snmp:\n  agentx_socket: {sock}\n", "nosnmpd")
-        time.sleep(1.5)
+        # The engine counts the whole capture and the subagent has looked for snmpd.
+        self.assertTrue(wait_counted(self.prefix, self.engine, tally["total"]["packets"]),
+                        self.engine_log())
+        self.assertTrue(snmp.wait_for(lambda: f"no snmpd at {sock} yet" in self.engine_log(), 15,
+                                      proc=self.engine), self.engine_log())
         doc, err = self.stop_engine()
         self.assertEqual(doc["total"], tally["total"])
         self.assertIn(f"no snmpd at {sock} yet", err)
@@ -294,8 +310,7 @@ class SnmpWalks(unittest.TestCase):
 if __name__ == "__main__":
     missing = snmp.missing_tools()
     if missing:
-        print("skipped: missing " + ", ".join(missing))
-        sys.exit(77)
+        skip("missing " + ", ".join(missing) + " (packages snmpd, snmp, snmptrapd)")
     ENGINE, PORTS_GEN = sys.argv[1], sys.argv[2]
     MIB_DIRS = sys.argv[3:]
-    unittest.main(argv=[sys.argv[0], "-v"])
+    run_tests()

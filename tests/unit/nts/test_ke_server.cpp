@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "poll.hpp"
 #include "ports/nts/keys.hpp"
 #include "ports/nts_ke/client.hpp"
 #include "ports/nts_ke/server.hpp"
@@ -88,17 +89,7 @@ std::uint64_t now_unix() {
     return static_cast<std::uint64_t>(std::time(nullptr));
 }
 
-template <typename Predicate>
-bool eventually(Predicate p, std::chrono::milliseconds limit = 3000ms) {
-    const auto deadline = steady::now() + limit;
-    while (!p()) {
-        if (steady::now() >= deadline) {
-            return p();
-        }
-        std::this_thread::sleep_for(5ms);
-    }
-    return true;
-}
+using ports::test::eventually;  // tests/support/poll.hpp
 
 std::chrono::milliseconds since(steady::time_point t0) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - t0);
