@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "ports/ntp/keys.hpp"
 #include "ports/ntp/mac.hpp"
+#include "ports/ntp/symmetric_keys.hpp"
 #include "runtime.hpp"
 #include "test_eal.hpp"
 #include "trafficgen.hpp"

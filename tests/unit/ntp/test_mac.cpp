@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <vector>
 
-#include "ports/ntp/keys.hpp"
 #include "ports/ntp/mac.hpp"
+#include "ports/ntp/symmetric_keys.hpp"
 
 namespace {
 

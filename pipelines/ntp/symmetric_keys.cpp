@@ -1,4 +1,4 @@
-#include "ports/ntp/keys.hpp"
+#include "ports/ntp/symmetric_keys.hpp"
 
 #include <algorithm>
 #include <cctype>
