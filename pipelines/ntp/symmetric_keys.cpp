@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "ports/common/text.hpp"
+
 namespace ports::ntp {
 
 namespace {
@@ -160,41 +162,15 @@ key make_key(std::string_view id, std::string_view type, std::string_view materi
     return k;
 }
 
-key_table parse_key_file(std::string_view text, std::string_view name) {
+key_table parse_key_file(std::string_view file_text, std::string_view name) {
     key_table table;
-    std::size_t line_no = 0;
-    while (!text.empty()) {
-        ++line_no;
-        const std::size_t nl = text.find('\n');
-        std::string_view line = text.substr(0, nl);
-        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-        if (const std::size_t hash = line.find('#'); hash != std::string_view::npos) {
-            line = line.substr(0, hash);
-        }
+    text::line_reader lines(file_text);
+    std::string_view line;
+    while (lines.next(line)) {
+        // KEYID TYPE KEY, and a fourth slot to see what follows them.
         std::array<std::string_view, 4> fields;
-        std::size_t count = 0;
-        std::size_t pos = 0;
-        while (pos < line.size()) {
-            // '\r' counts as blank so that files edited on Windows read the same.
-            const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
-            while (pos < line.size() && blank(line[pos])) {
-                ++pos;
-            }
-            if (pos == line.size()) {
-                break;
-            }
-            std::size_t end = pos;
-            while (end < line.size() && !blank(line[end])) {
-                ++end;
-            }
-            if (count == fields.size()) {
-                ++count;
-                break;
-            }
-            fields[count++] = line.substr(pos, end - pos);
-            pos = end;
-        }
-        const std::string where = std::string(name) + ":" + std::to_string(line_no) + ": ";
+        const std::size_t count = text::split_fields(text::strip_comment(line), fields);
+        const std::string where = std::string(name) + ":" + std::to_string(lines.number()) + ": ";
         try {
             if (count == 0) {
                 continue;
