@@ -51,19 +51,6 @@ key_type parse_type(std::string_view t) {
                     "' (MD5, SHA1 or AES128CMAC)");
 }
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 void decode_hex(std::string_view hex, key& k) {
     if (hex.empty()) {
         throw key_error("empty key");
@@ -74,14 +61,10 @@ void decode_hex(std::string_view hex, key& k) {
     if (hex.size() / 2 > max_key_length) {
         throw key_error("key longer than " + std::to_string(max_key_length) + " bytes");
     }
-    for (std::size_t i = 0; i < hex.size(); i += 2) {
-        const int hi = hex_value(hex[i]);
-        const int lo = hex_value(hex[i + 1]);
-        if (hi < 0 || lo < 0) {
-            throw key_error("invalid hex digit in key (a key of more than 20 characters is hex; "
-                            "prefix it with ASCII: for a long password)");
-        }
-        k.material[i / 2] = static_cast<std::uint8_t>((hi << 4) | lo);
+    if (text::decode_hex(hex, std::span(k.material).first(hex.size() / 2)) !=
+        std::string_view::npos) {
+        throw key_error("invalid hex digit in key (a key of more than 20 characters is hex; "
+                        "prefix it with ASCII: for a long password)");
     }
     k.length = static_cast<std::uint8_t>(hex.size() / 2);
 }

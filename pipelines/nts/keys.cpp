@@ -160,31 +160,14 @@ namespace {
     throw key_file_error(path + ": " + std::strerror(err));
 }
 
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 // Decodes exactly out.size() bytes of hex, or says what is wrong with the field.
 std::string parse_hex(std::string_view field, std::span<std::uint8_t> out, const char* name) {
     if (field.size() != 2 * out.size()) {
         return std::string(name) + ": expected " + std::to_string(2 * out.size()) +
                " hex digits, got " + std::to_string(field.size());
     }
-    for (std::size_t i = 0; i < out.size(); ++i) {
-        const int hi = hex_value(field[2 * i]), lo = hex_value(field[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            return std::string(name) + ": bad hex digit '" + field[2 * i + (hi < 0 ? 0 : 1)] + "'";
-        }
-        out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+    if (const std::size_t bad = text::decode_hex(field, out); bad != std::string_view::npos) {
+        return std::string(name) + ": bad hex digit '" + field[bad] + "'";
     }
     return {};
 }

@@ -1,9 +1,11 @@
-// Line-oriented text files (the NTP key file, access lists, the NTS master key file): the line
-// loop and the blank-separated fields, written once. Views into the caller's text; no
-// allocation, no exceptions: each file's parser says what is wrong in its own words.
+// Line-oriented text files (the NTP key file, access lists, the NTS master key file) and hex
+// digits (keys, MAC addresses): the line loop, the blank-separated fields and the digits,
+// written once. Views into the caller's text; no allocation, no exceptions: each parser says
+// what is wrong in its own words.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string_view>
 
@@ -76,6 +78,35 @@ constexpr std::size_t split_fields(std::string_view line,
         out[n++] = line.substr(start, i - start);
     }
     return n;
+}
+
+// The value of a hex digit (either case), or -1.
+constexpr int hex_digit(char c) noexcept {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+// Decodes the 2 * out.size() hex digits of `hex` (the caller checks its length) into out.
+// Returns the position of the first character that is not a hex digit, or npos when all are
+// (out's bytes before that position are written).
+constexpr std::size_t decode_hex(std::string_view hex, std::span<std::uint8_t> out) noexcept {
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        const int hi = hex_digit(hex[2 * i]);
+        const int lo = hex_digit(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            return 2 * i + (hi < 0 ? 0 : 1);
+        }
+        out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+    }
+    return std::string_view::npos;
 }
 
 }  // namespace ports::text
