@@ -184,10 +184,8 @@ int main(int argc, char** argv) {
                 best[i] = std::max(best[i], run(b, conf, modes[i], seconds, packets));
             }
         }
-        std::uint64_t replies = 0;
-        for (const auto* c : rt.service()->counters()) {
-            replies += c->load(static_cast<std::size_t>(pipelines::server_counter::replies));
-        }
+        const std::uint64_t replies =
+            engine::sum_over_lcores(rt.service()->counters(), pipelines::server_counter::replies);
         if (only.empty()) {
             std::printf("one core, net_ring, %zu requests of 90 bytes from as many sources, best of %d "
                         "rounds of %.1f s\n",

@@ -136,11 +136,7 @@ double run(bench& b, pipelines::lcore_conf& conf, mode m, double seconds, std::u
 }
 
 std::uint64_t counter(engine::runtime& rt, pipelines::server_counter c) {
-    std::uint64_t sum = 0;
-    for (const auto* s : rt.service()->counters()) {
-        sum += s->load(static_cast<std::size_t>(c));
-    }
-    return sum;
+    return engine::sum_over_lcores(rt.service()->counters(), c);
 }
 
 }  // namespace

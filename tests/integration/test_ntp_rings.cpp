@@ -33,12 +33,8 @@ std::size_t resident_kib() {
     return 0;
 }
 
-std::uint64_t server(const engine::runtime& rt, pipelines::server_counter c) {
-    std::uint64_t sum = 0;
-    for (const auto* s : const_cast<engine::runtime&>(rt).service()->counters()) {
-        sum += s->load(static_cast<std::size_t>(c));
-    }
-    return sum;
+std::uint64_t server(engine::runtime& rt, pipelines::server_counter c) {
+    return engine::sum_over_lcores(rt.service()->counters(), c);
 }
 
 }  // namespace

@@ -37,11 +37,7 @@ constexpr char key1[] = "1a2b3c4d 00112233445566778899aabbccddeeff00112233445566
 constexpr char key2[] = "5e6f7a8b ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
 
 std::uint64_t server(engine::runtime& rt, pipelines::server_counter c) {
-    std::uint64_t sum = 0;
-    for (const auto* s : rt.service()->counters()) {
-        sum += s->load(static_cast<std::size_t>(c));
-    }
-    return sum;
+    return engine::sum_over_lcores(rt.service()->counters(), c);
 }
 
 void write_keys(const std::string& path, std::initializer_list<const char*> lines) {
