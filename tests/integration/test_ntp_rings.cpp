@@ -12,8 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "runtime.hpp"
 #include "eal_environment.hpp"
+#include "engine_port.hpp"
+#include "runtime.hpp"
 #include "trafficgen.hpp"
 
 using namespace ports;
@@ -53,12 +54,7 @@ TEST(NtpRings, FloodOfDistinctSpoofedSourcesKeepsMemoryFixedAndServesTheRealClie
                          *engine::parse_ip_address("2001:db8::1")};
     cfg.ntp.assume_synchronized = true;
     cfg.ntp.ratelimit = {true, 3, 8, 2, false};
-    engine::port_runtime port;
-    port.id = static_cast<std::uint16_t>(id);
-    port.cfg.name = "ntp0";
-    port.cfg.device = "ntp0";
-    port.cfg.rx_descriptors = 512;
-    port.cfg.tx_descriptors = 512;
+    const engine::port_runtime port = test::port_of(static_cast<std::uint16_t>(id), "ntp0");
     engine::runtime rt;
     rt.start(cfg, {port});
     pipelines::lcore_conf& conf = rt.blocks()[0]->conf;

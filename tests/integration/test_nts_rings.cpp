@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "eal_environment.hpp"
+#include "engine_port.hpp"
 #include "nts_request.hpp"
 #include "ring_port.hpp"
 #include "runtime.hpp"
@@ -123,14 +124,8 @@ TEST_F(NtsRings, EveryRequestIsAnsweredAcrossKeyChangesUnderTraffic) {
     test::ring_port port("nts0");
     rte_ether_addr mac{};
     rte_eth_macaddr_get(port.id, &mac);
-    engine::port_runtime p;
-    p.id = port.id;
-    p.cfg.name = "nts0";
-    p.cfg.device = "nts0";
-    p.cfg.rx_descriptors = 512;
-    p.cfg.tx_descriptors = 512;
     engine::runtime rt;
-    rt.start(config(port.id), {p});
+    rt.start(config(port.id), {test::port_of(port.id, "nts0")});
     ASSERT_NE(rt.nts(), nullptr);
     pipelines::lcore_conf& conf = rt.blocks()[0]->conf;
     const nts::key_ring first = rt.nts()->keys().read();
@@ -255,12 +250,8 @@ TEST_F(NtsRings, TamperedRequestsAreCountedAndNeverAnswered) {
     test::ring_port port("nts1");
     rte_ether_addr mac{};
     rte_eth_macaddr_get(port.id, &mac);
-    engine::port_runtime p;
-    p.id = port.id;
-    p.cfg.name = "nts1";
-    p.cfg.device = "nts1";
     engine::runtime rt;
-    rt.start(config(port.id), {p});
+    rt.start(config(port.id), {test::port_of(port.id, "nts1", pipelines::no_peer, 1024)});
     pipelines::lcore_conf& conf = rt.blocks()[0]->conf;
     auto all = make_sessions(rt.nts()->keys().read(), mac);
     std::size_t tampered = 0;
