@@ -21,16 +21,7 @@ __attribute__((noinline)) void classify_all(const bench::traffic& t,
 }
 
 int main(int argc, char** argv) {
-    int reps = 20;
-    std::string shared = "../shared";
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const std::string a = argv[i];
-        if (a == "--reps") {
-            reps = std::atoi(argv[i + 1]);
-        } else if (a == "--shared") {
-            shared = argv[i + 1];
-        }
-    }
+    const auto [reps, shared] = bench::parse_mix_options(argc, argv);
     const auto t = bench::load_mix(shared);
     pipelines::core_counters counters;
     const auto start = std::chrono::steady_clock::now();
