@@ -27,6 +27,8 @@ import sys
 import tempfile
 import time
 
+import netns
+
 PID = os.getpid()
 CLI_NS, SRV_NS = f"pe-bcli-{PID}", f"pe-bsrv-{PID}"
 E_ENG, E_CLI = f"pe-be{PID}", f"pe-bc{PID}"
@@ -83,10 +85,7 @@ print(sent, answered, elapsed, lost_windows,
 
 
 def sh(*cmd, check=True):
-    p = subprocess.run(list(cmd), capture_output=True, text=True)
-    if check and p.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)}: {p.stderr.strip()}")
-    return p
+    return netns.sh(*cmd, check=check, timeout=None)  # the client runs as long as it is told
 
 
 def setup():
