@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "ports/common/yaml_reader.hpp"
 #include "ports/pipelines/counters.hpp"
 #include "ports/pipelines/service.hpp"
 
@@ -16,63 +17,11 @@ namespace ports::engine {
 
 namespace {
 
-struct context {
+struct context : yaml_reader::checks<context> {
     std::string file;
 
     [[noreturn]] void fail(const YAML::Node& node, const std::string& message) const {
-        const int line = node.Mark().line >= 0 ? node.Mark().line + 1 : 0;
-        throw config_error(file + ":" + std::to_string(line) + ": " + message);
-    }
-
-    void only_keys(const YAML::Node& map, std::initializer_list<std::string_view> allowed,
-                   const std::string& where) const {
-        if (!map.IsMap()) {
-            fail(map, where + " must be a mapping");
-        }
-        for (const auto& kv : map) {
-            const std::string key = kv.first.as<std::string>();
-            bool known = false;
-            for (auto a : allowed) {
-                known = known || key == a;
-            }
-            if (!known) {
-                std::string list;
-                for (auto a : allowed) {
-                    list += (list.empty() ? "" : ", ") + std::string(a);
-                }
-                fail(kv.first, "unknown key '" + key + "' in " + where + " (known: " + list + ")");
-            }
-        }
-    }
-
-    std::string string_of(const YAML::Node& n, const std::string& key) const {
-        if (!n.IsScalar()) {
-            fail(n, "'" + key + "' must be a string");
-        }
-        return n.Scalar();
-    }
-
-    long long integer_of(const YAML::Node& n, const std::string& key, long long lo,
-                         long long hi) const {
-        if (!n.IsScalar()) {
-            fail(n, "'" + key + "' must be an integer");
-        }
-        const std::string& s = n.Scalar();
-        std::size_t used = 0;
-        long long v = 0;
-        try {
-            v = std::stoll(s, &used, 0);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        if (used == 0 || used != s.size()) {
-            fail(n, "'" + key + "' must be an integer, not '" + s + "'");
-        }
-        if (v < lo || v > hi) {
-            fail(n, "'" + key + "' = " + s + " is out of range [" + std::to_string(lo) + ", " +
-                        std::to_string(hi) + "]");
-        }
-        return v;
+        throw config_error(yaml_reader::where(file, yaml_reader::line_of(node)) + message);
     }
 
     // Relative to the config file, so a config and the files it names travel together.
@@ -574,12 +523,12 @@ void parse_lcores(const context& ctx, const YAML::Node& n, engine_config& cfg) {
 }  // namespace
 
 engine_config parse_config(const std::string& text, const std::string& file_name) {
-    context ctx{file_name};
+    context ctx{{}, file_name};
     YAML::Node root;
     try {
         root = YAML::Load(text);
     } catch (const YAML::ParserException& e) {
-        throw config_error(file_name + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+        throw config_error(yaml_reader::where(file_name, e.mark.line + 1) + e.msg);
     }
     engine_config cfg;
     cfg.file = file_name;

@@ -14,6 +14,8 @@
 #include <thread>
 #include <utility>
 
+#include "stats.hpp"
+
 namespace ports::engine {
 
 namespace {
@@ -290,11 +292,7 @@ std::size_t rules_runtime::drain_alerts() {
 }
 
 std::uint64_t rules_runtime::matches(std::uint32_t slot) const {
-    std::uint64_t n = 0;
-    for (const auto* c : counters_) {
-        n += c->load(slot);
-    }
-    return n;
+    return sum_over_lcores(counters_, slot);
 }
 
 reload_result rules_runtime::last_reload() const {

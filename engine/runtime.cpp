@@ -17,6 +17,21 @@ void unsent_callback(rte_mbuf** pkts, std::uint16_t unsent, void* userdata) {
     pipelines::worker_stats::add(*static_cast<std::uint64_t*>(userdata), unsent);
 }
 
+// A TX buffer on the lcore's socket whose unsent frames count as its tx_dropped; `owned`
+// keeps it for release().
+rte_eth_dev_tx_buffer* make_tx_buffer(lcore_block& b, std::vector<void*>& owned) {
+    const int socket = static_cast<int>(rte_lcore_to_socket_id(b.conf.lcore_id));
+    auto* buf = static_cast<rte_eth_dev_tx_buffer*>(rte_zmalloc_socket(
+        "tx_buffer", RTE_ETH_TX_BUFFER_SIZE(pipelines::burst_size), 0, socket));
+    if (buf == nullptr) {
+        throw init_error("cannot allocate a tx buffer");
+    }
+    owned.push_back(buf);
+    rte_eth_tx_buffer_init(buf, pipelines::burst_size);
+    rte_eth_tx_buffer_set_err_callback(buf, unsent_callback, &b.stats.tx_dropped);
+    return buf;
+}
+
 int launch_worker(void* arg) {
     return pipelines::worker_main(arg);
 }
@@ -103,16 +118,7 @@ void runtime::build_lcores() {
             lcore_block* b = blocks_[static_cast<std::size_t>(
                 std::find(plan_.lcores.begin(), plan_.lcores.end(), senders[k]) -
                 plan_.lcores.begin())];
-            const int socket = static_cast<int>(rte_lcore_to_socket_id(b->conf.lcore_id));
-            auto* buf = static_cast<rte_eth_dev_tx_buffer*>(rte_zmalloc_socket(
-                "tx_buffer", RTE_ETH_TX_BUFFER_SIZE(pipelines::burst_size), 0, socket));
-            if (buf == nullptr) {
-                throw init_error("cannot allocate a tx buffer");
-            }
-            tx_buffers_.push_back(buf);
-            rte_eth_tx_buffer_init(buf, pipelines::burst_size);
-            rte_eth_tx_buffer_set_err_callback(buf, unsent_callback, &b->stats.tx_dropped);
-            b->conf.tx_buffer[p.id] = buf;
+            b->conf.tx_buffer[p.id] = make_tx_buffer(*b, tx_buffers_);
             b->conf.tx_queue[p.id] = static_cast<std::uint16_t>(k);
         }
     }
@@ -123,16 +129,7 @@ void runtime::build_lcores() {
             if (!rx.from_kernel) {
                 continue;
             }
-            const int socket = static_cast<int>(rte_lcore_to_socket_id(b->conf.lcore_id));
-            auto* buf = static_cast<rte_eth_dev_tx_buffer*>(rte_zmalloc_socket(
-                "tx_buffer", RTE_ETH_TX_BUFFER_SIZE(pipelines::burst_size), 0, socket));
-            if (buf == nullptr) {
-                throw init_error("cannot allocate a tx buffer");
-            }
-            tx_buffers_.push_back(buf);
-            rte_eth_tx_buffer_init(buf, pipelines::burst_size);
-            rte_eth_tx_buffer_set_err_callback(buf, unsent_callback, &b->stats.tx_dropped);
-            b->conf.tx_buffer[rx.port] = buf;
+            b->conf.tx_buffer[rx.port] = make_tx_buffer(*b, tx_buffers_);
             b->conf.tx_queue[rx.port] = rx.queue;
         }
     }

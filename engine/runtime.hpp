@@ -12,9 +12,9 @@
 #include "ports/pipelines/rules_stage.hpp"
 #include "ports/pipelines/worker.hpp"
 #include "exception_path.hpp"
-#include "nts.hpp"
+#include "ntp_service.hpp"
+#include "nts_service.hpp"
 #include "rules_runtime.hpp"
-#include "service.hpp"
 #include "stats.hpp"
 
 namespace ports::engine {

@@ -14,7 +14,6 @@
 namespace ports::engine {
 
 using pipelines::server_counter;
-using pipelines::worker_stats;
 
 std::vector<telemetry::rule_row> rule_rows(const rules_runtime& rules) {
     std::vector<telemetry::rule_row> rows;
@@ -77,10 +76,7 @@ snmp_source::snmp_source(runtime& rt, const snmp_config& cfg, std::string versio
 std::vector<telemetry::port_row> snmp_source::port_rows() const {
     std::vector<telemetry::port_row> rows;
     for (const auto& p : rt_.ports()) {
-        rte_eth_stats st{};
-        rte_eth_stats_get(p.id, &st);
-        rte_eth_link link{};
-        rte_eth_link_get_nowait(p.id, &link);
+        const auto [st, link] = read_port(p.id);
         telemetry::port_row r;
         r.port_id = p.id;
         r.name = p.cfg.name;
@@ -113,13 +109,7 @@ telemetry::mib_snapshot snmp_source::snapshot() const {
     s.classes = snapshot_of(rt_.counters());
     if (auto* svc = rt_.service(); svc != nullptr) {
         const auto cores = svc->counters();
-        auto sum = [&](server_counter c) {
-            std::uint64_t n = 0;
-            for (const auto* core : cores) {
-                n += core->load(static_cast<std::size_t>(c));
-            }
-            return n;
-        };
+        auto sum = [&](server_counter c) { return sum_over_lcores(cores, c); };
         auto& n = s.ntp;
         n.enabled = true;
         n.requests = sum(server_counter::requests);
@@ -141,7 +131,7 @@ telemetry::mib_snapshot snmp_source::snapshot() const {
         // frames a full TX ring refused.
         n.tx_dropped = 0;
         for (const auto& l : rt_.lcores()) {
-            n.tx_dropped += worker_stats::load(l.stats->tx_dropped);
+            n.tx_dropped += pipelines::worker_stats::load(l.stats->tx_dropped);
         }
         // As the replies say it (ntp::make_reply_header): the configured stratum overrides the
         // clock's; an unsynchronized clock answers LI 3 and stratum 0, which the MIB says 16.
@@ -189,19 +179,20 @@ telemetry::mib_snapshot snmp_source::snapshot() const {
         t.key_reload_failures = f.key_reload_failures;
     }
     for (const auto& l : rt_.lcores()) {
-        const std::uint64_t total = worker_stats::load(l.stats->total_cycles);
-        const std::uint64_t busy = worker_stats::load(l.stats->busy_cycles);
+        const lcore_reading reading = read_lcore(*l.stats);
+        const std::uint64_t total = reading.total_cycles;
+        const std::uint64_t busy = reading.busy_cycles;
         telemetry::lcore_row r;
         r.lcore = l.lcore;
-        r.rx_packets = worker_stats::load(l.stats->rx_packets);
-        r.tx_packets = worker_stats::load(l.stats->tx_packets);
-        r.tx_dropped = worker_stats::load(l.stats->tx_dropped);
-        r.forwarded = worker_stats::load(l.stats->forwarded);
-        r.replied = worker_stats::load(l.stats->replied);
-        r.to_kernel = worker_stats::load(l.stats->to_kernel);
-        r.released = worker_stats::load(l.stats->released);
+        r.rx_packets = reading.rx_packets;
+        r.tx_packets = reading.tx_packets;
+        r.tx_dropped = reading.tx_dropped;
+        r.forwarded = pipelines::worker_stats::load(l.stats->forwarded);
+        r.replied = pipelines::worker_stats::load(l.stats->replied);
+        r.to_kernel = pipelines::worker_stats::load(l.stats->to_kernel);
+        r.released = pipelines::worker_stats::load(l.stats->released);
         for (const auto& d : l.stats->dropped) {
-            r.dropped += worker_stats::load(d);
+            r.dropped += pipelines::worker_stats::load(d);
         }
         r.busy_hundredths_percent =
             total == 0
@@ -218,19 +209,10 @@ telemetry::mib_snapshot snmp_source::snapshot() const {
 
 std::uint64_t snmp_source::value_of(const threshold_state& t) const {
     if (t.server) {
-        std::uint64_t n = 0;
-        if (auto* svc = rt_.service(); svc != nullptr) {
-            for (const auto* core : svc->counters()) {
-                n += core->load(t.index);
-            }
-        }
-        return n;
+        auto* svc = rt_.service();
+        return svc != nullptr ? sum_over_lcores(svc->counters(), t.index) : 0;
     }
-    std::uint64_t n = 0;
-    for (const auto* core : rt_.counters()) {
-        n += core->load(t.index);
-    }
-    return n;
+    return sum_over_lcores(rt_.counters(), t.index);
 }
 
 std::vector<telemetry::notification> snmp_source::watch() {

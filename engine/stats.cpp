@@ -17,13 +17,28 @@ pipelines::counter_snapshot snapshot_of(const std::vector<const pipelines::core_
     return s;
 }
 
+port_reading read_port(std::uint16_t port_id) {
+    port_reading r;
+    rte_eth_stats_get(port_id, &r.stats);
+    rte_eth_link_get_nowait(port_id, &r.link);
+    return r;
+}
+
+lcore_reading read_lcore(const pipelines::worker_stats& stats) {
+    using w = pipelines::worker_stats;
+    lcore_reading r;
+    r.rx_packets = w::load(stats.rx_packets);
+    r.tx_packets = w::load(stats.tx_packets);
+    r.tx_dropped = w::load(stats.tx_dropped);
+    r.busy_cycles = w::load(stats.busy_cycles);
+    r.total_cycles = w::load(stats.total_cycles);
+    return r;
+}
+
 nlohmann::ordered_json ports_json(const std::vector<port_runtime>& ports) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (const auto& p : ports) {
-        rte_eth_stats st{};
-        rte_eth_stats_get(p.id, &st);
-        rte_eth_link link{};
-        rte_eth_link_get_nowait(p.id, &link);
+        const auto [st, link] = read_port(p.id);
         out.push_back({{"name", p.cfg.name},
                        {"port_id", p.id},
                        {"device", p.cfg.device},
@@ -58,15 +73,15 @@ nlohmann::ordered_json fates_json(const pipelines::worker_stats& s) {
 }
 
 nlohmann::ordered_json lcores_json(const std::vector<lcore_figures>& lcores) {
-    using w = pipelines::worker_stats;
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (const auto& l : lcores) {
-        const std::uint64_t total = w::load(l.stats->total_cycles);
-        const std::uint64_t busy = w::load(l.stats->busy_cycles);
+        const lcore_reading r = read_lcore(*l.stats);
+        const std::uint64_t total = r.total_cycles;
+        const std::uint64_t busy = r.busy_cycles;
         out.push_back({{"lcore", l.lcore},
-                       {"rx_packets", w::load(l.stats->rx_packets)},
-                       {"tx_packets", w::load(l.stats->tx_packets)},
-                       {"tx_dropped", w::load(l.stats->tx_dropped)},
+                       {"rx_packets", r.rx_packets},
+                       {"tx_packets", r.tx_packets},
+                       {"tx_dropped", r.tx_dropped},
                        {"busy_ratio", total == 0 ? 0.0 : static_cast<double>(busy) / total},
                        {"fates", fates_json(*l.stats)}});
     }
@@ -76,11 +91,7 @@ nlohmann::ordered_json lcores_json(const std::vector<lcore_figures>& lcores) {
 nlohmann::ordered_json server_json(const std::vector<const pipelines::server_counters*>& cores) {
     nlohmann::ordered_json out = nlohmann::ordered_json::object();
     for (std::size_t i = 0; i < pipelines::server_counter_count; ++i) {
-        std::uint64_t sum = 0;
-        for (const auto* c : cores) {
-            sum += c->load(i);
-        }
-        out[std::string(pipelines::server_counter_names[i])] = sum;
+        out[std::string(pipelines::server_counter_names[i])] = sum_over_lcores(cores, i);
     }
     return out;
 }
@@ -94,14 +105,6 @@ interval_meter::interval_meter(const std::vector<port_runtime>& ports,
       last_(snapshot_of(cores_)),
       last_ports_(read_ports()),
       last_time_(std::chrono::steady_clock::now()) {}
-
-std::uint64_t interval_meter::server_total(pipelines::server_counter c) const {
-    std::uint64_t sum = 0;
-    for (const auto* s : server_) {
-        sum += s->load(static_cast<std::size_t>(c));
-    }
-    return sum;
-}
 
 interval_meter::port_totals interval_meter::read_ports() const {
     port_totals t;
@@ -138,8 +141,9 @@ std::string interval_meter::line() {
                        dt > 0 ? malformed / dt : 0.0, pt.imissed - last_ports_.imissed,
                        pt.nombuf - last_ports_.nombuf);
     if (!server_.empty()) {
-        const std::uint64_t requests = server_total(pipelines::server_counter::requests);
-        const std::uint64_t replies = server_total(pipelines::server_counter::replies);
+        const std::uint64_t requests =
+            sum_over_lcores(server_, pipelines::server_counter::requests);
+        const std::uint64_t replies = sum_over_lcores(server_, pipelines::server_counter::replies);
         out += fmt::format(" | ntp requests {:.0f}/s replies {:.0f}/s",
                            rate(requests, last_requests_), rate(replies, last_replies_));
         last_requests_ = requests;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <rte_ethdev.h>
 
 #include <chrono>
 #include <string>
@@ -18,6 +19,37 @@ struct lcore_figures {
     unsigned lcore;
     const pipelines::worker_stats* stats;
 };
+
+// One counter summed over the lcores (class, NTP service and rule counters alike: each lcore
+// writes its own copy, readers add them up without locks).
+template <class Lcores>
+std::uint64_t sum_over_lcores(const Lcores& lcores, std::size_t index) {
+    std::uint64_t sum = 0;
+    for (const auto* c : lcores) {
+        sum += c->load(index);
+    }
+    return sum;
+}
+
+inline std::uint64_t sum_over_lcores(const std::vector<const pipelines::server_counters*>& lcores,
+                                     pipelines::server_counter c) {
+    return sum_over_lcores(lcores, static_cast<std::size_t>(c));
+}
+
+// What the outputs (JSON, telemetry, SNMP) report of a port: DPDK's basic stats and the link,
+// read without waiting.
+struct port_reading {
+    rte_eth_stats stats{};
+    rte_eth_link link{};
+};
+port_reading read_port(std::uint16_t port_id);
+
+// What they report of a worker lcore, each figure loaded once.
+struct lcore_reading {
+    std::uint64_t rx_packets = 0, tx_packets = 0, tx_dropped = 0;
+    std::uint64_t busy_cycles = 0, total_cycles = 0;
+};
+lcore_reading read_lcore(const pipelines::worker_stats& stats);
 
 pipelines::counter_snapshot snapshot_of(const std::vector<const pipelines::core_counters*>& cores);
 
@@ -43,7 +75,6 @@ private:
     const std::vector<port_runtime>& ports_;
     std::vector<const pipelines::core_counters*> cores_;
     std::vector<const pipelines::server_counters*> server_;
-    std::uint64_t server_total(pipelines::server_counter c) const;
     std::uint64_t last_requests_ = 0;
     std::uint64_t last_replies_ = 0;
     pipelines::counter_snapshot last_;

@@ -3,9 +3,12 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <random>
 #include <string>
+
+#include "ports/common/text.hpp"
 
 namespace ports::ntp {
 
@@ -151,24 +154,10 @@ void access_list::add(bool allow, const address& prefix, unsigned bits) {
     g->rules.insert(it, rule{masked.hi, masked.lo, allow});
 }
 
-void access_list::add_rule(std::string_view text) {
-    const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
-    std::vector<std::string_view> words;
-    std::size_t pos = 0;
-    while (pos < text.size()) {
-        while (pos < text.size() && blank(text[pos])) {
-            ++pos;
-        }
-        std::size_t end = pos;
-        while (end < text.size() && !blank(text[end])) {
-            ++end;
-        }
-        if (end > pos) {
-            words.push_back(text.substr(pos, end - pos));
-        }
-        pos = end;
-    }
-    if (words.size() != 2) {
+void access_list::add_rule(std::string_view line) {
+    // The directive and its target, and a third slot to see what follows them.
+    std::array<std::string_view, 3> words;
+    if (text::split_fields(line, words) != 2) {
         throw access_error("expected 'allow PREFIX' or 'deny PREFIX'");
     }
     bool allow = false;
@@ -205,24 +194,21 @@ void access_list::add_rule(std::string_view text) {
     add(allow, a, v4 ? 96 + bits : bits);
 }
 
-access_list access_list::parse(std::string_view text, std::string_view name, bool default_allow) {
+access_list access_list::parse(std::string_view file_text, std::string_view name,
+                               bool default_allow) {
     access_list list(default_allow);
-    std::size_t line_no = 0;
-    while (!text.empty()) {
-        ++line_no;
-        const std::size_t nl = text.find('\n');
-        std::string_view line = text.substr(0, nl);
-        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-        if (const std::size_t hash = line.find('#'); hash != std::string_view::npos) {
-            line = line.substr(0, hash);
-        }
-        if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
+    text::line_reader lines(file_text);
+    std::string_view line;
+    while (lines.next(line)) {
+        line = text::strip_comment(line);
+        if (text::is_blank_line(line)) {
             continue;
         }
         try {
             list.add_rule(line);
         } catch (const access_error& e) {
-            throw access_error(std::string(name) + ":" + std::to_string(line_no) + ": " + e.what());
+            throw access_error(std::string(name) + ":" + std::to_string(lines.number()) + ": " +
+                               e.what());
         }
     }
     return list;

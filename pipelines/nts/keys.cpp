@@ -16,6 +16,8 @@
 #include <string_view>
 #include <type_traits>
 
+#include "ports/common/text.hpp"
+
 namespace ports::nts {
 
 static_assert(std::is_trivially_copyable_v<key_ring>, "key_store copies rings as raw words");
@@ -158,56 +160,16 @@ namespace {
     throw key_file_error(path + ": " + std::strerror(err));
 }
 
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 // Decodes exactly out.size() bytes of hex, or says what is wrong with the field.
 std::string parse_hex(std::string_view field, std::span<std::uint8_t> out, const char* name) {
     if (field.size() != 2 * out.size()) {
         return std::string(name) + ": expected " + std::to_string(2 * out.size()) +
                " hex digits, got " + std::to_string(field.size());
     }
-    for (std::size_t i = 0; i < out.size(); ++i) {
-        const int hi = hex_value(field[2 * i]), lo = hex_value(field[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            return std::string(name) + ": bad hex digit '" + field[2 * i + (hi < 0 ? 0 : 1)] + "'";
-        }
-        out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+    if (const std::size_t bad = text::decode_hex(field, out); bad != std::string_view::npos) {
+        return std::string(name) + ": bad hex digit '" + field[bad] + "'";
     }
     return {};
-}
-
-bool is_blank(char c) noexcept {
-    return c == ' ' || c == '\t' || c == '\r';
-}
-
-// Splits a line into blank-separated fields (at most 4: a 4th is an error).
-std::size_t split(std::string_view line, std::string_view* fields) noexcept {
-    std::size_t n = 0, i = 0;
-    while (n < 4) {
-        while (i < line.size() && is_blank(line[i])) {
-            ++i;
-        }
-        if (i == line.size()) {
-            break;
-        }
-        const std::size_t start = i;
-        while (i < line.size() && !is_blank(line[i])) {
-            ++i;
-        }
-        fields[n++] = line.substr(start, i - start);
-    }
-    return n;
 }
 
 struct parsed_key {
@@ -254,20 +216,19 @@ struct wiped_string {
 }  // namespace
 
 key_ring load_key_file(const std::string& path) {
-    const wiped_string text{read_all(path)};
+    const wiped_string file{read_all(path)};
     struct wiped_keys {
         std::vector<parsed_key> v;
         ~wiped_keys() { OPENSSL_cleanse(v.data(), v.size() * sizeof(parsed_key)); }
     } parsed;
     std::vector<parsed_key>& keys = parsed.v;
-    std::string_view rest = text.s;
-    for (std::size_t line_no = 1; !rest.empty(); ++line_no) {
-        const std::size_t nl = rest.find('\n');
-        const std::string_view line = rest.substr(0, nl);
-        rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
-
+    text::line_reader lines(file.s);
+    std::string_view line;
+    while (lines.next(line)) {
+        const std::size_t line_no = lines.number();
+        // <key id> <key> <created>, and a fourth slot to see what follows them.
         std::string_view f[4];
-        const std::size_t n = split(line, f);
+        const std::size_t n = text::split_fields(line, f);
         if (n == 0 || f[0].front() == '#') {
             continue;
         }

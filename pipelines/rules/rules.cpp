@@ -8,6 +8,8 @@
 #include <map>
 #include <sstream>
 
+#include "ports/common/yaml_reader.hpp"
+
 namespace ports::rules {
 
 std::optional<pipelines::traffic_class> class_of_name(std::string_view name) {
@@ -32,9 +34,7 @@ namespace {
 
 using pipelines::traffic_class;
 
-std::string where(const std::string& file, int line) {
-    return file + ":" + std::to_string(line) + ": ";
-}
+using yaml_reader::where;
 
 std::string where(const rule& r) {
     return where(r.file, r.line) + "rule " + r.id + ": ";
@@ -125,67 +125,16 @@ bool valid_id(const std::string& id) {
     return true;
 }
 
-struct context {
+struct context : yaml_reader::checks<context> {
     std::string file;
     std::string rule_id;  // the rule being read, once known
 
-    static int line_of(const YAML::Node& n) { return n.Mark().line >= 0 ? n.Mark().line + 1 : 0; }
-
     [[noreturn]] void fail(const YAML::Node& node, const std::string& message) const {
-        std::string prefix = where(file, line_of(node));
+        std::string prefix = where(file, yaml_reader::line_of(node));
         if (!rule_id.empty()) {
             prefix += "rule " + rule_id + ": ";
         }
         throw rules_error(prefix + message);
-    }
-
-    void only_keys(const YAML::Node& map, std::initializer_list<std::string_view> allowed,
-                   const std::string& what) const {
-        if (!map.IsMap()) {
-            fail(map, what + " must be a mapping");
-        }
-        for (const auto& kv : map) {
-            const std::string key = kv.first.as<std::string>();
-            bool known = false;
-            for (auto a : allowed) {
-                known = known || key == a;
-            }
-            if (!known) {
-                std::string list;
-                for (auto a : allowed) {
-                    list += (list.empty() ? "" : ", ") + std::string(a);
-                }
-                fail(kv.first, "unknown key '" + key + "' in " + what + " (known: " + list + ")");
-            }
-        }
-    }
-
-    std::string string_of(const YAML::Node& n, const std::string& key) const {
-        if (!n.IsScalar()) {
-            fail(n, "'" + key + "' must be a string");
-        }
-        return n.Scalar();
-    }
-
-    std::uint64_t integer_of(const YAML::Node& n, const std::string& key, std::uint64_t hi) const {
-        if (!n.IsScalar()) {
-            fail(n, "'" + key + "' must be an integer");
-        }
-        const std::string& s = n.Scalar();
-        std::size_t used = 0;
-        unsigned long long v = 0;
-        try {
-            v = std::stoull(s, &used, 0);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        if (used == 0 || used != s.size() || s.starts_with("-")) {
-            fail(n, "'" + key + "' must be a non-negative integer, not '" + s + "'");
-        }
-        if (v > hi) {
-            fail(n, "'" + key + "' = " + s + " is out of range [0, " + std::to_string(hi) + "]");
-        }
-        return v;
     }
 };
 
@@ -238,7 +187,7 @@ void parse_match(const context& ctx, const YAML::Node& m, rule& r) {
         if (!field_has_number(r.fld)) {
             ctx.fail(m["equals"], "field " + fname + " is a string: match it with 'regex'");
         }
-        r.equals = ctx.integer_of(m["equals"], "equals", field_max(r.fld));
+        r.equals = ctx.unsigned_of(m["equals"], "equals", field_max(r.fld));
         return;
     }
     if (!field_has_text(r.fld)) {
@@ -273,7 +222,7 @@ rule parse_rule(context& ctx, const YAML::Node& n) {
     }
     rule r;
     r.file = ctx.file;
-    r.line = context::line_of(n);
+    r.line = yaml_reader::line_of(n);
     if (!n["id"]) {
         ctx.fail(n, "a rule needs an 'id'");
     }
@@ -319,7 +268,7 @@ rule parse_rule(context& ctx, const YAML::Node& n) {
             ctx.fail(rate, "'alert_rate' needs action: alert");
         }
         r.alert_per_second =
-            static_cast<std::uint32_t>(ctx.integer_of(rate, "alert_rate", 1000000));
+            static_cast<std::uint32_t>(ctx.unsigned_of(rate, "alert_rate", 1000000));
         if (r.alert_per_second == 0) {
             ctx.fail(rate, "'alert_rate' must be at least 1 per second");
         }
@@ -330,7 +279,7 @@ rule parse_rule(context& ctx, const YAML::Node& n) {
 }  // namespace
 
 std::vector<rule> parse_rules(const std::string& text, const std::string& file_name) {
-    context ctx{file_name, {}};
+    context ctx{{}, file_name, {}};
     YAML::Node root;
     try {
         root = YAML::Load(text);

@@ -35,18 +35,10 @@ __attribute__((noinline)) void classify_record_all(const bench::traffic& t,
 }
 
 int main(int argc, char** argv) {
-    int reps = 20;
+    const auto [reps, shared] = bench::parse_mix_options(argc, argv);
     bool record = false;
-    std::string shared = "../shared";
     for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "--record") {
-            record = true;
-        } else if (a == "--reps" && i + 1 < argc) {
-            reps = std::atoi(argv[++i]);
-        } else if (a == "--shared" && i + 1 < argc) {
-            shared = argv[++i];
-        }
+        record = record || std::string(argv[i]) == "--record";
     }
     const auto t = bench::load_mix(shared);
     pipelines::core_counters counters;

@@ -22,7 +22,9 @@
 #include <string>
 #include <vector>
 
+#include "engine_port.hpp"
 #include "mix.hpp"
+#include "reply_bench.hpp"
 #include "runtime.hpp"
 #include "test_eal.hpp"
 
@@ -44,19 +46,6 @@ ring_port make_port(const std::string& name) {
     p.tx = rte_ring_create((name + "_tx").c_str(), ring_size, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
     p.id = static_cast<std::uint16_t>(rte_eth_from_rings(name.c_str(), &p.rx, 1, &p.tx, 1, 0));
     return p;
-}
-
-engine::port_runtime runtime_port(const ring_port& p, const char* name, std::uint16_t peer) {
-    engine::port_runtime r;
-    r.id = p.id;
-    r.cfg.name = name;
-    r.cfg.device = name;
-    r.cfg.mode = engine::port_mode::inline_;
-    r.cfg.peer = "peer";
-    r.cfg.rx_descriptors = 1024;
-    r.cfg.tx_descriptors = 1024;
-    r.peer_id = peer;
-    return r;
 }
 
 void wire(const ring_port& from, const ring_port& to) {
@@ -122,19 +111,14 @@ double run_mpps(pipelines::lcore_conf& conf, const ring_port& a, const ring_port
 }  // namespace
 
 int main(int argc, char** argv) {
-    double seconds = 1.0;
-    int rounds = 3;
     std::string shared = "../shared";
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const std::string a = argv[i];
-        if (a == "--seconds") {
-            seconds = std::atof(argv[i + 1]);
-        } else if (a == "--rounds") {
-            rounds = std::atoi(argv[i + 1]);
-        } else if (a == "--shared") {
-            shared = argv[i + 1];
+    const auto opt = bench::parse_run_options(argc, argv, [&](const std::string& a, const char* v) {
+        if (a == "--shared") {
+            shared = v;
         }
-    }
+    });
+    const double seconds = opt.seconds;
+    const int rounds = opt.rounds;
     if (test::init_test_eal("ports-bench-forward", 512) < 0) {
         std::fprintf(stderr, "bench-forward: EAL init failed\n");
         return 1;
@@ -176,7 +160,8 @@ int main(int argc, char** argv) {
         engine::runtime rt;
         engine::engine_config cfg;
         cfg.rules_path = rules_file.string();
-        rt.start(cfg, {runtime_port(a, "bench_a", b.id), runtime_port(b, "bench_b", a.id)});
+        rt.start(cfg, {test::port_of(a.id, "bench_a", b.id, 1024),
+                       test::port_of(b.id, "bench_b", a.id, 1024)});
         std::filesystem::remove(rules_file);
         pipelines::lcore_conf& conf = rt.blocks()[0]->conf;
         conf.rx_count = 1;  // poll A only: B's RX ring stays empty, the wire feeds A

@@ -7,20 +7,17 @@
 //   bench-nts --mode forward|plain|nts|nts8 --packets N   (fixed work: callgrind)
 #include <openssl/rand.h>
 #include <rte_eal.h>
-#include <rte_eth_ring.h>
-#include <rte_ethdev.h>
-#include <rte_mbuf.h>
-#include <rte_ring.h>
+#include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "engine_port.hpp"
 #include "nts_request.hpp"
+#include "reply_bench.hpp"
 #include "runtime.hpp"
 #include "test_certs.hpp"
 #include "test_eal.hpp"
@@ -31,8 +28,7 @@ namespace ts = ports::nts::test_support;
 
 namespace {
 
-constexpr unsigned ring_size = 8192;
-constexpr std::size_t working_set = 2048;
+using bench::working_set;
 
 enum class mode { forward, plain, nts, nts8 };
 constexpr mode modes[] = {mode::forward, mode::plain, mode::nts, mode::nts8};
@@ -48,120 +44,48 @@ const char* name_of(mode m) {
     return "?";
 }
 
-struct bench {
-    rte_ring* rx = nullptr;
-    rte_ring* tx = nullptr;
-    rte_mempool* pool = nullptr;
-    std::vector<std::vector<std::uint8_t>> templates;
+// The working set of one mode; returns the size of its requests (frames).
+std::size_t load(bench::reply_bench& b, mode m, const nts::key_ring& ring) {
+    b.clear();
     std::size_t request_bytes = 0;
-
-    void wire() {
-        rte_mbuf* out[64];
-        const unsigned n = rte_ring_dequeue_burst(tx, reinterpret_cast<void**>(out), 64, nullptr);
-        for (unsigned i = 0; i < n; ++i) {
-            const auto& t = templates[out[i]->hash.usr];
-            std::memcpy(rte_pktmbuf_mtod(out[i], void*), t.data(), t.size());
-            out[i]->data_len = static_cast<std::uint16_t>(t.size());
-            out[i]->pkt_len = static_cast<std::uint32_t>(t.size());
+    for (std::size_t i = 0; i < working_set; ++i) {
+        std::vector<std::uint8_t> payload;
+        if (m == mode::nts || m == mode::nts8) {
+            // One NTS-KE session per client: its own C2S/S2C and a cookie under the
+            // engine's current master key.
+            nts::session_keys keys;
+            RAND_bytes(keys.c2s.data(), static_cast<int>(keys.c2s.size()));
+            RAND_bytes(keys.s2c.data(), static_cast<int>(keys.s2c.size()));
+            std::uint8_t nonce[16];
+            RAND_bytes(nonce, sizeof(nonce));
+            ts::request_options o;
+            o.transmit_ts = gen::ntp_timestamp(1700000000000000ULL + i);
+            o.cookie.resize(nts::cookie_length);
+            nts::make_cookie(*ring.current(), nonce, keys, o.cookie.data());
+            o.placeholders = m == mode::nts8 ? 7 : 0;
+            payload = ts::build_request(nts::aes_siv(keys.c2s), o).packet;
+        } else {
+            payload = gen::ntp_client_packet(4, gen::ntp_timestamp(1700000000000000ULL + i));
         }
-        if (n != 0) {
-            rte_ring_enqueue_burst(rx, reinterpret_cast<void**>(out), n, nullptr);
-        }
+        auto frame = gen::udp_frame(b.client(i), payload);
+        request_bytes = frame.size();
+        b.add(std::move(frame));
     }
-
-    void load(mode m, const nts::key_ring& ring, const rte_ether_addr& mac) {
-        rte_mbuf* tmp[64];
-        unsigned n = 0;
-        while ((n = rte_ring_dequeue_burst(rx, reinterpret_cast<void**>(tmp), 64, nullptr)) != 0 ||
-               (n = rte_ring_dequeue_burst(tx, reinterpret_cast<void**>(tmp), 64, nullptr)) != 0) {
-            rte_pktmbuf_free_bulk(tmp, n);
-        }
-        templates.clear();
-        for (std::size_t i = 0; i < working_set; ++i) {
-            gen::endpoint_options ep;
-            std::copy(std::begin(mac.addr_bytes), std::end(mac.addr_bytes), ep.dst_mac.begin());
-            ep.src_ip4 = {198, 18, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)};
-            ep.dst_ip4 = {192, 0, 2, 1};
-            ep.src_port = static_cast<std::uint16_t>(20000 + i);
-            std::vector<std::uint8_t> payload;
-            if (m == mode::nts || m == mode::nts8) {
-                // One NTS-KE session per client: its own C2S/S2C and a cookie under the
-                // engine's current master key.
-                nts::session_keys keys;
-                RAND_bytes(keys.c2s.data(), static_cast<int>(keys.c2s.size()));
-                RAND_bytes(keys.s2c.data(), static_cast<int>(keys.s2c.size()));
-                std::uint8_t nonce[16];
-                RAND_bytes(nonce, sizeof(nonce));
-                ts::request_options o;
-                o.transmit_ts = gen::ntp_timestamp(1700000000000000ULL + i);
-                o.cookie.resize(nts::cookie_length);
-                nts::make_cookie(*ring.current(), nonce, keys, o.cookie.data());
-                o.placeholders = m == mode::nts8 ? 7 : 0;
-                payload = ts::build_request(nts::aes_siv(keys.c2s), o).packet;
-            } else {
-                payload = gen::ntp_client_packet(4, gen::ntp_timestamp(1700000000000000ULL + i));
-            }
-            templates.push_back(gen::udp_frame(ep, payload));
-            request_bytes = templates.back().size();
-            rte_mbuf* mb = rte_pktmbuf_alloc(pool);
-            std::memcpy(rte_pktmbuf_append(mb, static_cast<std::uint16_t>(templates.back().size())),
-                        templates.back().data(), templates.back().size());
-            mb->hash.usr = static_cast<std::uint32_t>(i);
-            rte_ring_enqueue(rx, mb);
-        }
-    }
-};
-
-double run(bench& b, pipelines::lcore_conf& conf, mode m, double seconds, std::uint64_t packets) {
-    const pipelines::rx_queue_conf rx = conf.rx[0];
-    rte_mbuf* pkts[pipelines::burst_size];
-    std::uint64_t done = 0;
-    const auto start = std::chrono::steady_clock::now();
-    auto now = start;
-    while (packets != 0 ? done < packets : now - start < std::chrono::duration<double>(seconds)) {
-        for (int k = 0; k < 64; ++k) {
-            const std::uint16_t n = rte_eth_rx_burst(rx.port, rx.queue, pkts, pipelines::burst_size);
-            if (m == mode::forward) {
-                const std::uint16_t sent = rte_eth_tx_burst(rx.port, 0, pkts, n);
-                rte_pktmbuf_free_bulk(pkts + sent, n - sent);
-            } else {
-                pipelines::process_burst(conf, rx, pkts, n);
-            }
-            done += n;
-            b.wire();
-        }
-        now = std::chrono::steady_clock::now();
-    }
-    return static_cast<double>(done) / std::chrono::duration<double>(now - start).count() / 1e6;
+    return request_bytes;
 }
 
 std::uint64_t counter(engine::runtime& rt, pipelines::server_counter c) {
-    std::uint64_t sum = 0;
-    for (const auto* s : rt.service()->counters()) {
-        sum += s->load(static_cast<std::size_t>(c));
-    }
-    return sum;
+    return engine::sum_over_lcores(rt.service()->counters(), c);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    double seconds = 1.0;
-    int rounds = 3;
-    std::string only;
-    std::uint64_t packets = 0;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const std::string a = argv[i];
-        if (a == "--seconds") {
-            seconds = std::atof(argv[i + 1]);
-        } else if (a == "--rounds") {
-            rounds = std::atoi(argv[i + 1]);
-        } else if (a == "--mode") {
-            only = argv[i + 1];
-        } else if (a == "--packets") {
-            packets = std::strtoull(argv[i + 1], nullptr, 10);
-        }
-    }
+    const auto opt = bench::parse_run_options(argc, argv);
+    const double seconds = opt.seconds;
+    const int rounds = opt.rounds;
+    const std::string& only = opt.mode;
+    const std::uint64_t packets = opt.packets;
     const auto dir = std::filesystem::temp_directory_path() / ("pe-bench-nts-" + std::to_string(getpid()));
     test::test_certificates certs;
     try {
@@ -174,13 +98,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "bench-nts: EAL init failed\n");
         return 1;
     }
-    bench b;
-    b.pool = rte_pktmbuf_pool_create("bench_nts", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-    b.rx = rte_ring_create("bnts_rx", ring_size, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    b.tx = rte_ring_create("bnts_tx", ring_size, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    const auto port_id = static_cast<std::uint16_t>(rte_eth_from_rings("bnts", &b.rx, 1, &b.tx, 1, 0));
-    rte_ether_addr mac{};
-    rte_eth_macaddr_get(port_id, &mac);
+    bench::reply_bench b("bnts");
 
     engine::engine_config cfg;
     cfg.ntp.enabled = true;
@@ -190,12 +108,7 @@ int main(int argc, char** argv) {
     cfg.ntp.nts.certificate = certs.certificate;
     cfg.ntp.nts.key = certs.key;
     cfg.ntp.nts.ke_listen = {"127.0.0.1:0"};
-    engine::port_runtime port;
-    port.id = port_id;
-    port.cfg.name = "bnts";
-    port.cfg.device = "bnts";
-    port.cfg.rx_descriptors = 1024;
-    port.cfg.tx_descriptors = 1024;
+    const engine::port_runtime port = test::port_of(b.port(), "bnts", pipelines::no_peer, 1024);
     {
         engine::runtime rt;
         rt.start(cfg, {port});
@@ -208,9 +121,9 @@ int main(int argc, char** argv) {
                 if (!only.empty() && only != mode_names[i]) {
                     continue;
                 }
-                b.load(modes[i], ring, mac);
-                bytes[i] = b.request_bytes;
-                best[i] = std::max(best[i], run(b, conf, modes[i], seconds, packets));
+                bytes[i] = load(b, modes[i], ring);
+                best[i] = std::max(best[i],
+                                   b.run(conf, modes[i] == mode::forward, seconds, packets));
             }
         }
         const auto nts_replies = counter(rt, pipelines::server_counter::nts_replies);

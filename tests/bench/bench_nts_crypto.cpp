@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "nts_request.hpp"
+#include "openssl_allocations.hpp"
 #include "ports/nts/aes_siv.hpp"
 #include "ports/nts/keys.hpp"
 #include "ports/nts/server.hpp"
@@ -29,19 +30,7 @@ using namespace ports::nts;
 
 namespace {
 
-// OpenSSL's allocations, counted through CRYPTO_set_mem_functions (set before any other call).
-std::atomic<std::uint64_t> openssl_allocs{0};
-void* count_malloc(std::size_t n, const char*, int) {
-    openssl_allocs.fetch_add(1, std::memory_order_relaxed);
-    return std::malloc(n);
-}
-void* count_realloc(void* p, std::size_t n, const char*, int) {
-    openssl_allocs.fetch_add(1, std::memory_order_relaxed);
-    return std::realloc(p, n);
-}
-void count_free(void* p, const char*, int) {
-    std::free(p);
-}
+namespace openssl_allocations = ports::test::openssl_allocations;
 
 std::size_t iterations = 50000;
 int trials = 7;
@@ -148,7 +137,6 @@ class openssl_siv {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CRYPTO_set_mem_functions(count_malloc, count_realloc, count_free);
     for (int i = 1; i + 1 < argc; ++i) {
         if (std::strcmp(argv[i], "--iterations") == 0) {
             iterations = std::strtoull(argv[++i], nullptr, 10);
@@ -187,19 +175,19 @@ int main(int argc, char** argv) {
 
     // Allocations per OpenSSL re-key (the claim behind our own code).
     {
-        const std::uint64_t a0 = openssl_allocs.load();
+        const std::uint64_t a0 = openssl_allocations::count.load();
         for (int i = 0; i < 1000; ++i) {
             ssl.set_key(i % 2 ? c2s.data() : s2c.data());
         }
         std::printf("openssl allocations per re-key: %.2f (own: 0)\n",
-                    double(openssl_allocs.load() - a0) / 1000.0);
+                    double(openssl_allocations::count.load() - a0) / 1000.0);
         std::uint8_t o[16 + 68];
-        const std::uint64_t a1 = openssl_allocs.load();
+        const std::uint64_t a1 = openssl_allocations::count.load();
         for (int i = 0; i < 1000; ++i) {
             ssl.seal(master.data(), cookie_ad, nonce, cookie_pt, o);
         }
         std::printf("openssl allocations per re-key + seal: %.2f (own: 0)\n",
-                    double(openssl_allocs.load() - a1) / 1000.0);
+                    double(openssl_allocations::count.load() - a1) / 1000.0);
     }
 
     row("key setup (set_key)", measure([&](std::size_t i) {

@@ -32,7 +32,7 @@
 
 #include "ports/nts/keys.hpp"
 #include "ports/nts_ke/client.hpp"
-#include "ports/nts_ke/server.hpp"
+#include "ports/nts_ke/ke_server.hpp"
 #include "test_certs.hpp"
 
 using namespace ports;

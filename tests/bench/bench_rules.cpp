@@ -229,16 +229,7 @@ void compile_table() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    int reps = 20;
-    std::string shared = "../shared";
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const std::string a = argv[i];
-        if (a == "--reps") {
-            reps = std::atoi(argv[i + 1]);
-        } else if (a == "--shared") {
-            shared = argv[i + 1];
-        }
-    }
+    const auto [reps, shared] = bench::parse_mix_options(argc, argv);
     const auto t = bench::load_mix(shared);
     std::printf("traffic: %s; %d reps per figure\n", t.source.c_str(), reps);
     mix_table(t, reps, false);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -13,6 +14,25 @@
 #include "trafficgen.hpp"
 
 namespace ports::bench {
+
+// The mix benchmarks' command line: --reps N (default 20), --shared DIR (default ../shared).
+struct mix_options {
+    int reps = 20;
+    std::string shared = "../shared";
+};
+
+inline mix_options parse_mix_options(int argc, char** argv) {
+    mix_options o;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const std::string a = argv[i];
+        if (a == "--reps") {
+            o.reps = std::atoi(argv[i + 1]);
+        } else if (a == "--shared") {
+            o.shared = argv[i + 1];
+        }
+    }
+    return o;
+}
 
 struct traffic {
     std::vector<std::vector<std::uint8_t>> frames;

@@ -30,6 +30,8 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 from common import read_text, wait_for  # noqa: E402
 
+import netns
+
 PID = os.getpid()
 CLI_NS, SRV_NS = f"pe-bcli-{PID}", f"pe-bsrv-{PID}"
 E_ENG, E_CLI = f"pe-be{PID}", f"pe-bc{PID}"
@@ -86,10 +88,7 @@ print(sent, answered, elapsed, lost_windows,
 
 
 def sh(*cmd, check=True):
-    p = subprocess.run(list(cmd), capture_output=True, text=True)
-    if check and p.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)}: {p.stderr.strip()}")
-    return p
+    return netns.sh(*cmd, check=check, timeout=None)  # the client runs as long as it is told
 
 
 def setup():

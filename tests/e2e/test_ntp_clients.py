@@ -27,19 +27,18 @@ import json
 import os
 import re
 import shutil
-import signal
 import struct
-import subprocess
 import sys
 import tempfile
 import unittest
 
-# The poll helper and the exit status all the python tests share (tests/integration/common.py).
+import netns
+# The poll helper all the python tests share (tests/integration/common.py).
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from common import exit_status, wait_for  # noqa: E402
+from common import wait_for  # noqa: E402,F401
 
 ENGINE = KEYS = None
-SKIP = 77
+SKIP = netns.SKIP
 PID = os.getpid()
 NS = f"pe-cli-{PID}"
 ENGINE_IF = f"pe-e{PID}"
@@ -53,28 +52,12 @@ CHRONY_LINE = re.compile(r"System clock wrong by (-?\d+\.\d+) seconds")
 MAX_OFFSET_S = 0.5  # the engine's clock is this host's clock: anything near zero
 
 
-CHILD = None  # the client command now running, for the signal handler to end
-
-
 def sh(*cmd, check=True, timeout=30):
-    global CHILD
-    with subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True) as CHILD:
-        try:
-            out, err = CHILD.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            CHILD.kill()
-            out, err = CHILD.communicate()
-            err += f"\n(killed after {timeout} s)"
-        p = subprocess.CompletedProcess(cmd, CHILD.returncode, out, err)
-    CHILD = None
-    if check and p.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)}: exit {p.returncode}: {p.stderr.strip()}")
-    return p
+    return netns.sh(*cmd, check=check, timeout=timeout)
 
 
 def in_ns(*cmd, timeout=30):
-    return sh("ip", "netns", "exec", NS, *cmd, check=False, timeout=timeout)
+    return netns.in_ns(NS, *cmd, timeout=timeout)
 
 
 def udp_counters():
@@ -142,15 +125,12 @@ class NtpClients(unittest.TestCase):
                     "ports:\n"
                     "  - name: p0\n"
                     f"    device: \"net_af_packet0,iface={ENGINE_IF}\"\n")
-        cls.log_path = os.path.join(cls.tmp, "engine.log")
-        cls.log = open(cls.log_path, "w")
-        cls.engine = subprocess.Popen(
+        cls.engine = netns.Engine(
             [ENGINE, "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--file-prefix",
              f"pe-e2e-{PID}", "-l", "0", "--", "--config", cfg, "--stats-json", cls.stats],
-            stdout=cls.log, stderr=subprocess.STDOUT)
-        if not wait_for(lambda: "lcore 0:" in cls.engine_log(), 20, proc=cls.engine):
-            raise RuntimeError("the engine did not start:\n" + cls.engine_log())
-        m = re.search(r"NTP service MAC ([0-9a-f:]{17})", cls.engine_log())
+            os.path.join(cls.tmp, "engine.log"))
+        cls.engine.wait_for("lcore 0:", timeout_s=20)
+        m = re.search(r"NTP service MAC ([0-9a-f:]{17})", cls.engine.log())
         cls.engine_mac = m.group(1) if m else None
         cls.keys_ntpsec = KEYS
         # chrony's key file syntax: ID TYPE HEX:... / ASCII:...; AES is AES128.
@@ -167,29 +147,13 @@ class NtpClients(unittest.TestCase):
             f.write(f"1 SHA1 HEX:{WRONG_SHA1}\n")
 
     @classmethod
-    def engine_log(cls):
-        with open(cls.log_path) as f:
-            return f.read()
-
-    @classmethod
     def stop_engine(cls):
-        if cls.engine is None:
-            return None
-        if cls.engine.poll() is None:
-            cls.engine.send_signal(signal.SIGTERM)
-            try:
-                cls.engine.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                cls.engine.kill()
-                cls.engine.wait()
-        return cls.engine.returncode
+        return cls.engine.stop(timeout_s=15) if cls.engine is not None else None
 
     @classmethod
     def tearDownClass(cls):
         try:
             cls.stop_engine()
-            if getattr(cls, "log", None):
-                cls.log.close()
         finally:
             teardown_topology()
             shutil.rmtree(cls.tmp, ignore_errors=True)
@@ -386,7 +350,7 @@ class NtpClients(unittest.TestCase):
 
     def test_zz_engine_stops_cleanly_and_counts_what_the_clients_sent(self):
         rc = self.stop_engine()
-        log = self.engine_log()
+        log = self.engine.log()
         self.assertEqual(rc, 0, log)
         self.assertIn("stopped cleanly", log)
         with open(self.stats) as f:
@@ -424,44 +388,20 @@ def main():
         print(__doc__)
         return 2
     ENGINE, KEYS = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    if os.geteuid() != 0:
-        print("SKIP: needs root (network namespaces, veth, af_packet)")
-        return SKIP
-    if not shutil.which("ip") or sh("ip", "netns", "list", check=False).returncode != 0:
-        print("SKIP: `ip netns` is unavailable")
-        return SKIP
-    probe = f"pe-probe-{PID}"
-    if sh("ip", "netns", "add", probe, check=False).returncode != 0:
-        print("SKIP: cannot create a network namespace here")
-        return SKIP
-    sh("ip", "netns", "del", probe, check=False)
-    if not shutil.which("ntpdig") and not shutil.which("chronyd"):
-        print("SKIP: neither ntpdig (ntpsec-ntpdig) nor chronyd (chrony) is installed")
+    why = netns.why_not_here()
+    if why is None and not shutil.which("ntpdig") and not shutil.which("chronyd"):
+        why = "neither ntpdig (ntpsec-ntpdig) nor chronyd (chrony) is installed"
+    if why is not None:
+        print(f"SKIP: {why}")
         return SKIP
 
-    # meson's timeout (or ^C) stops the run: clean up at once and leave (unittest would catch a
-    # SystemExit raised inside a test and carry on).
-    def on_term(signum, _frame):
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            if CHILD is not None and CHILD.poll() is None:
-                CHILD.kill()
-            if NtpClients.engine is not None:
-                NtpClients.stop_engine()
-            teardown_topology()
-            if getattr(NtpClients, "tmp", None):
-                shutil.rmtree(NtpClients.tmp, ignore_errors=True)
-        finally:
-            print(f"\nstopped by signal {signum}; cleaned up", file=sys.stderr, flush=True)
-            os._exit(128 + signum)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
-    try:
-        prog = unittest.main(argv=[sys.argv[0], "-v"] + sys.argv[3:], exit=False)
-    finally:
-        teardown_topology()  # again, in case setUpClass failed half way
-    return exit_status(prog.result)  # 77 when every case skipped (e.g. no client installed)
+    def on_signal():
+        if NtpClients.engine is not None:
+            NtpClients.stop_engine()
+        teardown_topology()
+        if getattr(NtpClients, "tmp", None):
+            shutil.rmtree(NtpClients.tmp, ignore_errors=True)
+    return netns.run_tests(sys.argv[3:], on_signal, teardown_topology)
 
 
 if __name__ == "__main__":

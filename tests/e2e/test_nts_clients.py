@@ -27,18 +27,18 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
-# The poll helper and the exit status all the python tests share (tests/integration/common.py).
+import netns
+# The poll helper all the python tests share (tests/integration/common.py).
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from common import exit_status, wait_for  # noqa: E402
+from common import wait_for  # noqa: E402,F401
 
 ENGINE = NTS_CLIENT = SHARED = None
-SKIP = 77
+SKIP = netns.SKIP
 PID = os.getpid()
 SRV_NS, CLI_NS = f"pe-nsrv-{PID}", f"pe-ncli-{PID}"
 SRV_IF, CLI_IF = f"pe-s{PID}", f"pe-c{PID}"
@@ -49,28 +49,11 @@ MAX_OFFSET_S = 0.5  # the engine's clock is this host's clock
 KEY1 = ("1a2b3c4d", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
 KEY2 = ("5e6f7a8b", "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100")
 
-CHILD = None
-
-
-def sh(*cmd, check=True, timeout=60, cwd=None):
-    global CHILD
-    with subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          cwd=cwd) as CHILD:
-        try:
-            out, err = CHILD.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            CHILD.kill()
-            out, err = CHILD.communicate()
-            err += f"\n(killed after {timeout} s)"
-        p = subprocess.CompletedProcess(cmd, CHILD.returncode, out, err)
-    CHILD = None
-    if check and p.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)}: exit {p.returncode}: {p.stderr.strip()}")
-    return p
+sh = netns.sh
 
 
 def in_cli(*cmd, timeout=60):
-    return sh("ip", "netns", "exec", CLI_NS, *cmd, check=False, timeout=timeout)
+    return netns.in_ns(CLI_NS, *cmd, timeout=timeout)
 
 
 def setup_topology():
@@ -172,41 +155,21 @@ class NtsClients(unittest.TestCase):
                     "ports:\n"
                     "  - name: p0\n"
                     f"    device: \"net_af_packet0,iface={SRV_IF}\"\n")
-        cls.log_path = os.path.join(cls.tmp, "engine.log")
-        cls.log = open(cls.log_path, "w")
-        cls.engine = subprocess.Popen(
+        cls.engine = netns.Engine(
             ["ip", "netns", "exec", SRV_NS, ENGINE, "--no-huge", "-m", "256", "--no-pci",
              "--no-shconf", "--file-prefix", f"pe-nts-{PID}", "-l", "0", "--", "--config", cfg,
              "--stats-json", cls.stats],
-            stdout=cls.log, stderr=subprocess.STDOUT)
-        if not wait_for(lambda: "NTS-KE (TLS 1.3" in cls.engine_log() and
-                        "lcore 0:" in cls.engine_log(), 30, proc=cls.engine):
-            raise RuntimeError("the engine did not start:\n" + cls.engine_log())
-
-    @classmethod
-    def engine_log(cls):
-        with open(cls.log_path) as f:
-            return f.read()
+            os.path.join(cls.tmp, "engine.log"))
+        cls.engine.wait_for("NTS-KE (TLS 1.3", "lcore 0:", timeout_s=30)
 
     @classmethod
     def stop_engine(cls):
-        if cls.engine is None:
-            return None
-        if cls.engine.poll() is None:
-            cls.engine.send_signal(signal.SIGTERM)
-            try:
-                cls.engine.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                cls.engine.kill()
-                cls.engine.wait()
-        return cls.engine.returncode
+        return cls.engine.stop(timeout_s=20) if cls.engine is not None else None
 
     @classmethod
     def tearDownClass(cls):
         try:
             cls.stop_engine()
-            if getattr(cls, "log", None):
-                cls.log.close()
         finally:
             teardown_topology()
             if os.environ.get("PE_KEEP_TMP") is None:
@@ -233,7 +196,7 @@ class NtsClients(unittest.TestCase):
                       timeout=timeout_s + 15)
 
     def assert_chrony_offset(self, p):
-        self.assertEqual(p.returncode, 0, p.stderr + "\n" + self.engine_log()[-3000:])
+        self.assertEqual(p.returncode, 0, p.stderr + "\n" + self.engine.log()[-3000:])
         m = CHRONY_LINE.search(p.stderr)
         self.assertIsNotNone(m, p.stderr)
         self.assertLess(abs(float(m.group(1))), MAX_OFFSET_S)
@@ -284,10 +247,11 @@ class NtsClients(unittest.TestCase):
         self.assertTrue(before and all(c.startswith(KEY1[0]) for c in before), before)
         # The fleet's key file gains a new current key; the engine takes it on SIGHUP.
         write_key_file(self.key_file, [KEY1, KEY2])
-        mark = self.engine_log().count("SIGHUP: nts:")
-        self.engine.send_signal(signal.SIGHUP)  # `ip netns exec` execs the engine: same pid
-        wait_for(lambda: self.engine_log().count("SIGHUP: nts:") > mark, 10)
-        self.assertIn(KEY2[0], self.engine_log().split("SIGHUP: nts:")[-1])
+        mark = self.engine.log().count("SIGHUP: nts:")
+        # `ip netns exec` execs the engine: the same pid.
+        self.engine.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: self.engine.log().count("SIGHUP: nts:") > mark, 10)
+        self.assertIn(KEY2[0], self.engine.log().split("SIGHUP: nts:")[-1])
         p, replies, _ = self.nts_client(SERVICE4, "--load", jar, "--requests", "1")
         self.assertEqual([r["outcome"] for r in replies], ["reply"], p.stdout + p.stderr)
         NtsClients.sent["nts_replies"] += 1
@@ -309,7 +273,7 @@ class NtsClients(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         # The first line is C2S_HEX,COOKIE_HEX; the summary follows.
         keys = next(l for l in p.stdout.splitlines() if re.fullmatch(r"[0-9a-f]+,[0-9a-f]+", l))
-        mac = re.search(r"NTP service MAC ([0-9a-f:]{17})", self.engine_log()).group(1)
+        mac = re.search(r"NTP service MAC ([0-9a-f:]{17})", self.engine.log()).group(1)
         # ntpperf reads the replies with libpcap; the kernel must not answer them itself.
         in_cli("iptables", "-t", "raw", "-A", "PREROUTING", "-p", "udp", "-d", "198.18.0.0/15",
                "-j", "DROP")
@@ -327,7 +291,7 @@ class NtsClients(unittest.TestCase):
     # ---- counters ----
 
     def test_zz_engine_stops_cleanly_and_counts(self):
-        self.assertEqual(self.stop_engine(), 0, self.engine_log()[-3000:])
+        self.assertEqual(self.stop_engine(), 0, self.engine.log()[-3000:])
         with open(self.stats) as f:
             doc = json.load(f)
         s = doc["ntp_server"]
@@ -350,40 +314,18 @@ def main():
         print(__doc__)
         return 2
     ENGINE, NTS_CLIENT, SHARED = (os.path.abspath(a) for a in sys.argv[1:4])
-    if os.geteuid() != 0:
-        print("SKIP: needs root (network namespaces, veth, af_packet, TAP)")
-        return SKIP
-    for tool in ("ip", "iptables", "openssl", "chronyd", "ethtool"):
-        if not shutil.which(tool):
-            print(f"SKIP: {tool} is not installed")
-            return SKIP
-    probe = f"pe-probe-{PID}"
-    if sh("ip", "netns", "add", probe, check=False).returncode != 0:
-        print("SKIP: cannot create a network namespace here")
-        return SKIP
-    sh("ip", "netns", "del", probe, check=False)
-    if not os.path.exists("/dev/net/tun"):
-        print("SKIP: no /dev/net/tun (the exception path's TAP)")
+    why = netns.why_not_here(("ip", "iptables", "openssl", "chronyd", "ethtool"))
+    if why is None and not os.path.exists("/dev/net/tun"):
+        why = "no /dev/net/tun (the exception path's TAP)"
+    if why is not None:
+        print(f"SKIP: {why}")
         return SKIP
 
-    def on_term(signum, _frame):
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            if CHILD is not None and CHILD.poll() is None:
-                CHILD.kill()
-            if NtsClients.engine is not None:
-                NtsClients.stop_engine()
-            teardown_topology()
-        finally:
-            os._exit(128 + signum)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
-    try:
-        prog = unittest.main(argv=[sys.argv[0], "-v"] + sys.argv[4:], exit=False)
-    finally:
+    def on_signal():
+        if NtsClients.engine is not None:
+            NtsClients.stop_engine()
         teardown_topology()
-    return exit_status(prog.result)  # 77 when every case skipped
+    return netns.run_tests(sys.argv[4:], on_signal, teardown_topology)
 
 
 if __name__ == "__main__":

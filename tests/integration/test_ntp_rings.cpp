@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "eal_environment.hpp"
+#include "engine_port.hpp"
 #include "fates.hpp"
 #include "runtime.hpp"
 #include "trafficgen.hpp"
@@ -34,12 +35,8 @@ std::size_t resident_kib() {
     return 0;
 }
 
-std::uint64_t server(const engine::runtime& rt, pipelines::server_counter c) {
-    std::uint64_t sum = 0;
-    for (const auto* s : const_cast<engine::runtime&>(rt).service()->counters()) {
-        sum += s->load(static_cast<std::size_t>(c));
-    }
-    return sum;
+std::uint64_t server(engine::runtime& rt, pipelines::server_counter c) {
+    return engine::sum_over_lcores(rt.service()->counters(), c);
 }
 
 }  // namespace
@@ -58,12 +55,7 @@ TEST(NtpRings, FloodOfDistinctSpoofedSourcesKeepsMemoryFixedAndServesTheRealClie
                          *engine::parse_ip_address("2001:db8::1")};
     cfg.ntp.assume_synchronized = true;
     cfg.ntp.ratelimit = {true, 3, 8, 2, false};
-    engine::port_runtime port;
-    port.id = static_cast<std::uint16_t>(id);
-    port.cfg.name = "ntp0";
-    port.cfg.device = "ntp0";
-    port.cfg.rx_descriptors = 512;
-    port.cfg.tx_descriptors = 512;
+    const engine::port_runtime port = test::port_of(static_cast<std::uint16_t>(id), "ntp0");
     engine::runtime rt;
     rt.start(cfg, {port});
     pipelines::lcore_conf& conf = rt.blocks()[0]->conf;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "eal_environment.hpp"
+#include "engine_port.hpp"
 #include "fates.hpp"
 #include "nts_request.hpp"
 #include "poll.hpp"
@@ -39,11 +40,7 @@ constexpr char key1[] = "1a2b3c4d 00112233445566778899aabbccddeeff00112233445566
 constexpr char key2[] = "5e6f7a8b ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
 
 std::uint64_t server(engine::runtime& rt, pipelines::server_counter c) {
-    std::uint64_t sum = 0;
-    for (const auto* s : rt.service()->counters()) {
-        sum += s->load(static_cast<std::size_t>(c));
-    }
-    return sum;
+    return engine::sum_over_lcores(rt.service()->counters(), c);
 }
 
 void write_keys(const std::string& path, std::initializer_list<const char*> lines) {
@@ -129,14 +126,8 @@ TEST_F(NtsRings, EveryRequestIsAnsweredAcrossKeyChangesUnderTraffic) {
     test::ring_port port("nts0");
     rte_ether_addr mac{};
     rte_eth_macaddr_get(port.id, &mac);
-    engine::port_runtime p;
-    p.id = port.id;
-    p.cfg.name = "nts0";
-    p.cfg.device = "nts0";
-    p.cfg.rx_descriptors = 512;
-    p.cfg.tx_descriptors = 512;
     engine::runtime rt;
-    rt.start(config(port.id), {p});
+    rt.start(config(port.id), {test::port_of(port.id, "nts0")});
     ASSERT_NE(rt.nts(), nullptr);
     pipelines::lcore_conf& conf = rt.blocks()[0]->conf;
     const nts::key_ring first = rt.nts()->keys().read();
@@ -265,12 +256,8 @@ TEST_F(NtsRings, TamperedRequestsAreCountedAndNeverAnswered) {
     test::ring_port port("nts1");
     rte_ether_addr mac{};
     rte_eth_macaddr_get(port.id, &mac);
-    engine::port_runtime p;
-    p.id = port.id;
-    p.cfg.name = "nts1";
-    p.cfg.device = "nts1";
     engine::runtime rt;
-    rt.start(config(port.id), {p});
+    rt.start(config(port.id), {test::port_of(port.id, "nts1", pipelines::no_peer, 1024)});
     pipelines::lcore_conf& conf = rt.blocks()[0]->conf;
     auto all = make_sessions(rt.nts()->keys().read(), mac);
     std::size_t tampered = 0;

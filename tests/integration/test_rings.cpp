@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "eal_environment.hpp"
+#include "engine_port.hpp"
 #include "poll.hpp"
 #include "ring_port.hpp"
 #include "runtime.hpp"
@@ -25,6 +26,7 @@ namespace {
 
 using test::eal_environment;
 
+using test::port_of;
 using test::ring_port;
 
 void inject(const ring_port& port, const std::vector<gen::frame>& frames) {
@@ -36,22 +38,6 @@ void inject(const ring_port& port, const std::vector<gen::frame>& frames) {
         std::memcpy(dst, f.bytes.data(), f.bytes.size());
         ASSERT_EQ(rte_ring_enqueue(port.rx, m), 0);
     }
-}
-
-engine::port_runtime port_of(const ring_port& p, const std::string& name,
-                             std::uint16_t peer = pipelines::no_peer) {
-    engine::port_runtime r;
-    r.id = p.id;
-    r.cfg.name = name;
-    r.cfg.device = name;
-    r.cfg.rx_descriptors = 512;
-    r.cfg.tx_descriptors = 512;
-    r.peer_id = peer;
-    if (peer != pipelines::no_peer) {
-        r.cfg.mode = engine::port_mode::inline_;
-        r.cfg.peer = "port " + std::to_string(peer);
-    }
-    return r;
 }
 
 // Runs the workers until every injected frame was received (or 10 s pass).
@@ -93,7 +79,7 @@ TEST(Rings, MonitorModeClassifiesAndFreesEveryFrame) {
     inject(wire, frames);
 
     engine::runtime rt;
-    rt.start({}, {port_of(wire, "mon0")});
+    rt.start({}, {port_of(wire.id, "mon0")});
     run_until_received(rt, frames.size());
 
     const auto s = engine::snapshot_of(rt.counters());
@@ -113,7 +99,7 @@ TEST(Rings, InlineModeForwardsEveryFrameUnchangedInOrder) {
 
     engine::runtime rt;
     engine::engine_config cfg;
-    rt.start(cfg, {port_of(a, "in0", b.id), port_of(b, "in1", a.id)});
+    rt.start(cfg, {port_of(a.id, "in0", b.id), port_of(b.id, "in1", a.id)});
     run_until_received(rt, frames.size());
 
     const auto s = engine::snapshot_of(rt.counters());

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "eal_environment.hpp"
+#include "engine_port.hpp"
 #include "poll.hpp"
 #include "ring_port.hpp"
 #include "runtime.hpp"
@@ -34,20 +35,8 @@ namespace {
 
 using test::eal_environment;
 
+using test::port_of;
 using test::ring_port;
-
-engine::port_runtime port_of(const ring_port& p, const std::string& name, std::uint16_t peer) {
-    engine::port_runtime r;
-    r.id = p.id;
-    r.cfg.name = name;
-    r.cfg.device = name;
-    r.cfg.rx_descriptors = 512;
-    r.cfg.tx_descriptors = 512;
-    r.peer_id = peer;
-    r.cfg.mode = engine::port_mode::inline_;
-    r.cfg.peer = "port " + std::to_string(peer);
-    return r;
-}
 
 // Set A and set B share snmp-public (count) and ntp-monlist (drop) under the same ids, with
 // different names and patterns that select the same frames; each has its own rule on the
@@ -199,7 +188,7 @@ TEST(RulesReload, HundredReloadsUnderLoadLoseNothing) {
     engine::runtime rt;
     engine::engine_config cfg;
     cfg.rules_path = path_a;
-    rt.start(cfg, {port_of(a, "rl0", b.id), port_of(b, "rl1", a.id)});
+    rt.start(cfg, {port_of(a.id, "rl0", b.id), port_of(b.id, "rl1", a.id)});
     engine::rules_runtime& rules = *rt.rules();
     const auto first = rules.current_set();
     ASSERT_NE(first, nullptr);

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "nts_request.hpp"
+#include "ports/common/text.hpp"
 #include "ports/nts/aes_siv.hpp"
 #include "ports/nts/keys.hpp"
 #include "ports/nts_ke/client.hpp"
@@ -111,13 +112,9 @@ std::optional<bytes> from_hex(const std::string& s) {
     if (s.size() % 2 != 0) {
         return std::nullopt;
     }
-    bytes out;
-    for (std::size_t i = 0; i < s.size(); i += 2) {
-        unsigned v = 0;
-        if (std::sscanf(s.c_str() + i, "%2x", &v) != 1) {
-            return std::nullopt;
-        }
-        out.push_back(static_cast<std::uint8_t>(v));
+    bytes out(s.size() / 2);
+    if (ports::text::decode_hex(s, out) != std::string_view::npos) {
+        return std::nullopt;
     }
     return out;
 }

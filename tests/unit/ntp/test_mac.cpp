@@ -1,37 +1,19 @@
 // NTP MACs (RFC 5905 legacy MD5/SHA-1, RFC 8573 AES-128-CMAC) against digests computed with the
 // openssl command line, not with the code under test.
 #include <gtest/gtest.h>
-#include <openssl/crypto.h>
 
-#include <atomic>
-#include <cstdlib>
 #include <vector>
 
-#include "ports/ntp/keys.hpp"
+#include "openssl_allocations.hpp"
 #include "ports/ntp/mac.hpp"
+#include "ports/ntp/symmetric_keys.hpp"
 
 namespace {
 
 using namespace ports::ntp;
 using bytes = std::vector<std::uint8_t>;
 
-// OpenSSL's allocations, counted from before its first one (static initialisation of this
-// test program), so that the per-packet calls can be shown not to allocate.
-std::atomic<long> openssl_allocations{0};
-
-void* counting_malloc(std::size_t n, const char*, int) {
-    openssl_allocations.fetch_add(1, std::memory_order_relaxed);
-    return std::malloc(n);
-}
-void* counting_realloc(void* p, std::size_t n, const char*, int) {
-    openssl_allocations.fetch_add(1, std::memory_order_relaxed);
-    return std::realloc(p, n);
-}
-void counting_free(void* p, const char*, int) {
-    std::free(p);
-}
-const bool counting_installed =
-    CRYPTO_set_mem_functions(counting_malloc, counting_realloc, counting_free) == 1;
+namespace openssl_allocations = ports::test::openssl_allocations;
 
 bytes hex(std::string_view h) {
     bytes out;
@@ -173,7 +155,7 @@ TEST(NtpMac, MoveKeepsContexts) {
 // The per-packet promise: once the engine is built and warm, sign/verify with table keys make
 // no allocation inside OpenSSL.
 TEST(NtpMac, NoAllocationPerPacket) {
-    if (!counting_installed) {
+    if (!openssl_allocations::installed) {
         GTEST_SKIP() << "OpenSSL allocated before the counting hooks could be installed";
     }
     const key_table keys = test_keys();
@@ -182,7 +164,7 @@ TEST(NtpMac, NoAllocationPerPacket) {
     for (const key& k : keys.keys()) {
         ASSERT_EQ(e.sign(k, packet, out), digest_length(k.type));
     }
-    const long before = openssl_allocations.load();
+    const std::uint64_t before = openssl_allocations::count.load();
     for (int i = 0; i < 100; ++i) {
         for (const key& k : keys.keys()) {
             ASSERT_EQ(e.sign(k, packet, out), digest_length(k.type));
@@ -191,7 +173,7 @@ TEST(NtpMac, NoAllocationPerPacket) {
         EXPECT_TRUE(e.verify(*keys.find(2), packet, sha1_digest));
         EXPECT_TRUE(e.verify(*keys.find(3), packet, cmac_digest));
     }
-    EXPECT_EQ(openssl_allocations.load() - before, 0);
+    EXPECT_EQ(openssl_allocations::count.load() - before, 0u);
 }
 
 }  // namespace

@@ -30,7 +30,7 @@
 #include "poll.hpp"
 #include "ports/nts/keys.hpp"
 #include "ports/nts_ke/client.hpp"
-#include "ports/nts_ke/server.hpp"
+#include "ports/nts_ke/ke_server.hpp"
 #include "ports/parsers/nts_ke.hpp"
 #include "test_certs.hpp"
 

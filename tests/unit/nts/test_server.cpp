@@ -1,7 +1,6 @@
 // The fast path's NTS reply: a real key ring and real cookies, requests built as a client
 // builds them (tests/support/nts_request.hpp), replies checked as a client checks them.
 #include <gtest/gtest.h>
-#include <openssl/crypto.h>
 
 #include <algorithm>
 #include <atomic>
@@ -10,6 +9,7 @@
 #include <vector>
 
 #include "../../support/nts_request.hpp"
+#include "openssl_allocations.hpp"
 #include "ports/nts/keys.hpp"
 #include "ports/nts/server.hpp"
 
@@ -43,22 +43,9 @@ using namespace ports;
 using namespace ports::nts;
 using namespace ports::nts::test_support;
 
-// OpenSSL's own allocations too (test_mac.cpp's way): installed before OpenSSL's first one,
-// or not at all (then that half of the check is skipped).
-std::atomic<long> openssl_allocations{0};
-void* counting_malloc(std::size_t n, const char*, int) {
-    openssl_allocations.fetch_add(1, std::memory_order_relaxed);
-    return std::malloc(n);
-}
-void* counting_realloc(void* p, std::size_t n, const char*, int) {
-    openssl_allocations.fetch_add(1, std::memory_order_relaxed);
-    return std::realloc(p, n);
-}
-void counting_free(void* p, const char*, int) {
-    std::free(p);
-}
-const bool openssl_counting =
-    CRYPTO_set_mem_functions(counting_malloc, counting_realloc, counting_free) == 1;
+// OpenSSL's own allocations too: counted when the hooks went in before OpenSSL's first one,
+// else that half of the check is skipped.
+namespace openssl_allocations = ports::test::openssl_allocations;
 
 constexpr std::uint64_t request_tx = 0xE9A1B2C3D4E5F607ull;
 constexpr std::size_t buffer_capacity = 2048;
@@ -433,7 +420,7 @@ TEST_F(NtsServer, NoAllocationPerPacket) {
         views.push_back(p.parse());
     }
     const long heap_before = heap_allocations.load();
-    const long openssl_before = openssl_allocations.load();
+    const std::uint64_t openssl_before = openssl_allocations::count.load();
     int replies = 0;
     for (std::size_t i = 0; i < packets.size(); ++i) {
         const auto v = parsers::parse_nts_request(
@@ -449,8 +436,8 @@ TEST_F(NtsServer, NoAllocationPerPacket) {
         }
     }
     EXPECT_EQ(heap_allocations.load() - heap_before, 0);
-    if (openssl_counting) {
-        EXPECT_EQ(openssl_allocations.load() - openssl_before, 0);
+    if (openssl_allocations::installed) {
+        EXPECT_EQ(openssl_allocations::count.load() - openssl_before, 0u);
     }
     EXPECT_EQ(replies, 16);
 }

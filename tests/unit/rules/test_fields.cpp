@@ -7,7 +7,7 @@
 
 #include "ports/pipelines/classify.hpp"
 #include "ports/rules/fields.hpp"
-#include "rules_frames.hpp"
+#include "capture_frames.hpp"
 #include "trafficgen.hpp"
 
 using namespace ports;
@@ -41,7 +41,7 @@ bool inside(parsers::byte_span inner, parsers::byte_span outer) {
 }
 
 TEST(Fields, NtpMonlistFromCapture) {
-    const auto v = extract(rules_capture::ntp_monlist_frame, traffic_class::ntp);
+    const auto v = extract(capture::ntp_monlist_frame, traffic_class::ntp);
     ASSERT_TRUE(v.has(field::ntp_mode));
     EXPECT_EQ(v.number_of(field::ntp_mode), 7u);
     EXPECT_EQ(v.number_of(field::ntp_version), 2u);
@@ -50,25 +50,25 @@ TEST(Fields, NtpMonlistFromCapture) {
     ASSERT_TRUE(v.has(field::payload));
     // The payload is the UDP payload: its first octet is the NTP LI/VN/mode octet.
     EXPECT_EQ(v.text_of(field::payload)[0] & 0x07, 7);
-    EXPECT_TRUE(inside(v.text_of(field::payload), span_of(rules_capture::ntp_monlist_frame)));
+    EXPECT_TRUE(inside(v.text_of(field::payload), span_of(capture::ntp_monlist_frame)));
     EXPECT_FALSE(v.has(field::snmp_community));
 }
 
 TEST(Fields, NtpMode7OtherRequestCode) {
-    const auto v = extract(rules_capture::ntp_mode7_other_frame, traffic_class::ntp);
+    const auto v = extract(capture::ntp_mode7_other_frame, traffic_class::ntp);
     EXPECT_EQ(v.number_of(field::ntp_mode), 7u);
     EXPECT_EQ(v.number_of(field::ntp_request_code), 28u);
 }
 
 TEST(Fields, NtpControlHasNoRequestCode) {
-    const auto v = extract(rules_capture::ntp_control_frame, traffic_class::ntp);
+    const auto v = extract(capture::ntp_control_frame, traffic_class::ntp);
     EXPECT_EQ(v.number_of(field::ntp_mode), 6u);
     EXPECT_EQ(v.number_of(field::ntp_version), 2u);
     EXPECT_FALSE(v.has(field::ntp_request_code));
 }
 
 TEST(Fields, NtpClient) {
-    const auto v = extract(rules_capture::ntp_client_frame, traffic_class::ntp);
+    const auto v = extract(capture::ntp_v4_client_frame, traffic_class::ntp);
     EXPECT_EQ(v.number_of(field::ntp_mode), 3u);
     EXPECT_EQ(v.number_of(field::ntp_version), 4u);
     EXPECT_FALSE(v.has(field::ntp_request_code));
@@ -76,7 +76,7 @@ TEST(Fields, NtpClient) {
 }
 
 TEST(Fields, SnmpV1SetFromCapture) {
-    const auto v = extract(rules_capture::snmp_v1_set_frame, traffic_class::snmp);
+    const auto v = extract(capture::snmp_v1_set_frame, traffic_class::snmp);
     ASSERT_TRUE(v.has(field::snmp_community));
     EXPECT_EQ(text(v, field::snmp_community), "");  // this capture's community is empty
     ASSERT_TRUE(v.has(field::snmp_pdu));
@@ -86,15 +86,15 @@ TEST(Fields, SnmpV1SetFromCapture) {
 }
 
 TEST(Fields, SnmpV1PublicFromCapture) {
-    const auto v = extract(rules_capture::snmp_v1_public_frame, traffic_class::snmp);
+    const auto v = extract(capture::snmp_v1_public_frame, traffic_class::snmp);
     EXPECT_EQ(text(v, field::snmp_community), "public");
     EXPECT_TRUE(
-        inside(v.text_of(field::snmp_community), span_of(rules_capture::snmp_v1_public_frame)));
+        inside(v.text_of(field::snmp_community), span_of(capture::snmp_v1_public_frame)));
     EXPECT_EQ(text(v, field::snmp_pdu), "get");
 }
 
 TEST(Fields, SnmpV3UserFromCapture) {
-    const auto v = extract(rules_capture::snmp_v3_get_next_frame, traffic_class::snmp);
+    const auto v = extract(capture::snmp_v3_get_next_frame, traffic_class::snmp);
     ASSERT_TRUE(v.has(field::snmp_user));
     EXPECT_EQ(text(v, field::snmp_user), "username");
     EXPECT_FALSE(v.has(field::snmp_community));
@@ -103,38 +103,38 @@ TEST(Fields, SnmpV3UserFromCapture) {
 }
 
 TEST(Fields, PptpSccrqFromGreCapture) {
-    const auto v = extract(rules_capture::pptp_sccrq_gre_frame, traffic_class::pptp);
+    const auto v = extract(capture::pptp_sccrq_gre_frame, traffic_class::pptp);
     EXPECT_EQ(text(v, field::pptp_hostname), "local");
     EXPECT_EQ(text(v, field::pptp_vendor), "ixia");
     EXPECT_EQ(v.number_of(field::pptp_control_type), 1u);
 }
 
 TEST(Fields, PptpSccrpFromGreCapture) {
-    const auto v = extract(rules_capture::pptp_sccrp_gre_frame, traffic_class::pptp);
+    const auto v = extract(capture::pptp_sccrp_gre_frame, traffic_class::pptp);
     EXPECT_EQ(text(v, field::pptp_hostname), "ixro-smdev-r1");
     EXPECT_EQ(text(v, field::pptp_vendor), "Cisco Systems, Inc.");
     EXPECT_EQ(v.number_of(field::pptp_control_type), 2u);
 }
 
 TEST(Fields, PptpOtherControlMessageHasNoHostName) {
-    const auto v = extract(rules_capture::pptp_ocrq_gre_frame, traffic_class::pptp);
+    const auto v = extract(capture::pptp_ocrq_gre_frame, traffic_class::pptp);
     EXPECT_FALSE(v.has(field::pptp_hostname));
     EXPECT_FALSE(v.has(field::pptp_vendor));
     EXPECT_EQ(v.number_of(field::pptp_control_type), 7u);
 }
 
 TEST(Fields, PptpFromNdpiCapture) {
-    const auto q = extract(rules_capture::pptp_sccrq_ndpi_frame, traffic_class::pptp);
+    const auto q = extract(capture::pptp_sccrq_ndpi_frame, traffic_class::pptp);
     EXPECT_EQ(text(q, field::pptp_hostname), "local");
     EXPECT_EQ(text(q, field::pptp_vendor), "cananian");
-    const auto p = extract(rules_capture::pptp_sccrp_ndpi_frame, traffic_class::pptp);
+    const auto p = extract(capture::pptp_sccrp_ndpi_frame, traffic_class::pptp);
     ASSERT_TRUE(p.has(field::pptp_hostname));
     EXPECT_EQ(text(p, field::pptp_hostname), "");
     EXPECT_EQ(text(p, field::pptp_vendor), "Microsoft");
 }
 
 TEST(Fields, GrePayloadIsAfterTheGreHeader) {
-    const auto v = extract(rules_capture::gre_pap_frame, traffic_class::gre);
+    const auto v = extract(capture::gre_pap_frame, traffic_class::gre);
     const auto p = v.text_of(field::payload);
     ASSERT_GE(p.size(), 4u);
     // PPP in HDLC-like framing, protocol 0xC023 (PAP), carrying the password in clear.
@@ -146,13 +146,13 @@ TEST(Fields, GrePayloadIsAfterTheGreHeader) {
 }
 
 TEST(Fields, L2tpDataHasNoHostName) {
-    const auto v = extract(rules_capture::l2tp_data_pppoe_frame, traffic_class::l2tp);
+    const auto v = extract(capture::l2tp_pppoe_frame, traffic_class::l2tp);
     EXPECT_FALSE(v.has(field::l2tp_hostname));
     EXPECT_TRUE(v.has(field::payload));
 }
 
 TEST(Fields, FtpPayloadFromCapture) {
-    const auto v = extract(rules_capture::ftp_password_frame, traffic_class::other);
+    const auto v = extract(capture::ftp_password_frame, traffic_class::other);
     EXPECT_EQ(text(v, field::payload), "331 Password required for jsiwek.\r\n");
 }
 
@@ -226,7 +226,7 @@ TEST(Fields, SnmpTrapCommunityAndEncryptedV3) {
 }
 
 TEST(Fields, OnlyTheFieldsAskedFor) {
-    const auto s = span_of(rules_capture::ntp_monlist_frame);
+    const auto s = span_of(capture::ntp_monlist_frame);
     const auto v = rules::extract_frame(s, traffic_class::ntp, rules::bit(field::ntp_request_code));
     EXPECT_EQ(v.present, rules::bit(field::ntp_request_code));
 }
@@ -262,12 +262,12 @@ TEST(Fields, NonIpHasNothing) {
 // Every prefix of real frames, each in its own heap block: no read past the end (ASan), and
 // every span inside the frame.
 TEST(Fields, EveryPrefixStaysInside) {
-    const parsers::byte_span frames[] = {span_of(rules_capture::ntp_monlist_frame),
-                                         span_of(rules_capture::snmp_v3_get_next_frame),
-                                         span_of(rules_capture::pptp_sccrq_gre_frame),
-                                         span_of(rules_capture::gre_pap_frame),
-                                         span_of(rules_capture::l2tp_data_pppoe_frame),
-                                         span_of(rules_capture::snmp_v1_set_frame)};
+    const parsers::byte_span frames[] = {span_of(capture::ntp_monlist_frame),
+                                         span_of(capture::snmp_v3_get_next_frame),
+                                         span_of(capture::pptp_sccrq_gre_frame),
+                                         span_of(capture::gre_pap_frame),
+                                         span_of(capture::l2tp_pppoe_frame),
+                                         span_of(capture::snmp_v1_set_frame)};
     for (const auto full : frames) {
         for (std::size_t n = 0; n <= full.size(); ++n) {
             std::unique_ptr<std::uint8_t[]> copy(new std::uint8_t[n == 0 ? 1 : n]);

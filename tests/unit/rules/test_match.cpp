@@ -9,7 +9,7 @@
 
 #include "ports/pipelines/classify.hpp"
 #include "ports/rules/rules.hpp"
-#include "rules_frames.hpp"
+#include "capture_frames.hpp"
 #include "trafficgen.hpp"
 
 using namespace ports;
@@ -106,30 +106,30 @@ compiled compile(const std::string& text, bool parallel = true) {
 TEST(RulesMatch, ShippedClassicsOnCaptureFrames) {
     auto c = compile(pack);
     const auto& set = *c.set;
-    EXPECT_EQ(matches(set, c.s, rules_capture::ntp_monlist_frame),
+    EXPECT_EQ(matches(set, c.s, capture::ntp_monlist_frame),
               (ids{"ntp-mode7", "ntp-monlist"}));
-    EXPECT_EQ(matches(set, c.s, rules_capture::ntp_mode7_other_frame), (ids{"ntp-mode7"}));
-    EXPECT_EQ(matches(set, c.s, rules_capture::ntp_control_frame), (ids{"ntp-mode6"}));
-    EXPECT_EQ(matches(set, c.s, rules_capture::ntp_client_frame), ids{});
-    EXPECT_EQ(matches(set, c.s, rules_capture::snmp_v1_public_frame),
+    EXPECT_EQ(matches(set, c.s, capture::ntp_mode7_other_frame), (ids{"ntp-mode7"}));
+    EXPECT_EQ(matches(set, c.s, capture::ntp_control_frame), (ids{"ntp-mode6"}));
+    EXPECT_EQ(matches(set, c.s, capture::ntp_v4_client_frame), ids{});
+    EXPECT_EQ(matches(set, c.s, capture::snmp_v1_public_frame),
               (ids{"snmp-default-community"}));
-    EXPECT_EQ(matches(set, c.s, rules_capture::snmp_v1_set_frame),
+    EXPECT_EQ(matches(set, c.s, capture::snmp_v1_set_frame),
               (ids{"snmp-set", "snmp-set-by-name"}));
-    EXPECT_EQ(matches(set, c.s, rules_capture::snmp_v3_get_next_frame), (ids{"snmp-v3-user"}));
-    EXPECT_EQ(matches(set, c.s, rules_capture::pptp_sccrq_gre_frame),
+    EXPECT_EQ(matches(set, c.s, capture::snmp_v3_get_next_frame), (ids{"snmp-v3-user"}));
+    EXPECT_EQ(matches(set, c.s, capture::pptp_sccrq_gre_frame),
               (ids{"pptp-host", "pptp-sccrq"}));
-    EXPECT_EQ(matches(set, c.s, rules_capture::pptp_sccrp_gre_frame),
+    EXPECT_EQ(matches(set, c.s, capture::pptp_sccrp_gre_frame),
               (ids{"pptp-host", "pptp-vendor-cisco"}));
     // An empty host name is no host name for "."; the message is still an SCCRP.
-    EXPECT_EQ(matches(set, c.s, rules_capture::pptp_sccrp_ndpi_frame), ids{});
-    EXPECT_EQ(matches(set, c.s, rules_capture::ftp_password_frame), (ids{"password", "repeated"}));
+    EXPECT_EQ(matches(set, c.s, capture::pptp_sccrp_ndpi_frame), ids{});
+    EXPECT_EQ(matches(set, c.s, capture::ftp_password_frame), (ids{"password", "repeated"}));
 }
 
 TEST(RulesMatch, OncePerRulePerFrame) {
     auto c = compile(pack);
     // "i" occurs many times in the payload; the rule is reported once.
     std::vector<std::uint32_t> seen;
-    const auto f = span_of(rules_capture::ftp_password_frame);
+    const auto f = span_of(capture::ftp_password_frame);
     rules::match_frame(*c.set, c.s, f, traffic_class::other,
                        [&](std::uint32_t i) { seen.push_back(i); });
     std::set<std::uint32_t> distinct(seen.begin(), seen.end());
@@ -164,8 +164,8 @@ TEST(RulesMatch, ClassWithoutRulesIsNotLookedAt) {
         EXPECT_FALSE(c.set->has_rules_for(cls));
     }
     // The payload rule matches any NTP packet, but an FTP frame is not NTP.
-    EXPECT_EQ(matches(*c.set, c.s, rules_capture::ntp_client_frame), ids{"a"});
-    EXPECT_EQ(matches(*c.set, c.s, rules_capture::ftp_password_frame), ids{});
+    EXPECT_EQ(matches(*c.set, c.s, capture::ntp_v4_client_frame), ids{"a"});
+    EXPECT_EQ(matches(*c.set, c.s, capture::ftp_password_frame), ids{});
     EXPECT_EQ(c.set->fields_for(traffic_class::ntp), rules::bit(rules::field::payload));
 }
 
@@ -179,7 +179,7 @@ TEST(RulesMatch, L2tpHostNameHandBuilt) {
 
 TEST(RulesMatch, L3PacketsAsAnalyzeReadsThem) {
     auto c = compile(pack);
-    const auto f = span_of(rules_capture::ntp_monlist_frame);
+    const auto f = span_of(capture::ntp_monlist_frame);
     const auto l3 = f.subspan(14);
     const auto cls = pipelines::classify_l3(parsers::ethertype_ipv4, l3).cls;
     std::vector<std::string> seen;
@@ -192,12 +192,12 @@ TEST(RulesMatch, L3PacketsAsAnalyzeReadsThem) {
 TEST(RulesMatch, VerdictCountsAndDrops) {
     auto c = compile(pack);
     auto counters = std::make_unique<rules::rule_counters>();
-    const auto f = span_of(rules_capture::snmp_v1_set_frame);
+    const auto f = span_of(capture::snmp_v1_set_frame);
     const auto v = rules::match_and_count(*c.set, c.s, f, traffic_class::snmp, *counters);
     EXPECT_EQ(v.matched, 2u);
     EXPECT_TRUE(v.drop);
     EXPECT_FALSE(v.alert);
-    const auto m = rules::match_and_count(*c.set, c.s, span_of(rules_capture::ntp_monlist_frame),
+    const auto m = rules::match_and_count(*c.set, c.s, span_of(capture::ntp_monlist_frame),
                                           traffic_class::ntp, *counters);
     EXPECT_EQ(m.matched, 2u);
     EXPECT_FALSE(m.drop);
@@ -305,16 +305,16 @@ TEST(RulesMatch, ScratchFitCloneAndEmptySet) {
     const auto empty = rules::rule_set::compile({}, slots);
     rules::scratch s(*empty);
     EXPECT_FALSE(s);  // nothing to scan with
-    EXPECT_EQ(matches(*empty, s, rules_capture::ftp_password_frame), ids{});
+    EXPECT_EQ(matches(*empty, s, capture::ftp_password_frame), ids{});
     const auto set = rules::rule_set::compile(rules::parse_rules(pack, "p.yaml"), slots);
     s.fit(*set);
     EXPECT_TRUE(s);
     rules::scratch copy = s.clone();
-    EXPECT_EQ(matches(*set, copy, rules_capture::ftp_password_frame),
+    EXPECT_EQ(matches(*set, copy, capture::ftp_password_frame),
               (ids{"password", "repeated"}));
     rules::scratch moved = std::move(copy);
     EXPECT_FALSE(copy);  // NOLINT(bugprone-use-after-move): moved-from is empty by contract
-    EXPECT_EQ(matches(*set, moved, rules_capture::ntp_monlist_frame),
+    EXPECT_EQ(matches(*set, moved, capture::ntp_monlist_frame),
               (ids{"ntp-mode7", "ntp-monlist"}));
 }
 
@@ -337,15 +337,15 @@ TEST(RulesMatch, RepeatedValuesGiveTheSameMatches) {
     auto many = compile(text);
     const ids all = {"exact", "m0", "m1", "m2", "m3", "m4", "m5"};
     for (int round = 0; round < 3; ++round) {
-        EXPECT_EQ(matches(*many.set, many.s, rules_capture::snmp_v1_public_frame), all) << round;
+        EXPECT_EQ(matches(*many.set, many.s, capture::snmp_v1_public_frame), all) << round;
     }
     auto one = compile(R"(rules:
   - {id: a, class: snmp, match: {field: snmp.community, regex: '^public$'}, action: count}
   - {id: b, class: snmp, match: {field: snmp.community, regex: '^private$'}, action: count}
 )");
     for (int round = 0; round < 3; ++round) {
-        EXPECT_EQ(matches(*one.set, one.s, rules_capture::snmp_v1_public_frame), ids{"a"});
-        EXPECT_EQ(matches(*one.set, one.s, rules_capture::snmp_v1_set_frame),
+        EXPECT_EQ(matches(*one.set, one.s, capture::snmp_v1_public_frame), ids{"a"});
+        EXPECT_EQ(matches(*one.set, one.s, capture::snmp_v1_set_frame),
                   ids{});  // empty community
     }
     // The first set's scratch, fitted to a second set: the entries of the first do not apply.
@@ -357,8 +357,8 @@ TEST(RulesMatch, RepeatedValuesGiveTheSameMatches) {
                                                                    "o.yaml"),
                                                 slots);
     one.s.fit(*other);
-    EXPECT_EQ(matches(*other, one.s, rules_capture::snmp_v1_public_frame), ids{"z"});
-    EXPECT_EQ(matches(*one.set, one.s, rules_capture::snmp_v1_public_frame), ids{"a"});
+    EXPECT_EQ(matches(*other, one.s, capture::snmp_v1_public_frame), ids{"z"});
+    EXPECT_EQ(matches(*one.set, one.s, capture::snmp_v1_public_frame), ids{"a"});
 }
 
 }  // namespace

@@ -9,7 +9,7 @@
 
 #include "ports/pipelines/classify.hpp"
 #include "ports/rules/rules.hpp"
-#include "rules_frames.hpp"
+#include "capture_frames.hpp"
 
 using namespace ports;
 
@@ -47,21 +47,21 @@ std::vector<std::string> classic(const Frame& f) {
 using ids = std::vector<std::string>;
 
 TEST(RulePacks, ClassicPackOnRealFrames) {
-    EXPECT_EQ(classic(rules_capture::ntp_monlist_frame), (ids{"ntp-mode7", "ntp-monlist"}));
-    EXPECT_EQ(classic(rules_capture::ntp_mode7_other_frame), (ids{"ntp-mode7"}));
-    EXPECT_EQ(classic(rules_capture::ntp_control_frame), (ids{"ntp-mode6"}));
-    EXPECT_EQ(classic(rules_capture::ntp_client_frame), ids{});
-    EXPECT_EQ(classic(rules_capture::snmp_v1_public_frame), (ids{"snmp-default-community"}));
-    EXPECT_EQ(classic(rules_capture::snmp_v1_set_frame), (ids{"snmp-set-cleartext"}));
-    EXPECT_EQ(classic(rules_capture::snmp_v3_get_next_frame), ids{});
-    EXPECT_EQ(classic(rules_capture::pptp_sccrq_gre_frame),
+    EXPECT_EQ(classic(capture::ntp_monlist_frame), (ids{"ntp-mode7", "ntp-monlist"}));
+    EXPECT_EQ(classic(capture::ntp_mode7_other_frame), (ids{"ntp-mode7"}));
+    EXPECT_EQ(classic(capture::ntp_control_frame), (ids{"ntp-mode6"}));
+    EXPECT_EQ(classic(capture::ntp_v4_client_frame), ids{});
+    EXPECT_EQ(classic(capture::snmp_v1_public_frame), (ids{"snmp-default-community"}));
+    EXPECT_EQ(classic(capture::snmp_v1_set_frame), (ids{"snmp-set-cleartext"}));
+    EXPECT_EQ(classic(capture::snmp_v3_get_next_frame), ids{});
+    EXPECT_EQ(classic(capture::pptp_sccrq_gre_frame),
               (ids{"pptp-control-session", "pptp-hostname"}));
-    EXPECT_EQ(classic(rules_capture::pptp_sccrq_ndpi_frame),
+    EXPECT_EQ(classic(capture::pptp_sccrq_ndpi_frame),
               (ids{"pptp-control-session", "pptp-hostname"}));
-    EXPECT_EQ(classic(rules_capture::pptp_sccrp_gre_frame), (ids{"pptp-hostname"}));
-    EXPECT_EQ(classic(rules_capture::pptp_sccrp_ndpi_frame), ids{});  // empty host name
-    EXPECT_EQ(classic(rules_capture::ftp_password_frame), (ids{"cleartext-password"}));
-    EXPECT_EQ(classic(rules_capture::l2tp_data_pppoe_frame), ids{});
+    EXPECT_EQ(classic(capture::pptp_sccrp_gre_frame), (ids{"pptp-hostname"}));
+    EXPECT_EQ(classic(capture::pptp_sccrp_ndpi_frame), ids{});  // empty host name
+    EXPECT_EQ(classic(capture::ftp_password_frame), (ids{"cleartext-password"}));
+    EXPECT_EQ(classic(capture::l2tp_pppoe_frame), ids{});
 }
 
 }  // namespace

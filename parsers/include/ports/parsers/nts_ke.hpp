@@ -1,7 +1,7 @@
 // NTS Key Establishment records (RFC 8915 section 4): the messages a client and a server
 // exchange over TLS. Each record is C (1 bit, critical) | type (15 bits) | body length (16
 // bits) | body; a message is records up to and including End of Message. Zero-copy views into
-// the bytes read so far; no allocation. The server (nts_ke/server.cpp) parses a request as its
+// the bytes read so far; no allocation. The server (nts_ke/ke_server.cpp) parses a request as its
 // bytes arrive: `incomplete` means read more.
 #pragma once
 

@@ -13,7 +13,7 @@
 #include <span>
 #include <vector>
 
-#include "ports/ntp/keys.hpp"
+#include "ports/ntp/symmetric_keys.hpp"
 
 // OpenSSL's types, declared here so that users of this header do not pull in its headers.
 struct evp_md_st;

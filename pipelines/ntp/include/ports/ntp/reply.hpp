@@ -25,8 +25,8 @@
 #include <cstring>
 #include <span>
 
-#include "ports/ntp/keys.hpp"
 #include "ports/ntp/mac.hpp"
+#include "ports/ntp/symmetric_keys.hpp"
 #include "ports/parsers/ntp.hpp"
 
 namespace ports::ntp {

@@ -3,24 +3,9 @@
 
 #include <arpa/inet.h>
 
+#include "ports/common/text.hpp"
+
 namespace ports::neighbour {
-
-namespace addresses_detail {
-
-inline int hex_digit(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-}  // namespace addresses_detail
 
 inline std::optional<ip_address> parse_ip_address(std::string_view text) {
     // inet_pton wants a C string; the longest textual IPv6 address is 45 characters.
@@ -50,8 +35,8 @@ inline std::optional<mac_address> parse_mac_address(std::string_view text) {
     mac_address out;
     for (std::size_t i = 0; i < 6; ++i) {
         const std::size_t at = i * 3;
-        const int hi = addresses_detail::hex_digit(text[at]);
-        const int lo = addresses_detail::hex_digit(text[at + 1]);
+        const int hi = ports::text::hex_digit(text[at]);
+        const int lo = ports::text::hex_digit(text[at + 1]);
         if (hi < 0 || lo < 0) {
             return std::nullopt;
         }

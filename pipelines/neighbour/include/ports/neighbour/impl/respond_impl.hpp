@@ -6,7 +6,7 @@
 #include <array>
 #include <cstring>
 
-#include "ports/neighbour/checksum.hpp"
+#include "ports/common/inet_checksum.hpp"
 
 namespace ports::neighbour {
 
@@ -187,8 +187,9 @@ inline result respond_icmp4(std::span<std::uint8_t> frame, const parsers::layers
     const std::span<const std::uint8_t> header(ip, ipv4_header);
     const std::span<const std::uint8_t> message(icmp, icmp_len);
     const bool valid = icmp_len >= icmp_echo_header && icmp[1] == 0 && !is_group_mac(eth + 6) &&
-                       is_unicast_v4(ip + 12) && checksum_ok(checksum_add(0, header)) &&
-                       checksum_ok(checksum_add(0, message));
+                       is_unicast_v4(ip + 12) &&
+                       inet_checksum::verifies(inet_checksum::add(0, ip, header.size())) &&
+                       inet_checksum::verifies(inet_checksum::add(0, icmp, message.size()));
     if (!valid) {
         return keep(frame, outcome::dropped_malformed);
     }
@@ -198,18 +199,18 @@ inline result respond_icmp4(std::span<std::uint8_t> frame, const parsers::layers
     std::memcpy(ip + 16, peer.data(), 4);
     ip[8] = reply_ttl;
     store_be16(ip + 10, 0);
-    store_be16(ip + 10, checksum_finish(checksum_add(0, header)));
+    inet_checksum::store(ip + 10, inet_checksum::finish(inet_checksum::add(0, ip, header.size())));
     icmp[0] = icmp4_echo_reply_type;
-    store_be16(icmp + 2, checksum_update(load_be16(icmp + 2), icmp4_echo_request_type << 8,
+    store_be16(icmp + 2, inet_checksum::update(load_be16(icmp + 2), icmp4_echo_request_type << 8,
                                          icmp4_echo_reply_type << 8));
     address_reply(eth, my_mac);
     return keep(frame, outcome::icmp4_echo_reply);
 }
 
-inline std::uint32_t icmp6_sum(const std::uint8_t* ip, std::span<const std::uint8_t> message) {
-    const std::uint32_t pseudo = checksum_ipv6_pseudo(
-        v6_at(ip + 8), v6_at(ip + 24), static_cast<std::uint32_t>(message.size()), ipproto_icmpv6);
-    return checksum_add(pseudo, message);
+inline std::uint64_t icmp6_sum(const std::uint8_t* ip, std::span<const std::uint8_t> message) {
+    const std::uint64_t pseudo = inet_checksum::pseudo_header(
+        ip + 8, 32, ipproto_icmpv6, static_cast<std::uint32_t>(message.size()));
+    return inet_checksum::add(pseudo, message.data(), message.size());
 }
 
 inline result respond_echo6(std::span<std::uint8_t> frame, std::uint8_t* ip,
@@ -225,7 +226,7 @@ inline result respond_echo6(std::span<std::uint8_t> frame, std::uint8_t* ip,
     }
     const bool valid = message.size() >= icmp_echo_header && icmp[1] == 0 &&
                        !is_group_mac(eth + 6) && !is_multicast_v6(ip + 8) &&
-                       !is_unspecified_v6(ip + 8) && checksum_ok(icmp6_sum(ip, message));
+                       !is_unspecified_v6(ip + 8) && inet_checksum::verifies(icmp6_sum(ip, message));
     if (!valid) {
         return keep(frame, outcome::dropped_malformed);
     }
@@ -237,7 +238,7 @@ inline result respond_echo6(std::span<std::uint8_t> frame, std::uint8_t* ip,
     std::memcpy(ip + 24, peer.data(), 16);
     ip[7] = reply_ttl;
     icmp[0] = icmp6_echo_reply_type;
-    store_be16(icmp + 2, checksum_update(load_be16(icmp + 2), icmp6_echo_request_type << 8,
+    store_be16(icmp + 2, inet_checksum::update(load_be16(icmp + 2), icmp6_echo_request_type << 8,
                                          icmp6_echo_reply_type << 8));
     address_reply(eth, my_mac);
     return keep(frame, outcome::icmp6_echo_reply);
@@ -270,7 +271,7 @@ inline result respond_solicitation(std::span<std::uint8_t> frame, std::size_t ca
     // RFC 4861 7.1.1; a hop limit below 255 means the NS crossed a router (off-link spoofing).
     bool valid = ip[7] == nd_hop_limit && icmp[1] == 0 && !is_group_mac(eth + 6) &&
                  !is_multicast_v6(src) && (!dad || multicast_dst) &&
-                 checksum_ok(icmp6_sum(ip, message));
+                 inet_checksum::verifies(icmp6_sum(ip, message));
     bool source_ll = false;
     std::size_t at = ns_length;
     while (valid && at < message.size()) {
@@ -316,7 +317,7 @@ inline result respond_solicitation(std::span<std::uint8_t> frame, std::size_t ca
     icmp[25] = 1;
     std::memcpy(icmp + 26, my_mac.bytes.data(), 6);
     const std::span<const std::uint8_t> advert(icmp, na_length);
-    store_be16(icmp + 2, checksum_finish(icmp6_sum(ip, advert)));
+    inet_checksum::store(icmp + 2, inet_checksum::finish(icmp6_sum(ip, advert)));
     if (dad) {
         std::memcpy(eth, all_nodes_mac.data(), 6);
         std::memcpy(eth + 6, my_mac.bytes.data(), 6);

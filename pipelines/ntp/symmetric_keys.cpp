@@ -1,10 +1,12 @@
-#include "ports/ntp/keys.hpp"
+#include "ports/ntp/symmetric_keys.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <fstream>
 #include <sstream>
+
+#include "ports/common/text.hpp"
 
 namespace ports::ntp {
 
@@ -49,19 +51,6 @@ key_type parse_type(std::string_view t) {
                     "' (MD5, SHA1 or AES128CMAC)");
 }
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 void decode_hex(std::string_view hex, key& k) {
     if (hex.empty()) {
         throw key_error("empty key");
@@ -72,14 +61,10 @@ void decode_hex(std::string_view hex, key& k) {
     if (hex.size() / 2 > max_key_length) {
         throw key_error("key longer than " + std::to_string(max_key_length) + " bytes");
     }
-    for (std::size_t i = 0; i < hex.size(); i += 2) {
-        const int hi = hex_value(hex[i]);
-        const int lo = hex_value(hex[i + 1]);
-        if (hi < 0 || lo < 0) {
-            throw key_error("invalid hex digit in key (a key of more than 20 characters is hex; "
-                            "prefix it with ASCII: for a long password)");
-        }
-        k.material[i / 2] = static_cast<std::uint8_t>((hi << 4) | lo);
+    if (text::decode_hex(hex, std::span(k.material).first(hex.size() / 2)) !=
+        std::string_view::npos) {
+        throw key_error("invalid hex digit in key (a key of more than 20 characters is hex; "
+                        "prefix it with ASCII: for a long password)");
     }
     k.length = static_cast<std::uint8_t>(hex.size() / 2);
 }
@@ -160,41 +145,15 @@ key make_key(std::string_view id, std::string_view type, std::string_view materi
     return k;
 }
 
-key_table parse_key_file(std::string_view text, std::string_view name) {
+key_table parse_key_file(std::string_view file_text, std::string_view name) {
     key_table table;
-    std::size_t line_no = 0;
-    while (!text.empty()) {
-        ++line_no;
-        const std::size_t nl = text.find('\n');
-        std::string_view line = text.substr(0, nl);
-        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-        if (const std::size_t hash = line.find('#'); hash != std::string_view::npos) {
-            line = line.substr(0, hash);
-        }
+    text::line_reader lines(file_text);
+    std::string_view line;
+    while (lines.next(line)) {
+        // KEYID TYPE KEY, and a fourth slot to see what follows them.
         std::array<std::string_view, 4> fields;
-        std::size_t count = 0;
-        std::size_t pos = 0;
-        while (pos < line.size()) {
-            // '\r' counts as blank so that files edited on Windows read the same.
-            const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
-            while (pos < line.size() && blank(line[pos])) {
-                ++pos;
-            }
-            if (pos == line.size()) {
-                break;
-            }
-            std::size_t end = pos;
-            while (end < line.size() && !blank(line[end])) {
-                ++end;
-            }
-            if (count == fields.size()) {
-                ++count;
-                break;
-            }
-            fields[count++] = line.substr(pos, end - pos);
-            pos = end;
-        }
-        const std::string where = std::string(name) + ":" + std::to_string(line_no) + ": ";
+        const std::size_t count = text::split_fields(text::strip_comment(line), fields);
+        const std::string where = std::string(name) + ":" + std::to_string(lines.number()) + ": ";
         try {
             if (count == 0) {
                 continue;

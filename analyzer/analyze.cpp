@@ -167,7 +167,7 @@ class capture_source {
         char err[PCAP_ERRBUF_SIZE] = {};
         pcap_.reset(pcap_open_offline(path.c_str(), err));
         if (!pcap_) {
-            if (!engine::pcapng_reader::is_pcapng(path)) {
+            if (!analyzer::pcapng_reader::is_pcapng(path)) {
                 throw std::runtime_error(path + ": " + err);
             }
             switch_to_fallback(err);
@@ -189,7 +189,7 @@ class capture_source {
                 return std::nullopt;
             }
             const std::string err = pcap_geterr(pcap_.get());
-            if (!engine::pcapng_reader::is_pcapng(path_)) {
+            if (!analyzer::pcapng_reader::is_pcapng(path_)) {
                 throw std::runtime_error(path_ + ": " + err);
             }
             switch_to_fallback(err);
@@ -221,7 +221,7 @@ class capture_source {
 
     std::string path_;
     std::unique_ptr<pcap_t, pcap_closer> pcap_;
-    std::optional<engine::pcapng_reader> fallback_;
+    std::optional<analyzer::pcapng_reader> fallback_;
     int dlt_ = DLT_EN10MB;
     std::uint64_t records_ = 0;
 };

@@ -1,4 +1,4 @@
-#include "service.hpp"
+#include "ntp_service.hpp"
 
 #include <arpa/inet.h>
 #include <rte_cycles.h>

@@ -8,7 +8,7 @@
 // the number of connections is bounded: one over the bound closes the oldest, so a crowd of
 // idle or slow clients cannot lock out new ones (each new handshake needs well under the
 // timeout).
-#include "ports/nts_ke/server.hpp"
+#include "ports/nts_ke/ke_server.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

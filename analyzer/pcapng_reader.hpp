@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-namespace ports::engine {
+namespace ports::analyzer {
 
 class pcapng_error : public std::runtime_error {
 public:
@@ -46,4 +46,4 @@ private:
     std::uint32_t type_ = 0;
 };
 
-}  // namespace ports::engine
+}  // namespace ports::analyzer

@@ -10,7 +10,7 @@
 #include "config.hpp"
 #include "exception_path.hpp"
 #include "ports.hpp"
-#include "ports/ntp/keys.hpp"
+#include "ports/ntp/symmetric_keys.hpp"
 #include "ports/pipelines/service.hpp"
 
 namespace ports::engine {

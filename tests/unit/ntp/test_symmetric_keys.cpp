@@ -5,7 +5,7 @@
 #include <fstream>
 #include <string>
 
-#include "ports/ntp/keys.hpp"
+#include "ports/ntp/symmetric_keys.hpp"
 
 namespace {
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace ports::engine {
+namespace ports::analyzer {
 
 namespace {
 
@@ -131,4 +131,4 @@ std::optional<pcapng_reader::record> pcapng_reader::next() {
     return std::nullopt;
 }
 
-}  // namespace ports::engine
+}  // namespace ports::analyzer

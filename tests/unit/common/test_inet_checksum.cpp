@@ -9,11 +9,11 @@
 #include <random>
 #include <vector>
 
-#include "ports/ntp/checksum.hpp"
+#include "ports/common/inet_checksum.hpp"
 
 namespace {
 
-namespace cs = ports::ntp::checksum;
+namespace cs = ports::inet_checksum;
 
 struct v4_datagram {
     std::vector<std::uint8_t> bytes;  // IPv4 header (20) then UDP

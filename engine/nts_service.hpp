@@ -12,7 +12,7 @@
 
 #include "config.hpp"
 #include "ports/nts/keys.hpp"
-#include "ports/nts_ke/server.hpp"
+#include "ports/nts_ke/ke_server.hpp"
 
 namespace ports::engine {
 

@@ -1,4 +1,4 @@
-#include "nts.hpp"
+#include "nts_service.hpp"
 
 #include <arpa/inet.h>
 #include <spdlog/spdlog.h>
