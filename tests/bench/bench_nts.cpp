@@ -5,7 +5,6 @@
 // out of the TX ring and a "wire" turns each back into its request for the next round.
 //   bench-nts [--seconds S] [--rounds N]
 //   bench-nts --mode forward|plain|nts|nts8 --packets N   (fixed work: callgrind)
-#include <openssl/rand.h>
 #include <rte_eal.h>
 #include <unistd.h>
 
@@ -53,15 +52,10 @@ std::size_t load(bench::reply_bench& b, mode m, const nts::key_ring& ring) {
         if (m == mode::nts || m == mode::nts8) {
             // One NTS-KE session per client: its own C2S/S2C and a cookie under the
             // engine's current master key.
-            nts::session_keys keys;
-            RAND_bytes(keys.c2s.data(), static_cast<int>(keys.c2s.size()));
-            RAND_bytes(keys.s2c.data(), static_cast<int>(keys.s2c.size()));
-            std::uint8_t nonce[16];
-            RAND_bytes(nonce, sizeof(nonce));
+            const nts::session_keys keys = ts::random_session();
             ts::request_options o;
             o.transmit_ts = gen::ntp_timestamp(1700000000000000ULL + i);
-            o.cookie.resize(nts::cookie_length);
-            nts::make_cookie(*ring.current(), nonce, keys, o.cookie.data());
+            o.cookie = ts::cookie_for(*ring.current(), keys);
             o.placeholders = m == mode::nts8 ? 7 : 0;
             payload = ts::build_request(nts::aes_siv(keys.c2s), o).packet;
         } else {
