@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -22,6 +23,16 @@ TOOLS = ("snmpd", "snmpwalk", "snmpget", "snmpbulkwalk", "snmptrapd")
 
 def missing_tools():
     return [t for t in TOOLS if shutil.which(t) is None and not os.path.exists("/usr/sbin/" + t)]
+
+
+def arguments():
+    """ENGINE, PORTS_GEN and the MIB folders from the command line; exits 77 (skipped) when a
+    net-snmp tool is missing."""
+    missing = missing_tools()
+    if missing:
+        print("skipped: missing " + ", ".join(missing))
+        sys.exit(77)
+    return sys.argv[1], sys.argv[2], sys.argv[3:]
 
 
 def tool(name):

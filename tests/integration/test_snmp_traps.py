@@ -178,10 +178,5 @@ class SnmpTraps(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    missing = snmp.missing_tools()
-    if missing:
-        print("skipped: missing " + ", ".join(missing))
-        sys.exit(77)
-    ENGINE, PORTS_GEN = sys.argv[1], sys.argv[2]
-    MIB_DIRS = sys.argv[3:]
+    ENGINE, PORTS_GEN, MIB_DIRS = snmp.arguments()
     unittest.main(argv=[sys.argv[0], "-v"])
