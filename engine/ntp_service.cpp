@@ -90,9 +90,10 @@ ntp_service::ntp_service(const ntp_config& cfg, std::vector<port_runtime>& ports
         std::string names;
         for (const auto& a : list) {
             if (!svc->addresses.add(a)) {
-                throw init_error(fmt::format("port '{}': cannot serve {} (too many addresses, or "
-                                             "not a unicast address)",
-                                             p.cfg.name, text_of(a)));
+                throw init_error(
+                    fmt::format("port '{}': cannot serve {} (too many addresses, or "
+                                "not a unicast address)",
+                                p.cfg.name, text_of(a)));
             }
             names += (names.empty() ? "" : ", ") + text_of(a);
         }
@@ -100,9 +101,11 @@ ntp_service::ntp_service(const ntp_config& cfg, std::vector<port_runtime>& ports
         spdlog::info("port '{}': NTP service on {}", p.cfg.name, names);
         ports_[p.id] = std::move(svc);
     }
-    if (std::none_of(ports.begin(), ports.end(), [](const port_runtime& p) { return p.serves_ntp; })) {
-        spdlog::warn("ntp: no port has service addresses (ntp.addresses or a port's "
-                     "ntp_addresses): nothing will be answered");
+    if (std::none_of(ports.begin(), ports.end(),
+                     [](const port_runtime& p) { return p.serves_ntp; })) {
+        spdlog::warn(
+            "ntp: no port has service addresses (ntp.addresses or a port's "
+            "ntp_addresses): nothing will be answered");
     }
 }
 
@@ -144,10 +147,11 @@ void ntp_service::attach_ports(const std::vector<port_runtime>& ports) {
                            : svc->ts_kind == pipelines::rx_timestamp_kind::device_ticks
                                ? "NIC hardware timestamp, device clock calibrated to UTC"
                                : "software (TSC at the rx burst, calibrated to UTC)";
-        spdlog::info("port '{}': NTP service MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, receive "
-                     "timestamps: {}",
-                     p.cfg.name, svc->mac.bytes[0], svc->mac.bytes[1], svc->mac.bytes[2],
-                     svc->mac.bytes[3], svc->mac.bytes[4], svc->mac.bytes[5], kind);
+        spdlog::info(
+            "port '{}': NTP service MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, receive "
+            "timestamps: {}",
+            p.cfg.name, svc->mac.bytes[0], svc->mac.bytes[1], svc->mac.bytes[2], svc->mac.bytes[3],
+            svc->mac.bytes[4], svc->mac.bytes[5], kind);
     }
 }
 
@@ -181,9 +185,8 @@ pipelines::service_lcore* ntp_service::make_lcore(unsigned lcore) {
     st->lcore.mac = st->mac.get();
     st->lcore.limiter = st->limiter.get();
     st->lcore.counters = &st->counters;
-    st->lcore.mono_ns_per_tsc_q32 =
-        static_cast<std::uint64_t>((static_cast<unsigned __int128>(pipelines::ns_per_s) << 32) /
-                                   rte_get_tsc_hz());
+    st->lcore.mono_ns_per_tsc_q32 = static_cast<std::uint64_t>(
+        (static_cast<unsigned __int128>(pipelines::ns_per_s) << 32) / rte_get_tsc_hz());
     (void)lcore;
     lcores_.push_back(std::move(st));
     return &lcores_.back()->lcore;
@@ -196,8 +199,8 @@ void ntp_service::tick() {
         // First tick: one sample and the nominal TSC rate until a second sample comes.
         map = pipelines::linear_map{
             tsc.counter, tsc.utc_ns,
-            static_cast<std::uint64_t>(
-                (static_cast<unsigned __int128>(pipelines::ns_per_s) << 32) / rte_get_tsc_hz())};
+            static_cast<std::uint64_t>((static_cast<unsigned __int128>(pipelines::ns_per_s) << 32) /
+                                       rte_get_tsc_hz())};
     }
     if (map) {
         shared_.tsc_map.publish(*map);
@@ -216,8 +219,7 @@ void ntp_service::tick() {
     c.stratum = cfg_.stratum;
     c.precision = -20;
     c.root_delay = 0;
-    c.root_dispersion =
-        ntp_short_of_us(k.synchronized ? k.max_error_us : assumed_dispersion_us);
+    c.root_dispersion = ntp_short_of_us(k.synchronized ? k.max_error_us : assumed_dispersion_us);
     c.refid = shared_.config.refid;
     c.reference_ts = pipelines::ntp_from_unix_ns(tsc.utc_ns);
     shared_.clock.publish(c);

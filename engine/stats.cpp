@@ -83,8 +83,11 @@ nlohmann::ordered_json server_json(const std::vector<const pipelines::server_cou
 interval_meter::interval_meter(const std::vector<port_runtime>& ports,
                                std::vector<const pipelines::core_counters*> cores,
                                std::vector<const pipelines::server_counters*> server)
-    : ports_(ports), cores_(std::move(cores)), server_(std::move(server)),
-      last_(snapshot_of(cores_)), last_ports_(read_ports()),
+    : ports_(ports),
+      cores_(std::move(cores)),
+      server_(std::move(server)),
+      last_(snapshot_of(cores_)),
+      last_ports_(read_ports()),
       last_time_(std::chrono::steady_clock::now()) {}
 
 interval_meter::port_totals interval_meter::read_ports() const {
@@ -108,8 +111,9 @@ std::string interval_meter::line() {
     auto rate = [dt](std::uint64_t now_v, std::uint64_t before) {
         return dt > 0 ? static_cast<double>(now_v - before) / dt : 0.0;
     };
-    std::string out = fmt::format("rx {:.0f} pps {:.3f} Gbps |", rate(pt.ipackets, last_ports_.ipackets),
-                                  rate(pt.ibytes, last_ports_.ibytes) * 8e-9);
+    std::string out =
+        fmt::format("rx {:.0f} pps {:.3f} Gbps |", rate(pt.ipackets, last_ports_.ipackets),
+                    rate(pt.ibytes, last_ports_.ibytes) * 8e-9);
     std::uint64_t malformed = 0;
     for (std::size_t c = 0; c < class_count; ++c) {
         const auto b = class_base[c];
@@ -121,10 +125,11 @@ std::string interval_meter::line() {
                        dt > 0 ? malformed / dt : 0.0, pt.imissed - last_ports_.imissed,
                        pt.nombuf - last_ports_.nombuf);
     if (!server_.empty()) {
-        const std::uint64_t requests = sum_over_lcores(server_, pipelines::server_counter::requests);
+        const std::uint64_t requests =
+            sum_over_lcores(server_, pipelines::server_counter::requests);
         const std::uint64_t replies = sum_over_lcores(server_, pipelines::server_counter::replies);
-        out += fmt::format(" | ntp requests {:.0f}/s replies {:.0f}/s", rate(requests, last_requests_),
-                           rate(replies, last_replies_));
+        out += fmt::format(" | ntp requests {:.0f}/s replies {:.0f}/s",
+                           rate(requests, last_requests_), rate(replies, last_replies_));
         last_requests_ = requests;
         last_replies_ = replies;
     }

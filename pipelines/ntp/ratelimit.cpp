@@ -163,8 +163,7 @@ void access_list::add_rule(std::string_view line) {
     if (words[0] == "allow") {
         allow = true;
     } else if (words[0] != "deny") {
-        throw access_error("unknown directive '" + std::string(words[0]) +
-                           "' (allow or deny)");
+        throw access_error("unknown directive '" + std::string(words[0]) + "' (allow or deny)");
     }
     const std::string_view target = words[1];
     if (target == "all") {
@@ -217,10 +216,10 @@ access_list access_list::parse(std::string_view file_text, std::string_view name
 bool access_list::allowed(const address& a) const noexcept {
     for (const group& g : groups_) {
         const address m = mask_prefix(a, g.bits);
-        const auto it = std::lower_bound(
-            g.rules.begin(), g.rules.end(), m, [](const rule& r, const address& v) {
-                return r.hi < v.hi || (r.hi == v.hi && r.lo < v.lo);
-            });
+        const auto it = std::lower_bound(g.rules.begin(), g.rules.end(), m,
+                                         [](const rule& r, const address& v) {
+                                             return r.hi < v.hi || (r.hi == v.hi && r.lo < v.lo);
+                                         });
         if (it != g.rules.end() && it->hi == m.hi && it->lo == m.lo) {
             return it->allow;
         }

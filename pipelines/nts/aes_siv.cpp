@@ -365,8 +365,7 @@ struct s2v_tail {
         return {_mm_xor_si128(_mm_xor_si128(prefix_state, load(b)), k1), _mm_setzero_si128(),
                 false};
     }
-    return {_mm_xor_si128(prefix_state, load(b)), _mm_xor_si128(pad(b + 16, tail - 16), k2),
-            true};
+    return {_mm_xor_si128(prefix_state, load(b)), _mm_xor_si128(pad(b + 16, tail - 16), k2), true};
 }
 
 // S2V over ad..., then the plaintext p.

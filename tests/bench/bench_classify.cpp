@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
     for (int r = 0; r < reps; ++r) {
         classify_all(t, counters);
     }
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     pipelines::counter_snapshot snap;
     snap.accumulate(counters);
     const double pkts = static_cast<double>(t.frames.size()) * reps;

@@ -60,7 +60,8 @@ TEST(NtpRings, FloodOfDistinctSpoofedSourcesKeepsMemoryFixedAndServesTheRealClie
     pipelines::lcore_conf& conf = rt.blocks()[0]->conf;
 
     gen::endpoint_options flood;
-    std::copy(std::begin(port_mac.addr_bytes), std::end(port_mac.addr_bytes), flood.dst_mac.begin());
+    std::copy(std::begin(port_mac.addr_bytes), std::end(port_mac.addr_bytes),
+              flood.dst_mac.begin());
     flood.ipv6 = true;
     flood.dst_ip6 = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
     gen::endpoint_options legit = flood;
@@ -87,7 +88,8 @@ TEST(NtpRings, FloodOfDistinctSpoofedSourcesKeepsMemoryFixedAndServesTheRealClie
         }
         rte_mbuf* out[64];
         unsigned got = 0;
-        while ((got = rte_ring_dequeue_burst(tx, reinterpret_cast<void**>(out), 64, nullptr)) != 0) {
+        while ((got = rte_ring_dequeue_burst(tx, reinterpret_cast<void**>(out), 64, nullptr)) !=
+               0) {
             for (unsigned i = 0; i < got; ++i) {
                 const auto* d = rte_pktmbuf_mtod(out[i], const std::uint8_t*);
                 // IPv4 reply to the real client: destination 192.0.2.10, port 33000.
@@ -115,9 +117,22 @@ TEST(NtpRings, FloodOfDistinctSpoofedSourcesKeepsMemoryFixedAndServesTheRealClie
 
     for (std::uint32_t i = 0; i < sources; ++i) {
         // 2001:db8:ffff::/48 plus a 32-bit counter: a million distinct sources.
-        flood.src_ip6 = {0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, 0, 0, 0, 0, 0, 0,
-                         static_cast<std::uint8_t>(i >> 24), static_cast<std::uint8_t>(i >> 16),
-                         static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)};
+        flood.src_ip6 = {0x20,
+                         0x01,
+                         0x0d,
+                         0xb8,
+                         0xff,
+                         0xff,
+                         0,
+                         0,
+                         0,
+                         0,
+                         0,
+                         0,
+                         static_cast<std::uint8_t>(i >> 24),
+                         static_cast<std::uint8_t>(i >> 16),
+                         static_cast<std::uint8_t>(i >> 8),
+                         static_cast<std::uint8_t>(i)};
         flood.src_port = static_cast<std::uint16_t>(1024 + i % 60000);
         inject(gen::ntp_client_request(flood, 4, gen::ntp_timestamp(i)));
         if (i % legit_every == 0) {
