@@ -125,7 +125,8 @@ std::optional<pcapng_reader::record> pcapng_reader::next() {
                     std::min<std::uint32_t>(u32(8), static_cast<std::uint32_t>(length - 16));
                 return record{linktypes_[0], {block_.data() + 12, caplen}};
             }
-            default: break;
+            default:
+                break;
         }
     }
     return std::nullopt;

@@ -15,12 +15,12 @@
 namespace ports::analyzer {
 
 class pcapng_error : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 class pcapng_reader {
-public:
+  public:
     struct record {
         int linktype;
         std::span<const std::uint8_t> bytes;  // valid until the next call
@@ -33,7 +33,7 @@ public:
 
     static bool is_pcapng(const std::string& path);
 
-private:
+  private:
     bool read_block();
     std::uint32_t u32(std::size_t at) const;
     std::uint16_t u16(std::size_t at) const;

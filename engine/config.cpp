@@ -101,11 +101,11 @@ ip_prefix prefix_of(const context& ctx, const YAML::Node& item) {
 }
 
 nts_config parse_nts(const context& ctx, const YAML::Node& n) {
-    ctx.only_keys(n,
-                  {"certificate", "key", "ke_listen", "ke_port", "ntp_server", "ntp_port",
-                   "cookies", "max_connections", "timeout_ms", "ke_threads", "key_file",
-                   "rotate_interval"},
-                  "ntp.nts");
+    ctx.only_keys(
+        n,
+        {"certificate", "key", "ke_listen", "ke_port", "ntp_server", "ntp_port", "cookies",
+         "max_connections", "timeout_ms", "ke_threads", "key_file", "rotate_interval"},
+        "ntp.nts");
     nts_config c;
     c.enabled = true;
     c.line = n.Mark().line + 1;
@@ -144,7 +144,8 @@ nts_config parse_nts(const context& ctx, const YAML::Node& n) {
         }
     }
     if (n["ntp_port"]) {
-        c.ntp_port = static_cast<std::uint16_t>(ctx.integer_of(n["ntp_port"], "ntp_port", 1, 65535));
+        c.ntp_port =
+            static_cast<std::uint16_t>(ctx.integer_of(n["ntp_port"], "ntp_port", 1, 65535));
     }
     if (n["cookies"]) {
         c.cookies = static_cast<unsigned>(ctx.integer_of(n["cookies"], "cookies", 1, 8));
@@ -171,8 +172,9 @@ nts_config parse_nts(const context& ctx, const YAML::Node& n) {
         }
     }
     if (c.rotate_interval_s == 0 && c.key_file.empty()) {
-        ctx.fail(n, "rotate_interval: 0 needs a 'key_file' (keys that never rotate must come "
-                    "from somewhere)");
+        ctx.fail(n,
+                 "rotate_interval: 0 needs a 'key_file' (keys that never rotate must come "
+                 "from somewhere)");
     }
     return c;
 }
@@ -195,7 +197,8 @@ exception_config parse_exception_path(const context& ctx, const YAML::Node& n) {
         c.prefix_v4 = static_cast<std::uint8_t>(ctx.integer_of(n["prefix_v4"], "prefix_v4", 1, 32));
     }
     if (n["prefix_v6"]) {
-        c.prefix_v6 = static_cast<std::uint8_t>(ctx.integer_of(n["prefix_v6"], "prefix_v6", 1, 128));
+        c.prefix_v6 =
+            static_cast<std::uint8_t>(ctx.integer_of(n["prefix_v6"], "prefix_v6", 1, 128));
     }
     return c;
 }

@@ -21,8 +21,8 @@ void unsent_callback(rte_mbuf** pkts, std::uint16_t unsent, void* userdata) {
 // keeps it for release().
 rte_eth_dev_tx_buffer* make_tx_buffer(lcore_block& b, std::vector<void*>& owned) {
     const int socket = static_cast<int>(rte_lcore_to_socket_id(b.conf.lcore_id));
-    auto* buf = static_cast<rte_eth_dev_tx_buffer*>(rte_zmalloc_socket(
-        "tx_buffer", RTE_ETH_TX_BUFFER_SIZE(pipelines::burst_size), 0, socket));
+    auto* buf = static_cast<rte_eth_dev_tx_buffer*>(
+        rte_zmalloc_socket("tx_buffer", RTE_ETH_TX_BUFFER_SIZE(pipelines::burst_size), 0, socket));
     if (buf == nullptr) {
         throw init_error("cannot allocate a tx buffer");
     }

@@ -7,13 +7,13 @@
 #include <vector>
 
 #include "config.hpp"
+#include "exception_path.hpp"
+#include "ntp_service.hpp"
+#include "nts_service.hpp"
 #include "ports.hpp"
 #include "ports/pipelines/counters.hpp"
 #include "ports/pipelines/rules_stage.hpp"
 #include "ports/pipelines/worker.hpp"
-#include "exception_path.hpp"
-#include "ntp_service.hpp"
-#include "nts_service.hpp"
 #include "rules_runtime.hpp"
 #include "stats.hpp"
 

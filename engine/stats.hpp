@@ -1,10 +1,10 @@
 // Readers of the per-core figures for the engine's outputs: final JSON and interval log lines.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <rte_ethdev.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -59,14 +59,14 @@ nlohmann::ordered_json server_json(const std::vector<const pipelines::server_cou
 
 // Rates since the previous call, as one log line.
 class interval_meter {
-public:
+  public:
     // server: the NTP service's per-lcore counters (empty without an ntp: section).
     interval_meter(const std::vector<port_runtime>& ports,
                    std::vector<const pipelines::core_counters*> cores,
                    std::vector<const pipelines::server_counters*> server = {});
     std::string line();
 
-private:
+  private:
     struct port_totals {
         std::uint64_t ipackets = 0, ibytes = 0, imissed = 0, nombuf = 0;
     };

@@ -47,8 +47,7 @@ key_type parse_type(std::string_view t) {
         iequals(t, "AES128") || iequals(t, "CMAC")) {
         return key_type::aes128_cmac;
     }
-    throw key_error("unsupported key type '" + std::string(t) +
-                    "' (MD5, SHA1 or AES128CMAC)");
+    throw key_error("unsupported key type '" + std::string(t) + "' (MD5, SHA1 or AES128CMAC)");
 }
 
 void decode_hex(std::string_view hex, key& k) {
@@ -63,8 +62,9 @@ void decode_hex(std::string_view hex, key& k) {
     }
     if (text::decode_hex(hex, std::span(k.material).first(hex.size() / 2)) !=
         std::string_view::npos) {
-        throw key_error("invalid hex digit in key (a key of more than 20 characters is hex; "
-                        "prefix it with ASCII: for a long password)");
+        throw key_error(
+            "invalid hex digit in key (a key of more than 20 characters is hex; "
+            "prefix it with ASCII: for a long password)");
     }
     k.length = static_cast<std::uint8_t>(hex.size() / 2);
 }
@@ -103,8 +103,10 @@ std::uint16_t parse_id(std::string_view s) {
 
 void check_length(const key& k) {
     if (k.type == key_type::aes128_cmac && k.length != 16) {
-        throw key_error("AES-128-CMAC key must be 16 bytes (32 hex digits or 16 ASCII characters), "
-                        "not " + std::to_string(k.length));
+        throw key_error(
+            "AES-128-CMAC key must be 16 bytes (32 hex digits or 16 ASCII characters), "
+            "not " +
+            std::to_string(k.length));
     }
     if (k.length == 0 || k.length > max_key_length) {
         throw key_error("key length " + std::to_string(k.length) + " outside 1.." +

@@ -323,7 +323,52 @@ void aes_siv::set_key(std::span<const std::uint8_t, siv_key_length> key) noexcep
 
 namespace {
 
-// S2V (RFC 5297 2.4) over ad..., then the plaintext p.
+// S2V (RFC 5297 2.4) in pieces, which the single operation and the batches both put together:
+// the batches run the same steps for up to eight operations side by side.
+
+// D after one more component: D = dbl(D) xor CMAC(Si), starting from D = CMAC(<zero>).
+inline __m128i s2v_absorb(__m128i d, __m128i component_mac) noexcept {
+    return _mm_xor_si128(dbl(d), component_mac);
+}
+
+// The blocks of the plaintext's CMAC that come before those holding its last 16 bytes: they do
+// not depend on D, so they chain alongside the components.
+inline std::size_t s2v_prefix_blocks(std::size_t len) noexcept {
+    return len >= 16 ? (len - 16) / 16 : 0;
+}
+
+// What is left of S2V once D and the chain state over the plaintext's leading blocks are
+// known: the last CMAC block, or two. `first` goes through AES; when `two`, the result xored
+// with `second` goes through once more. The output is V.
+struct s2v_tail {
+    __m128i first;
+    __m128i second;
+    bool two;
+};
+
+[[gnu::always_inline]] inline s2v_tail s2v_final_blocks(__m128i d, __m128i prefix_state,
+                                                        bytes_view p, __m128i k1,
+                                                        __m128i k2) noexcept {
+    const std::size_t len = p.size();
+    if (len < 16) {
+        // T = dbl(D) xor pad(Sn): one full block.
+        return {_mm_xor_si128(_mm_xor_si128(dbl(d), pad(p.data(), len)), k1), _mm_setzero_si128(),
+                false};
+    }
+    // T = Sn xorend D: the last 16..31 bytes, D folded into their last 16.
+    const std::size_t prefix = s2v_prefix_blocks(len);
+    const std::size_t tail = len - 16 * prefix;
+    alignas(16) std::uint8_t b[32] = {};
+    copy_16_to_32(b, p.data() + 16 * prefix, tail);
+    store(b + tail - 16, _mm_xor_si128(load(b + tail - 16), d));
+    if (tail == 16) {
+        return {_mm_xor_si128(_mm_xor_si128(prefix_state, load(b)), k1), _mm_setzero_si128(),
+                false};
+    }
+    return {_mm_xor_si128(prefix_state, load(b)), _mm_xor_si128(pad(b + 16, tail - 16), k2), true};
+}
+
+// S2V over ad..., then the plaintext p.
 __m128i s2v(const __m128i* rk, __m128i k1, __m128i k2, __m128i zero_mac,
             std::span<const bytes_view> ad, bytes_view p) noexcept {
     assert(ad.size() <= max_siv_components);
@@ -332,10 +377,7 @@ __m128i s2v(const __m128i* rk, __m128i k1, __m128i k2, __m128i zero_mac,
     for (std::size_t i = 0; i < n_ad; ++i) {
         lanes[i] = message_lane(ad[i], k1, k2);
     }
-    // The plaintext's leading blocks (all but those holding its last 16 bytes) do not depend
-    // on D: they chain alongside the components.
-    const std::size_t len = p.size();
-    const std::size_t prefix = len >= 16 ? (len - 16) / 16 : 0;
+    const std::size_t prefix = s2v_prefix_blocks(p.size());
     std::size_t count = n_ad;
     if (prefix != 0) {
         lanes[count].data = p.data();
@@ -346,25 +388,12 @@ __m128i s2v(const __m128i* rk, __m128i k1, __m128i k2, __m128i zero_mac,
 
     __m128i d = zero_mac;
     for (std::size_t i = 0; i < n_ad; ++i) {
-        d = _mm_xor_si128(dbl(d), lanes[i].state);
+        d = s2v_absorb(d, lanes[i].state);
     }
-    if (len < 16) {
-        // T = dbl(D) xor pad(Sn): one full block.
-        const __m128i t = _mm_xor_si128(dbl(d), pad(p.data(), len));
-        return encrypt_block(rk, _mm_xor_si128(t, k1));
-    }
-    // T = Sn xorend D: the last 16..31 bytes, D folded into their last 16.
-    const std::size_t tail = len - 16 * prefix;
-    alignas(16) std::uint8_t b[32] = {};
-    copy_16_to_32(b, p.data() + 16 * prefix, tail);
-    store(b + tail - 16, _mm_xor_si128(load(b + tail - 16), d));
-    __m128i s = prefix != 0 ? lanes[n_ad].state : _mm_setzero_si128();
-    if (tail == 16) {
-        return encrypt_block(rk, _mm_xor_si128(_mm_xor_si128(s, load(b)), k1));
-    }
-    s = encrypt_block(rk, _mm_xor_si128(s, load(b)));
-    const __m128i last = _mm_xor_si128(pad(b + 16, tail - 16), k2);
-    return encrypt_block(rk, _mm_xor_si128(s, last));
+    const __m128i s = prefix != 0 ? lanes[n_ad].state : _mm_setzero_si128();
+    const s2v_tail t = s2v_final_blocks(d, s, p, k1, k2);
+    const __m128i v = encrypt_block(rk, t.first);
+    return t.two ? encrypt_block(rk, _mm_xor_si128(v, t.second)) : v;
 }
 
 }  // namespace
@@ -607,8 +636,7 @@ void s2v_batch(const siv_op* ops, const key_material* km, const bytes_view* plai
             comp[a].raw[i] = lane.raw;
             comp[a].last[i] = lane.last;
         }
-        const std::size_t len = plains[i].size();
-        const std::size_t blocks = len >= 16 ? (len - 16) / 16 : 0;
+        const std::size_t blocks = s2v_prefix_blocks(plains[i].size());
         prefix_of[i] = 0xFF;
         if (blocks != 0) {
             prefix.rk[with_prefix] = km[i].mac;
@@ -630,30 +658,13 @@ void s2v_batch(const siv_op* ops, const key_material* km, const bytes_view* plai
     bool need2[siv_batch_lanes];
     for (std::size_t i = 0; i < n; ++i) {
         const key_material& k = km[i];
-        __m128i d = k.zero_mac;
-        d = _mm_xor_si128(dbl(d), comp[0].state[i]);
-        d = _mm_xor_si128(dbl(d), comp[1].state[i]);
-        const bytes_view p = plains[i];
-        const std::size_t len = p.size();
-        rk1[i] = k.mac;
-        need2[i] = false;
-        if (len < 16) {
-            x1[i] = _mm_xor_si128(_mm_xor_si128(dbl(d), pad(p.data(), len)), k.k1);
-            continue;
-        }
-        const std::size_t blocks = (len - 16) / 16;
-        const std::size_t tail = len - 16 * blocks;
-        alignas(16) std::uint8_t b[32] = {};
-        copy_16_to_32(b, p.data() + 16 * blocks, tail);
-        store(b + tail - 16, _mm_xor_si128(load(b + tail - 16), d));
+        const __m128i d = s2v_absorb(s2v_absorb(k.zero_mac, comp[0].state[i]), comp[1].state[i]);
         const __m128i s = prefix_of[i] != 0xFF ? prefix.state[prefix_of[i]] : _mm_setzero_si128();
-        if (tail == 16) {
-            x1[i] = _mm_xor_si128(_mm_xor_si128(s, load(b)), k.k1);
-        } else {
-            x1[i] = _mm_xor_si128(s, load(b));
-            need2[i] = true;
-            last2[i] = _mm_xor_si128(pad(b + 16, tail - 16), k.k2);
-        }
+        const s2v_tail t = s2v_final_blocks(d, s, plains[i], k.k1, k.k2);
+        rk1[i] = k.mac;
+        x1[i] = t.first;
+        need2[i] = t.two;
+        last2[i] = t.second;
     }
     encrypt_n_mk(rk1, x1, n);
     __m128i x2[siv_batch_lanes];

@@ -28,10 +28,14 @@ enum class mode { forward, plain, sha1, aes };
 
 const char* name_of(mode m) {
     switch (m) {
-        case mode::forward: return "raw forward (rx -> tx, no stage)";
-        case mode::plain: return "NTP replies, unauthenticated";
-        case mode::sha1: return "NTP replies, SHA1 MAC";
-        case mode::aes: return "NTP replies, AES-128-CMAC";
+        case mode::forward:
+            return "raw forward (rx -> tx, no stage)";
+        case mode::plain:
+            return "NTP replies, unauthenticated";
+        case mode::sha1:
+            return "NTP replies, SHA1 MAC";
+        case mode::aes:
+            return "NTP replies, AES-128-CMAC";
     }
     return "?";
 }
@@ -91,16 +95,17 @@ int main(int argc, char** argv) {
                     continue;
                 }
                 load(b, modes[i], keys);
-                best[i] = std::max(best[i],
-                                   b.run(conf, modes[i] == mode::forward, seconds, packets));
+                best[i] =
+                    std::max(best[i], b.run(conf, modes[i] == mode::forward, seconds, packets));
             }
         }
         const std::uint64_t replies =
             engine::sum_over_lcores(rt.service()->counters(), pipelines::server_counter::replies);
         if (only.empty()) {
-            std::printf("one core, net_ring, %zu requests of 90 bytes from as many sources, best of %d "
-                        "rounds of %.1f s\n",
-                        working_set, rounds, seconds);
+            std::printf(
+                "one core, net_ring, %zu requests of 90 bytes from as many sources, best of %d "
+                "rounds of %.1f s\n",
+                working_set, rounds, seconds);
             for (int i = 0; i < 4; ++i) {
                 std::printf("%-36s %7.2f Mpps", name_of(modes[i]), best[i]);
                 if (i > 0) {
@@ -108,12 +113,14 @@ int main(int argc, char** argv) {
                 }
                 std::printf("\n");
             }
-            std::printf("replies counted by the engine: %llu (target >= 12 Mpps/core "
-                        "unauthenticated)\n",
-                        static_cast<unsigned long long>(replies));
+            std::printf(
+                "replies counted by the engine: %llu (target >= 12 Mpps/core "
+                "unauthenticated)\n",
+                static_cast<unsigned long long>(replies));
         } else {
             std::printf("mode %s: %llu packets, %.2f Mpps, %llu replies\n", only.c_str(),
-                        static_cast<unsigned long long>(packets), best[0] + best[1] + best[2] + best[3],
+                        static_cast<unsigned long long>(packets),
+                        best[0] + best[1] + best[2] + best[3],
                         static_cast<unsigned long long>(replies));
         }
         rt.release();

@@ -5,7 +5,6 @@
 // out of the TX ring and a "wire" turns each back into its request for the next round.
 //   bench-nts [--seconds S] [--rounds N]
 //   bench-nts --mode forward|plain|nts|nts8 --packets N   (fixed work: callgrind)
-#include <openssl/rand.h>
 #include <rte_eal.h>
 #include <unistd.h>
 
@@ -36,10 +35,14 @@ constexpr const char* mode_names[] = {"forward", "plain", "nts", "nts8"};
 
 const char* name_of(mode m) {
     switch (m) {
-        case mode::forward: return "raw forward (rx -> tx, no stage)";
-        case mode::plain: return "NTP replies, unauthenticated";
-        case mode::nts: return "NTS replies, 1 cookie (chrony's usual)";
-        case mode::nts8: return "NTS replies, 1 cookie + 7 placeholders";
+        case mode::forward:
+            return "raw forward (rx -> tx, no stage)";
+        case mode::plain:
+            return "NTP replies, unauthenticated";
+        case mode::nts:
+            return "NTS replies, 1 cookie (chrony's usual)";
+        case mode::nts8:
+            return "NTS replies, 1 cookie + 7 placeholders";
     }
     return "?";
 }
@@ -53,15 +56,10 @@ std::size_t load(bench::reply_bench& b, mode m, const nts::key_ring& ring) {
         if (m == mode::nts || m == mode::nts8) {
             // One NTS-KE session per client: its own C2S/S2C and a cookie under the
             // engine's current master key.
-            nts::session_keys keys;
-            RAND_bytes(keys.c2s.data(), static_cast<int>(keys.c2s.size()));
-            RAND_bytes(keys.s2c.data(), static_cast<int>(keys.s2c.size()));
-            std::uint8_t nonce[16];
-            RAND_bytes(nonce, sizeof(nonce));
+            const nts::session_keys keys = ts::random_session();
             ts::request_options o;
             o.transmit_ts = gen::ntp_timestamp(1700000000000000ULL + i);
-            o.cookie.resize(nts::cookie_length);
-            nts::make_cookie(*ring.current(), nonce, keys, o.cookie.data());
+            o.cookie = ts::cookie_for(*ring.current(), keys);
             o.placeholders = m == mode::nts8 ? 7 : 0;
             payload = ts::build_request(nts::aes_siv(keys.c2s), o).packet;
         } else {
@@ -86,7 +84,8 @@ int main(int argc, char** argv) {
     const int rounds = opt.rounds;
     const std::string& only = opt.mode;
     const std::uint64_t packets = opt.packets;
-    const auto dir = std::filesystem::temp_directory_path() / ("pe-bench-nts-" + std::to_string(getpid()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("pe-bench-nts-" + std::to_string(getpid()));
     test::test_certificates certs;
     try {
         certs = test::make_test_certificates(dir, {"IP:127.0.0.1"});
@@ -122,8 +121,8 @@ int main(int argc, char** argv) {
                     continue;
                 }
                 bytes[i] = load(b, modes[i], ring);
-                best[i] = std::max(best[i],
-                                   b.run(conf, modes[i] == mode::forward, seconds, packets));
+                best[i] =
+                    std::max(best[i], b.run(conf, modes[i] == mode::forward, seconds, packets));
             }
         }
         const auto nts_replies = counter(rt, pipelines::server_counter::nts_replies);
@@ -131,9 +130,10 @@ int main(int argc, char** argv) {
                                 counter(rt, pipelines::server_counter::nts_naks) +
                                 counter(rt, pipelines::server_counter::nts_malformed);
         if (only.empty()) {
-            std::printf("one core, net_ring, %zu requests from as many sources (each its own NTS "
-                        "session), best of %d rounds of %.1f s\n",
-                        working_set, rounds, seconds);
+            std::printf(
+                "one core, net_ring, %zu requests from as many sources (each its own NTS "
+                "session), best of %d rounds of %.1f s\n",
+                working_set, rounds, seconds);
             for (int i = 0; i < 4; ++i) {
                 std::printf("%-42s %4zu B %7.2f Mpps", name_of(modes[i]), bytes[i], best[i]);
                 if (i > 1) {

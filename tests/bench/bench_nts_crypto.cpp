@@ -335,17 +335,11 @@ int main(int argc, char** argv) {
         constexpr std::size_t sessions = 256, burst = 32;
         std::vector<std::vector<std::uint8_t>> requests;
         for (std::size_t i = 0; i < sessions; ++i) {
-            session_keys k;
-            RAND_bytes(k.c2s.data(), 32);
-            RAND_bytes(k.s2c.data(), 32);
+            const session_keys k = ts::random_session();
             const aes_siv c2s(k.c2s);
-            std::vector<std::uint8_t> cookie(cookie_length);
-            std::uint8_t n[16];
-            nonces.next(n);
-            make_cookie(*ring.current(), n, k, cookie.data());
             ts::request_options o;
             o.transmit_ts = 0x1234 + i;
-            o.cookie = cookie;
+            o.cookie = ts::cookie_for(*ring.current(), k);
             requests.push_back(ts::build_request(c2s, o).packet);
         }
         std::vector<std::vector<std::uint8_t>> buffers(burst, std::vector<std::uint8_t>(2048));

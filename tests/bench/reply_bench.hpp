@@ -133,8 +133,7 @@ class reply_bench {
             }
             now = std::chrono::steady_clock::now();
         }
-        return static_cast<double>(done) / std::chrono::duration<double>(now - start).count() /
-               1e6;
+        return static_cast<double>(done) / std::chrono::duration<double>(now - start).count() / 1e6;
     }
 
   private:

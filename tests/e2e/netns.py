@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -91,6 +92,39 @@ class Engine:
                 self.process.wait()
         self._log.close()
         return self.process.returncode
+
+
+class EngineTestCase(unittest.TestCase):
+    """Tests against one engine for the whole class: setUpClass makes a scratch folder (tmp)
+    and calls start() (the topology, the engine: cls.engine); tearDownClass stops the engine,
+    calls teardown() (the topology) and removes tmp (kept with PE_KEEP_TMP set). A subclass
+    sets tmp_prefix and stop_timeout_s and defines start() and teardown() as classmethods."""
+    engine = None
+    tmp = None
+    tmp_prefix = "pe-e2e-"
+    stop_timeout_s = 15
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix=cls.tmp_prefix)
+        try:
+            cls.start()
+        except BaseException:
+            cls.tearDownClass()  # unittest skips it when setUpClass fails
+            raise
+
+    @classmethod
+    def stop_engine(cls):
+        return cls.engine.stop(timeout_s=cls.stop_timeout_s) if cls.engine is not None else None
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.stop_engine()
+        finally:
+            cls.teardown()
+            if os.environ.get("PE_KEEP_TMP") is None:
+                shutil.rmtree(cls.tmp, ignore_errors=True)
 
 
 def run_tests(argv, on_signal, teardown):

@@ -30,7 +30,6 @@ import shutil
 import struct
 import sys
 import tempfile
-import unittest
 
 import netns
 # The poll helper all the python tests share (tests/integration/common.py).
@@ -95,20 +94,12 @@ def teardown_topology():
     sh("ip", "link", "del", ENGINE_IF, check=False)
 
 
-class NtpClients(unittest.TestCase):
-    engine = None
+class NtpClients(netns.EngineTestCase):
+    tmp_prefix = "pe-e2e-"
+    stop_timeout_s = 15
     # What the clients sent, by how the engine must have counted it.
     sent = {"plain": 0, "auth_ok": 0, "nak": 0}
     echoes = {"v4": 0, "v6": 0}
-
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="pe-e2e-")
-        try:
-            cls.start()
-        except BaseException:
-            cls.tearDownClass()  # unittest skips it when setUpClass fails
-            raise
 
     @classmethod
     def start(cls):
@@ -147,16 +138,8 @@ class NtpClients(unittest.TestCase):
             f.write(f"1 SHA1 HEX:{WRONG_SHA1}\n")
 
     @classmethod
-    def stop_engine(cls):
-        return cls.engine.stop(timeout_s=15) if cls.engine is not None else None
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.stop_engine()
-        finally:
-            teardown_topology()
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+    def teardown(cls):
+        teardown_topology()
 
     # ---- helpers ----
 

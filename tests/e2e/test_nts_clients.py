@@ -30,7 +30,6 @@ import signal
 import sys
 import tempfile
 import time
-import unittest
 
 import netns
 # The poll helper all the python tests share (tests/integration/common.py).
@@ -121,18 +120,10 @@ def write_key_file(path, keys):
             f.write(f"{kid} {secret} {int(time.time()) - 100 + i}\n")
 
 
-class NtsClients(unittest.TestCase):
-    engine = None
+class NtsClients(netns.EngineTestCase):
+    tmp_prefix = "pe-nts-"
+    stop_timeout_s = 20
     sent = {"nts_replies": 0, "nts_naks": 0, "nts_auth_failed": 0}
-
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="pe-nts-")
-        try:
-            cls.start()
-        except BaseException:
-            cls.tearDownClass()
-            raise
 
     @classmethod
     def start(cls):
@@ -163,17 +154,8 @@ class NtsClients(unittest.TestCase):
         cls.engine.wait_for("NTS-KE (TLS 1.3", "lcore 0:", timeout_s=30)
 
     @classmethod
-    def stop_engine(cls):
-        return cls.engine.stop(timeout_s=20) if cls.engine is not None else None
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.stop_engine()
-        finally:
-            teardown_topology()
-            if os.environ.get("PE_KEEP_TMP") is None:
-                shutil.rmtree(cls.tmp, ignore_errors=True)
+    def teardown(cls):
+        teardown_topology()
 
     # ---- helpers ----
 

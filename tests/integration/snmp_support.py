@@ -12,7 +12,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import wait_for  # noqa: E402,F401  (the tests' one poll helper, used here and by them)
+from common import skip, wait_for  # noqa: E402,F401  (the tests' one poll helper, used here and by them)
 
 COMMUNITY = "ports-test-community"
 V3_USER = "ports-nms"
@@ -25,6 +25,15 @@ TOOLS = ("snmpd", "snmpwalk", "snmpget", "snmpbulkwalk", "snmptrapd")
 
 def missing_tools():
     return [t for t in TOOLS if shutil.which(t) is None and not os.path.exists("/usr/sbin/" + t)]
+
+
+def arguments():
+    """ENGINE, PORTS_GEN and the MIB folders from the command line; exits 77 (skipped) when a
+    net-snmp tool is missing."""
+    missing = missing_tools()
+    if missing:
+        skip("missing " + ", ".join(missing) + " (packages snmpd, snmp, snmptrapd)")
+    return sys.argv[1], sys.argv[2], sys.argv[3:]
 
 
 def tool(name):

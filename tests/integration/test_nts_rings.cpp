@@ -3,7 +3,6 @@
 // engine's own runtime, a worker thread polling it while the test injects without pause and
 // changes the master keys (a fleet key file re-read, as on SIGHUP) under the traffic.
 #include <gtest/gtest.h>
-#include <openssl/rand.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -96,14 +95,10 @@ std::vector<session> make_sessions(const nts::key_ring& ring, const rte_ether_ad
     std::vector<session> out(sessions);
     for (std::size_t i = 0; i < sessions; ++i) {
         session& s = out[i];
-        RAND_bytes(s.keys.c2s.data(), static_cast<int>(s.keys.c2s.size()));
-        RAND_bytes(s.keys.s2c.data(), static_cast<int>(s.keys.s2c.size()));
+        s.keys = ts::random_session();
         s.c2s.set_key(s.keys.c2s);
         s.s2c.set_key(s.keys.s2c);
-        std::uint8_t nonce[16];
-        RAND_bytes(nonce, sizeof(nonce));
-        s.cookie.resize(nts::cookie_length);
-        nts::make_cookie(*ring.current(), nonce, s.keys, s.cookie.data());
+        s.cookie = ts::cookie_for(*ring.current(), s.keys);
         ts::request_options o;
         o.transmit_ts = 0x1122334455667788ULL + i;
         o.cookie = s.cookie;

@@ -22,7 +22,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import eal_args, file_prefix, read_text, run_tests, skip, wait_counted  # noqa: E402
+from common import eal_args, file_prefix, read_text, run_tests, wait_counted  # noqa: E402
 import snmp_support as snmp  # noqa: E402
 
 ENGINE = PORTS_GEN = None
@@ -308,9 +308,5 @@ class SnmpWalks(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    missing = snmp.missing_tools()
-    if missing:
-        skip("missing " + ", ".join(missing) + " (packages snmpd, snmp, snmptrapd)")
-    ENGINE, PORTS_GEN = sys.argv[1], sys.argv[2]
-    MIB_DIRS = sys.argv[3:]
+    ENGINE, PORTS_GEN, MIB_DIRS = snmp.arguments()
     run_tests()

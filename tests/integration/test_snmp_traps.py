@@ -16,7 +16,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import eal_args, run_tests, skip  # noqa: E402
+from common import eal_args, run_tests  # noqa: E402
 import snmp_support as snmp  # noqa: E402
 
 ENGINE = PORTS_GEN = None
@@ -188,9 +188,5 @@ class SnmpTraps(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    missing = snmp.missing_tools()
-    if missing:
-        skip("missing " + ", ".join(missing) + " (packages snmpd, snmp, snmptrapd)")
-    ENGINE, PORTS_GEN = sys.argv[1], sys.argv[2]
-    MIB_DIRS = sys.argv[3:]
+    ENGINE, PORTS_GEN, MIB_DIRS = snmp.arguments()
     run_tests()

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ports/nts/aes_siv.hpp"
+#include "ports/nts/keys.hpp"
 #include "ports/parsers/nts.hpp"
 
 namespace ports::nts::test_support {
@@ -39,6 +40,23 @@ inline void random_bytes(std::uint8_t* out, std::size_t n) {
     if (RAND_bytes(out, static_cast<int>(n)) != 1) {
         throw std::runtime_error("RAND_bytes failed");
     }
+}
+
+// C2S and S2C as an NTS-KE session exports them: random here.
+inline session_keys random_session() {
+    session_keys k;
+    random_bytes(k.c2s.data(), k.c2s.size());
+    random_bytes(k.s2c.data(), k.s2c.size());
+    return k;
+}
+
+// A cookie for that session under a master key, as the NTS-KE server issues it.
+inline bytes cookie_for(const master_key& key, const session_keys& keys) {
+    bytes c(cookie_length);
+    std::uint8_t nonce[16];
+    random_bytes(nonce, sizeof(nonce));
+    make_cookie(key, nonce, keys, c.data());
+    return c;
 }
 
 struct request_options {

@@ -27,9 +27,9 @@ bytes hex(std::string_view h) {
 // The 48-byte NTPv4 header signed below (pkt.bin):
 //   printf '%s' "2302 06e9 0000 0102 0000 0304 c000 0201 e900 0001 0000 0002 e900 0003 0000 0004
 //                e900 0005 0000 0006 e900 0007 0000 0008" | xxd -r -p > pkt.bin
-const bytes packet = hex(
-    "230206e90000010200000304c0000201e900000100000002e900000300000004"
-    "e900000500000006e900000700000008");
+const bytes packet =
+    hex("230206e90000010200000304c0000201e900000100000002e900000300000004"
+        "e900000500000006e900000700000008");
 
 // (printf 'md5secret'; cat pkt.bin) | openssl dgst -md5 -binary | xxd -p
 const bytes md5_digest = hex("517490af18b56e3f2bebf46279479fb3");

@@ -35,7 +35,7 @@ TEST(NtpKeys, ParsesEveryAcceptedForm) {
         "   \t  \n"
         "4\tsha-1\tHEX:0102\n"
         "5 AES128CMAC 2b7e151628aed2a6abf7158809cf4f3c\n"
-        "6 AES 0123456789abcdef\n"                    // ntpsec: 16 ASCII characters
+        "6 AES 0123456789abcdef\n"                         // ntpsec: 16 ASCII characters
         "7 aes128 HEX:2B7E151628AED2A6ABF7158809CF4F3C\n"  // chrony
         "8 AES-128-CMAC ASCII:0123456789abcdef\r\n"
         "9 cmac 000102030405060708090a0b0c0d0e0f\n"
@@ -109,7 +109,9 @@ TEST(NtpKeys, ErrorsNameFileAndLine) {
               "ntp.keys:1: key longer than 64 bytes");
     EXPECT_EQ(error_of("1 MD5 ASCII:" + std::string(65, 'a') + "\n"),
               "ntp.keys:1: key longer than 64 bytes");
-    EXPECT_EQ(error_of("1 MD5 ab\x01" "cd\n"), "ntp.keys:1: non-printable character in ASCII key");
+    EXPECT_EQ(error_of("1 MD5 ab\x01"
+                       "cd\n"),
+              "ntp.keys:1: non-printable character in ASCII key");
     EXPECT_EQ(error_of("1 MD5 caf\xc3\xa9\n"), "ntp.keys:1: non-printable character in ASCII key");
     EXPECT_EQ(error_of("1 AES 0123456789abcde\n"),
               "ntp.keys:1: AES-128-CMAC key must be 16 bytes (32 hex digits or 16 ASCII "

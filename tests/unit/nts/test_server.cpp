@@ -50,21 +50,6 @@ namespace openssl_allocations = ports::test::openssl_allocations;
 constexpr std::uint64_t request_tx = 0xE9A1B2C3D4E5F607ull;
 constexpr std::size_t buffer_capacity = 2048;
 
-session_keys random_session() {
-    session_keys k;
-    random_bytes(k.c2s.data(), k.c2s.size());
-    random_bytes(k.s2c.data(), k.s2c.size());
-    return k;
-}
-
-bytes cookie_for(const master_key& key, const session_keys& keys) {
-    bytes c(cookie_length);
-    std::uint8_t nonce[16];
-    random_bytes(nonce, sizeof(nonce));
-    make_cookie(key, nonce, keys, c.data());
-    return c;
-}
-
 // A request in a buffer of buffer_capacity bytes, as an mbuf holds it.
 struct packet {
     std::vector<std::uint8_t> buffer = std::vector<std::uint8_t>(buffer_capacity, 0xEE);

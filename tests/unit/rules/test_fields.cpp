@@ -5,9 +5,9 @@
 #include <string>
 #include <string_view>
 
+#include "capture_frames.hpp"
 #include "ports/pipelines/classify.hpp"
 #include "ports/rules/fields.hpp"
-#include "capture_frames.hpp"
 #include "trafficgen.hpp"
 
 using namespace ports;
@@ -88,8 +88,7 @@ TEST(Fields, SnmpV1SetFromCapture) {
 TEST(Fields, SnmpV1PublicFromCapture) {
     const auto v = extract(capture::snmp_v1_public_frame, traffic_class::snmp);
     EXPECT_EQ(text(v, field::snmp_community), "public");
-    EXPECT_TRUE(
-        inside(v.text_of(field::snmp_community), span_of(capture::snmp_v1_public_frame)));
+    EXPECT_TRUE(inside(v.text_of(field::snmp_community), span_of(capture::snmp_v1_public_frame)));
     EXPECT_EQ(text(v, field::snmp_pdu), "get");
 }
 
@@ -262,12 +261,10 @@ TEST(Fields, NonIpHasNothing) {
 // Every prefix of real frames, each in its own heap block: no read past the end (ASan), and
 // every span inside the frame.
 TEST(Fields, EveryPrefixStaysInside) {
-    const parsers::byte_span frames[] = {span_of(capture::ntp_monlist_frame),
-                                         span_of(capture::snmp_v3_get_next_frame),
-                                         span_of(capture::pptp_sccrq_gre_frame),
-                                         span_of(capture::gre_pap_frame),
-                                         span_of(capture::l2tp_pppoe_frame),
-                                         span_of(capture::snmp_v1_set_frame)};
+    const parsers::byte_span frames[] = {
+        span_of(capture::ntp_monlist_frame),    span_of(capture::snmp_v3_get_next_frame),
+        span_of(capture::pptp_sccrq_gre_frame), span_of(capture::gre_pap_frame),
+        span_of(capture::l2tp_pppoe_frame),     span_of(capture::snmp_v1_set_frame)};
     for (const auto full : frames) {
         for (std::size_t n = 0; n <= full.size(); ++n) {
             std::unique_ptr<std::uint8_t[]> copy(new std::uint8_t[n == 0 ? 1 : n]);

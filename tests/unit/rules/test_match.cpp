@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "capture_frames.hpp"
 #include "ports/pipelines/classify.hpp"
 #include "ports/rules/rules.hpp"
-#include "capture_frames.hpp"
 #include "trafficgen.hpp"
 
 using namespace ports;
@@ -106,18 +106,14 @@ compiled compile(const std::string& text, bool parallel = true) {
 TEST(RulesMatch, ShippedClassicsOnCaptureFrames) {
     auto c = compile(pack);
     const auto& set = *c.set;
-    EXPECT_EQ(matches(set, c.s, capture::ntp_monlist_frame),
-              (ids{"ntp-mode7", "ntp-monlist"}));
+    EXPECT_EQ(matches(set, c.s, capture::ntp_monlist_frame), (ids{"ntp-mode7", "ntp-monlist"}));
     EXPECT_EQ(matches(set, c.s, capture::ntp_mode7_other_frame), (ids{"ntp-mode7"}));
     EXPECT_EQ(matches(set, c.s, capture::ntp_control_frame), (ids{"ntp-mode6"}));
     EXPECT_EQ(matches(set, c.s, capture::ntp_v4_client_frame), ids{});
-    EXPECT_EQ(matches(set, c.s, capture::snmp_v1_public_frame),
-              (ids{"snmp-default-community"}));
-    EXPECT_EQ(matches(set, c.s, capture::snmp_v1_set_frame),
-              (ids{"snmp-set", "snmp-set-by-name"}));
+    EXPECT_EQ(matches(set, c.s, capture::snmp_v1_public_frame), (ids{"snmp-default-community"}));
+    EXPECT_EQ(matches(set, c.s, capture::snmp_v1_set_frame), (ids{"snmp-set", "snmp-set-by-name"}));
     EXPECT_EQ(matches(set, c.s, capture::snmp_v3_get_next_frame), (ids{"snmp-v3-user"}));
-    EXPECT_EQ(matches(set, c.s, capture::pptp_sccrq_gre_frame),
-              (ids{"pptp-host", "pptp-sccrq"}));
+    EXPECT_EQ(matches(set, c.s, capture::pptp_sccrq_gre_frame), (ids{"pptp-host", "pptp-sccrq"}));
     EXPECT_EQ(matches(set, c.s, capture::pptp_sccrp_gre_frame),
               (ids{"pptp-host", "pptp-vendor-cisco"}));
     // An empty host name is no host name for "."; the message is still an SCCRP.
@@ -310,12 +306,10 @@ TEST(RulesMatch, ScratchFitCloneAndEmptySet) {
     s.fit(*set);
     EXPECT_TRUE(s);
     rules::scratch copy = s.clone();
-    EXPECT_EQ(matches(*set, copy, capture::ftp_password_frame),
-              (ids{"password", "repeated"}));
+    EXPECT_EQ(matches(*set, copy, capture::ftp_password_frame), (ids{"password", "repeated"}));
     rules::scratch moved = std::move(copy);
     EXPECT_FALSE(copy);  // NOLINT(bugprone-use-after-move): moved-from is empty by contract
-    EXPECT_EQ(matches(*set, moved, capture::ntp_monlist_frame),
-              (ids{"ntp-mode7", "ntp-monlist"}));
+    EXPECT_EQ(matches(*set, moved, capture::ntp_monlist_frame), (ids{"ntp-mode7", "ntp-monlist"}));
 }
 
 }  // namespace
@@ -345,8 +339,7 @@ TEST(RulesMatch, RepeatedValuesGiveTheSameMatches) {
 )");
     for (int round = 0; round < 3; ++round) {
         EXPECT_EQ(matches(*one.set, one.s, capture::snmp_v1_public_frame), ids{"a"});
-        EXPECT_EQ(matches(*one.set, one.s, capture::snmp_v1_set_frame),
-                  ids{});  // empty community
+        EXPECT_EQ(matches(*one.set, one.s, capture::snmp_v1_set_frame), ids{});  // empty community
     }
     // The first set's scratch, fitted to a second set: the entries of the first do not apply.
     rules::slot_map slots;

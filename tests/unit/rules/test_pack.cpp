@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "capture_frames.hpp"
 #include "ports/pipelines/classify.hpp"
 #include "ports/rules/rules.hpp"
-#include "capture_frames.hpp"
 
 using namespace ports;
 

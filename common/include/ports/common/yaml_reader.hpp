@@ -84,8 +84,7 @@ class checks {
     }
 
     // An integer in [0, hi], up to 2^64 - 1 (values a packet field holds).
-    std::uint64_t unsigned_of(const YAML::Node& n, const std::string& key,
-                              std::uint64_t hi) const {
+    std::uint64_t unsigned_of(const YAML::Node& n, const std::string& key, std::uint64_t hi) const {
         if (!n.IsScalar()) {
             fail_at(n, "'" + key + "' must be an integer");
         }

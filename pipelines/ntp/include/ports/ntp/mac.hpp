@@ -45,7 +45,7 @@ constexpr std::size_t digest_length(key_type t) {
 //  context that is keyed per call: correct, but OpenSSL allocates internally then.
 // The unit tests count OpenSSL's allocations around sign/verify to hold this.
 class mac_engine {
-public:
+  public:
     // Throws std::runtime_error when OpenSSL lacks an algorithm (MD5 under a FIPS-only
     // configuration, for instance).
     mac_engine();
@@ -63,7 +63,7 @@ public:
     // Constant-time comparison; false for a digest of the wrong length.
     bool verify(const key& k, byte_span signed_part, byte_span digest) noexcept;
 
-private:
+  private:
     evp_mac_ctx_st* cmac_context(const key& k) noexcept;
     void release() noexcept;
 

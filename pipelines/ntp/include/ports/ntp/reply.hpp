@@ -76,13 +76,20 @@ enum class drop_reason : std::uint8_t {
 
 constexpr const char* to_string(drop_reason r) {
     switch (r) {
-        case drop_reason::none: return "none";
-        case drop_reason::malformed: return "malformed";
-        case drop_reason::mode6: return "mode6";
-        case drop_reason::mode7: return "mode7";
-        case drop_reason::other_mode: return "other_mode";
-        case drop_reason::auth_required: return "auth_required";
-        case drop_reason::too_short: return "too_short";
+        case drop_reason::none:
+            return "none";
+        case drop_reason::malformed:
+            return "malformed";
+        case drop_reason::mode6:
+            return "mode6";
+        case drop_reason::mode7:
+            return "mode7";
+        case drop_reason::other_mode:
+            return "other_mode";
+        case drop_reason::auth_required:
+            return "auth_required";
+        case drop_reason::too_short:
+            return "too_short";
     }
     return "?";
 }
@@ -196,8 +203,8 @@ inline reply_result build_plain_reply(std::span<std::uint8_t> payload, const rep
 // Validates the request and, when it is answered, rewrites payload into the reply (all but the
 // transmit timestamp). On drop, payload is untouched. `request` must be parse_ntp(payload).
 reply_result build_reply(std::span<std::uint8_t> payload, const parsers::ntp_view& request,
-                         const clock_state& clock, std::uint64_t rx_ts,
-                         const server_config& config, auth_context auth = {}) noexcept;
+                         const clock_state& clock, std::uint64_t rx_ts, const server_config& config,
+                         auth_context auth = {}) noexcept;
 
 // Mode 4, LI 3, stratum 0, refid "RATE" (RFC 5905 section 7.4), origin from the request's
 // transmit, receive = rx_ts, other fields from the clock; always 48 bytes and unauthenticated

@@ -33,9 +33,12 @@ enum class key_type : std::uint8_t { md5, sha1, aes128_cmac };
 
 constexpr const char* to_string(key_type t) {
     switch (t) {
-        case key_type::md5: return "MD5";
-        case key_type::sha1: return "SHA1";
-        case key_type::aes128_cmac: return "AES128CMAC";
+        case key_type::md5:
+            return "MD5";
+        case key_type::sha1:
+            return "SHA1";
+        case key_type::aes128_cmac:
+            return "AES128CMAC";
     }
     return "?";
 }
@@ -53,14 +56,14 @@ struct key {
 };
 
 class key_error : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 // Keys by id. Lookup is one load from a dense 64 Ki index (128 KiB, one cache line touched per
 // lookup) then one from the key array: no hashing, no allocation.
 class key_table {
-public:
+  public:
     key_table();
 
     // Throws key_error on a duplicate id, an id outside 1..65535 or a bad length for the type.
@@ -85,7 +88,7 @@ public:
     std::size_t size() const noexcept { return keys_.size(); }
     bool empty() const noexcept { return keys_.empty(); }
 
-private:
+  private:
     std::vector<std::uint16_t> index_;  // id -> slot + 1, 0 for none
     std::vector<key> keys_;
 };

@@ -202,7 +202,7 @@ inline result respond_icmp4(std::span<std::uint8_t> frame, const parsers::layers
     inet_checksum::store(ip + 10, inet_checksum::finish(inet_checksum::add(0, ip, header.size())));
     icmp[0] = icmp4_echo_reply_type;
     store_be16(icmp + 2, inet_checksum::update(load_be16(icmp + 2), icmp4_echo_request_type << 8,
-                                         icmp4_echo_reply_type << 8));
+                                               icmp4_echo_reply_type << 8));
     address_reply(eth, my_mac);
     return keep(frame, outcome::icmp4_echo_reply);
 }
@@ -226,7 +226,8 @@ inline result respond_echo6(std::span<std::uint8_t> frame, std::uint8_t* ip,
     }
     const bool valid = message.size() >= icmp_echo_header && icmp[1] == 0 &&
                        !is_group_mac(eth + 6) && !is_multicast_v6(ip + 8) &&
-                       !is_unspecified_v6(ip + 8) && inet_checksum::verifies(icmp6_sum(ip, message));
+                       !is_unspecified_v6(ip + 8) &&
+                       inet_checksum::verifies(icmp6_sum(ip, message));
     if (!valid) {
         return keep(frame, outcome::dropped_malformed);
     }
@@ -239,7 +240,7 @@ inline result respond_echo6(std::span<std::uint8_t> frame, std::uint8_t* ip,
     ip[7] = reply_ttl;
     icmp[0] = icmp6_echo_reply_type;
     store_be16(icmp + 2, inet_checksum::update(load_be16(icmp + 2), icmp6_echo_request_type << 8,
-                                         icmp6_echo_reply_type << 8));
+                                               icmp6_echo_reply_type << 8));
     address_reply(eth, my_mac);
     return keep(frame, outcome::icmp6_echo_reply);
 }
