@@ -5,8 +5,8 @@
 #include <rte_ip.h>
 #include <rte_mbuf_dyn.h>
 
+#include "ports/common/inet_checksum.hpp"
 #include "ports/neighbour/respond.hpp"
-#include "ports/ntp/checksum.hpp"
 #include "ports/parsers/layers.hpp"
 #include "ports/parsers/ntp.hpp"
 #include "ports/pipelines/worker.hpp"
@@ -34,10 +34,10 @@ void refresh_burst(service_lcore& s, std::uint64_t burst_tsc) {
     b.header = ntp::make_reply_header(b.clock, shared.config.stratum, shared.config.refid, false);
     b.software_rx_ts = ntp_from_unix_ns(shared.tsc_map.read().to_ns(burst_tsc));
     b.mono_ns = mono_ns(s, burst_tsc);
-    const std::uint16_t udp_length_be = ntp::checksum::host_to_be16(8 + ntp::header_length);
-    std::uint64_t sum = std::uint64_t{ntp::checksum::host_to_be16(parsers::ipproto_udp)} +
+    const std::uint16_t udp_length_be = inet_checksum::host_to_be16(8 + ntp::header_length);
+    std::uint64_t sum = std::uint64_t{inet_checksum::host_to_be16(parsers::ipproto_udp)} +
                         udp_length_be + udp_length_be;
-    b.plain_v4_udp_sum = ntp::checksum::add(sum, b.header.words, sizeof(b.header.words));
+    b.plain_v4_udp_sum = inet_checksum::add(sum, b.header.words, sizeof(b.header.words));
     if (s.nts != nullptr) {
         // New master keys (rotation, a reloaded key file): copied into this lcore's memory,
         // so a burst works on one ring from start to end.
@@ -106,7 +106,7 @@ void turn_around(std::uint8_t* frame, const parsers::layers& l, const neighbour:
         h->time_to_live = reply_ttl;
         h->fragment_offset = 0;
         h->hdr_checksum = 0;
-        h->hdr_checksum = ntp::checksum::ipv4_header(ip);
+        h->hdr_checksum = inet_checksum::ipv4_header(ip);
     } else {
         auto* h = reinterpret_cast<rte_ipv6_hdr*>(ip);
         std::uint8_t tmp[16];
@@ -131,7 +131,7 @@ void finish_udp_checksum(std::uint8_t* frame, bool ipv4, std::uint16_t l3_offset
     auto* u = reinterpret_cast<rte_udp_hdr*>(frame + l4_offset);
     u->dgram_cksum = 0;
     const std::uint8_t* addresses = frame + l3_offset + (ipv4 ? 12 : 8);
-    u->dgram_cksum = ntp::checksum::udp(addresses, ipv4 ? 8 : 32, frame + l4_offset,
+    u->dgram_cksum = inet_checksum::udp(addresses, ipv4 ? 8 : 32, frame + l4_offset,
                                         static_cast<std::uint16_t>(8 + ntp_length));
 }
 
@@ -159,7 +159,7 @@ void stage(service_lcore& s, rte_mbuf* m, std::uint16_t port, const parsers::lay
 std::uint64_t plain_v4_partial_sum(const service_lcore& s, const std::uint8_t* frame,
                                    std::uint16_t l3_offset, std::uint16_t l4_offset,
                                    std::uint16_t payload_offset) {
-    namespace cs = ntp::checksum;
+    namespace cs = inet_checksum;
     const std::uint8_t* p = frame + payload_offset;
     std::uint64_t sum = s.burst.plain_v4_udp_sum;
     sum = cs::add(sum, p, 4);                       // LI/VN/mode, stratum, poll, precision
@@ -526,6 +526,8 @@ verdict serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, const fram
     return svc.tap != no_peer ? to_kernel(s, rx, frame, r, burst_tsc) : verdict::pass();
 }
 
+static_assert(RTE_MAX_ETHPORTS <= 64, "flush_replies marks ports in one 64-bit word");
+
 flush_result flush_replies(lcore_conf& conf) {
     service_lcore& s = *conf.service;
     s.burst.fresh = false;  // the next burst reads the clock and its TSC anew
@@ -560,7 +562,7 @@ flush_result flush_replies(lcore_conf& conf) {
     }
     std::uint64_t replies = 0;  // counted once per burst: the same sum, one counter write
     std::uint64_t sent = 0;
-    std::uint64_t ports_used = 0;  // bit p % 64: a TX buffer to flush
+    std::uint64_t ports_used = 0;  // bit p: a TX buffer to flush (RTE_MAX_ETHPORTS <= 64)
     for (std::uint16_t i = 0; i < s.out_count; ++i) {
         auto& o = s.out[i];
         if (o.m == nullptr) {
@@ -591,7 +593,7 @@ flush_result flush_replies(lcore_conf& conf) {
                 // A plain IPv4 reply: the transmit timestamp was all it lacked.
                 auto* u = reinterpret_cast<rte_udp_hdr*>(frame + o.l4_offset);
                 const auto c = static_cast<std::uint16_t>(
-                    ~ntp::checksum::fold(ntp::checksum::add_carry(o.partial_udp_sum, tx_be)));
+                    ~inet_checksum::fold(inet_checksum::add_carry(o.partial_udp_sum, tx_be)));
                 u->dgram_cksum = c == 0 ? 0xFFFF : c;
             } else {
                 finish_udp_checksum(frame, o.ipv4, o.l3_offset, o.l4_offset, o.reply_length);
@@ -600,13 +602,13 @@ flush_result flush_replies(lcore_conf& conf) {
         }
         // The lcore's TX buffer of the port: the path forwarded frames take too.
         sent += rte_eth_tx_buffer(o.port, conf.tx_queue[o.port], conf.tx_buffer[o.port], o.m);
-        ports_used |= std::uint64_t{1} << (o.port % 64);
+        ports_used |= std::uint64_t{1} << o.port;
     }
-    // Out now, not at the drain timer: the transmit stamps are already in.
-    for (std::uint16_t port = 0; ports_used != 0 && port < RTE_MAX_ETHPORTS; ++port) {
-        if ((ports_used >> (port % 64) & 1u) != 0 && conf.tx_buffer[port] != nullptr) {
-            sent += rte_eth_tx_buffer_flush(port, conf.tx_queue[port], conf.tx_buffer[port]);
-        }
+    // Out now, not at the drain timer: the transmit stamps are already in. Only the ports
+    // this burst's replies went to (one or two, nearly always the receiving port).
+    for (; ports_used != 0; ports_used &= ports_used - 1) {
+        const auto port = static_cast<std::uint16_t>(__builtin_ctzll(ports_used));
+        sent += rte_eth_tx_buffer_flush(port, conf.tx_queue[port], conf.tx_buffer[port]);
     }
     s.counters->add(sc::replies, replies);
     if (s.nts != nullptr) {

@@ -5,7 +5,7 @@
 // Cost per NTP reply (callgrind, tests/bench/callgrind_ntp.sh): the stage re-walks the headers
 // it rewrites (inline for untagged IPv4), answers a plain 48-byte client request from a
 // per-burst header template without the general NTP parse, and computes the checksums with
-// 32-bit words (ports/ntp/checksum.hpp); authenticated requests take ntp::build_reply and
+// 32-bit words (ports/common/inet_checksum.hpp); authenticated requests take ntp::build_reply and
 // OpenSSL.
 #pragma once
 
