@@ -26,6 +26,15 @@ std::uint64_t mono_ns(const service_lcore& s, std::uint64_t tsc) {
         (static_cast<unsigned __int128>(tsc) * s.mono_ns_per_tsc_q32) >> 32);
 }
 
+// A reply's root dispersion (NTP short format, 16.16 s): the clock's, plus the bound of the
+// reply's receive stamp, rounded up (RFC 5905: what the server adds to the client's
+// estimate of its own error).
+std::uint32_t root_dispersion_with(const ntp::clock_state& clock, std::uint64_t error_ns) {
+    const std::uint64_t extra = (error_ns * 65536 + ns_per_s - 1) / ns_per_s;
+    const std::uint64_t total = std::uint64_t{clock.root_dispersion} + extra;
+    return total > 0xFFFFFFFFULL ? 0xFFFFFFFFU : static_cast<std::uint32_t>(total);
+}
+
 // An arrival window's bound when no poll drained the queue before it: unknown, larger than
 // any limit.
 constexpr std::uint64_t unknown_error_ns = ~0ULL >> 2;
@@ -46,6 +55,7 @@ void refresh_burst(service_lcore& s, rx_window window) {
         b.software_rx_error_ns = mono_ns(s, half) + 1;  // rounded up
     }
     b.software_rx_ts = ntp_from_unix_ns(shared.tsc_map.read().to_ns(middle));
+    b.software_dispersion = root_dispersion_with(b.clock, b.software_rx_error_ns);
     b.mono_ns = mono_ns(s, window.latest_tsc);
     const std::uint16_t udp_length_be = inet_checksum::host_to_be16(8 + ntp::header_length);
     std::uint64_t sum = std::uint64_t{inet_checksum::host_to_be16(parsers::ipproto_udp)} +
@@ -89,30 +99,25 @@ receive_stamp receive_time(const service_lcore& s, const port_service& svc, cons
     return {s.burst.software_rx_ts, s.burst.software_rx_error_ns, rx_timestamp_kind::software};
 }
 
-// A reply's root dispersion (NTP short format, 16.16 s): the clock's, plus the bound of the
-// reply's receive stamp, rounded up (RFC 5905: what the server adds to the client's
-// estimate of its own error).
-std::uint32_t root_dispersion_with(const ntp::clock_state& clock, std::uint64_t error_ns) {
-    const std::uint64_t extra = (error_ns * 65536 + ns_per_s - 1) / ns_per_s;
-    const std::uint64_t total = std::uint64_t{clock.root_dispersion} + extra;
-    return total > 0xFFFFFFFFULL ? 0xFFFFFFFFU : static_cast<std::uint32_t>(total);
-}
-
-// The receive timestamp a reply carries, unique on this lcore: the RX->TX map is keyed by it.
-// A burst's frames share the window's middle and net_pcap's microseconds repeat, so an equal
-// (or just passed) stamp moves on by 2^-32 s steps, far below any bound; one the map still
-// holds moves on too.
+// The receive timestamp a reply carries, never one the RX->TX map holds for another reply
+// (the map's key). The service's stamps increase: a burst's frames share the window's middle,
+// so an equal or just passed stamp (within 64 steps of 2^-32 s, 15 ns: far below any bound)
+// moves on past the last one. A stamp from further back (a net_pcap replay) keeps its value
+// unless the map holds it, and is never remembered (the map takes only newer stamps).
 std::uint64_t unique_receive_time(service_lcore& s, std::uint64_t ts) {
-    constexpr std::uint64_t near = 64;  // 2^-32 s units (15 ns): a burst's worth of steps
-    if (ts <= s.last_rx_ts && s.last_rx_ts - ts < near) {
-        ts = s.last_rx_ts + 1;
-    }
-    if (s.tx_times != nullptr) {
-        for (int i = 0; i < 4 && s.tx_times->find(ts); ++i) {
-            ++ts;
+    constexpr std::uint64_t near = 64;
+    if (ts <= s.last_rx_ts) [[unlikely]] {
+        if (s.last_rx_ts - ts < near) {
+            ts = s.last_rx_ts + 1;
+        } else if (s.tx_times != nullptr) {
+            for (int i = 0; i < 8 && s.tx_times->find(ts); ++i) {
+                ++ts;
+            }
         }
     }
-    s.last_rx_ts = ts;
+    if (ts > s.last_rx_ts) {
+        s.last_rx_ts = ts;
+    }
     return ts;
 }
 
@@ -189,9 +194,10 @@ struct stamp_info {
     std::uint64_t fixed_tx_be = 0;
 };
 
-void stage(service_lcore& s, rte_mbuf* m, std::uint16_t port, const parsers::layers& l,
-           std::uint16_t payload_offset, const ntp::reply_result& r, std::uint64_t partial_udp_sum,
-           std::uint8_t nts_slot, stamp_info stamp = {}) {
+[[gnu::always_inline]] inline void stage(service_lcore& s, rte_mbuf* m, std::uint16_t port,
+                                         const parsers::layers& l, std::uint16_t payload_offset,
+                                         const ntp::reply_result& r, std::uint64_t partial_udp_sum,
+                                         std::uint8_t nts_slot, stamp_info stamp = {}) {
     // Field by field: an aggregate assignment went through a temporary on the stack.
     service_lcore::staged& o = s.out[s.out_count++];
     o.m = m;
@@ -509,7 +515,10 @@ verdict serve_ntp(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, std::u
         return verdict::drop(drop_reason::timestamp_error);
     }
     const std::uint64_t rx_ts = unique_receive_time(s, stamp.ts);
-    const std::uint32_t dispersion = root_dispersion_with(clock, stamp.error_ns);
+    // The software stamps of a burst share one bound, computed once per burst.
+    const std::uint32_t dispersion = stamp.source == rx_timestamp_kind::software
+                                         ? s.burst.software_dispersion
+                                         : root_dispersion_with(clock, stamp.error_ns);
 
     bool limited = false;
     const std::uint64_t now = s.burst.mono_ns;
@@ -662,6 +671,7 @@ flush_result flush_replies(lcore_conf& conf) {
         nts_replies = count;
     }
     std::uint64_t replies = 0;  // counted once per burst: the same sum, one counter write
+    std::array<std::uint64_t, rx_timestamp_kind_count> by_source{};  // of those replies
     std::uint64_t sent = 0;
     std::uint64_t ports_used = 0;  // bit p: a TX buffer to flush (RTE_MAX_ETHPORTS <= 64)
     for (std::uint16_t i = 0; i < s.out_count; ++i) {
@@ -703,7 +713,7 @@ flush_result flush_replies(lcore_conf& conf) {
                 finish_udp_checksum(frame, o.ipv4, o.l3_offset, o.l4_offset, o.reply_length);
             }
             ++replies;
-            ++s.per_port[o.port].stamped[o.rx_source];
+            ++by_source[o.rx_source];
         }
         // The lcore's TX buffer of the port: the path forwarded frames take too.
         sent += rte_eth_tx_buffer(o.port, conf.tx_queue[o.port], conf.tx_buffer[o.port], o.m);
@@ -726,6 +736,10 @@ flush_result flush_replies(lcore_conf& conf) {
         }
     }
     s.counters->add(sc::replies, replies);
+    // A burst is one RX queue's: its replies all leave by that port (the first staged one's).
+    for (std::size_t k = 0; k < by_source.size(); ++k) {
+        s.per_port[s.out[0].port].stamped[k] += by_source[k];
+    }
     if (s.nts != nullptr) {
         s.counters->add(sc::nts_replies, nts_replies);
         s.nts->waiting_count = 0;

@@ -243,6 +243,7 @@ struct service_lcore {
         ntp::reply_header header;                // from clock and the server config
         std::uint64_t software_rx_ts = 0;        // the middle of the burst's arrival window (NTP)
         std::uint64_t software_rx_error_ns = 0;  // half the window
+        std::uint32_t software_dispersion = 0;   // the clock's root dispersion plus that
         std::uint64_t mono_ns = 0;               // the burst's TSC for the rate limiter
         // The one's-complement sum of what every plain IPv4 reply's UDP checksum covers and
         // the clock alone decides: header bytes 4-23 but the root dispersion (each reply's
