@@ -5,6 +5,7 @@
 #include <sys/timex.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -33,8 +34,10 @@ std::optional<pipelines::linear_map> fit(std::span<const clock_sample> samples) 
     long double sxx = 0;
     long double sxy = 0;
     for (const auto& s : samples) {
-        const long double x = static_cast<long double>(static_cast<std::int64_t>(s.counter - last.counter));
-        const long double y = static_cast<long double>(static_cast<std::int64_t>(s.utc_ns - last.utc_ns));
+        const long double x =
+            static_cast<long double>(static_cast<std::int64_t>(s.counter - last.counter));
+        const long double y =
+            static_cast<long double>(static_cast<std::int64_t>(s.utc_ns - last.utc_ns));
         sx += x;
         sy += y;
         sxx += x * x;
@@ -56,6 +59,25 @@ std::optional<pipelines::linear_map> fit(std::span<const clock_sample> samples) 
     m.base_counter = last.counter;
     m.base_ns = static_cast<std::uint64_t>(static_cast<long double>(last.utc_ns) + intercept);
     m.ns_per_tick_q32 = static_cast<std::uint64_t>(llroundl(slope * 4294967296.0L));
+    // The error the map owns up to: the worst residual of the samples it was fitted to, plus
+    // what one sample's bracketing read may hide (sample_tsc keeps the tightest of five), and a
+    // rate error of that much over the samples' span, growing with the time since the base.
+    constexpr long double sample_read_ns = 500;
+    long double worst = 0;
+    for (const auto& s : samples) {
+        const long double x =
+            static_cast<long double>(static_cast<std::int64_t>(s.counter - last.counter));
+        const long double y =
+            static_cast<long double>(static_cast<std::int64_t>(s.utc_ns - last.utc_ns));
+        worst = std::max(worst, fabsl(y - (intercept + slope * x)));
+    }
+    const long double span_ns = static_cast<long double>(last.utc_ns - samples.front().utc_ns);
+    m.base_error_ns = static_cast<std::uint64_t>(ceill(worst + sample_read_ns));
+    m.drift_ppb =
+        span_ns > 0
+            ? static_cast<std::uint64_t>(ceill((2 * worst + 2 * sample_read_ns) * 1e9L / span_ns)) +
+                  1
+            : nominal_rate_drift_ppb;
     return m;
 }
 

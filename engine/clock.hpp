@@ -16,17 +16,21 @@ struct clock_sample {
     std::uint64_t utc_ns;   // CLOCK_REALTIME at the same moment
 };
 
+// The rate error a map made from the nominal TSC rate alone owns up to (1000 ppm): until a
+// second sample, the engine's stamps' bounds grow by 1 us per ms.
+inline constexpr std::uint64_t nominal_rate_drift_ppb = 1000000;
+
 // Least-squares line through the samples (at least two with distinct counters), anchored at
 // the newest sample so recent time is exact to the sample's own error.
 std::optional<pipelines::linear_map> fit(std::span<const clock_sample> samples);
 
 // Keeps the last N samples of one counter and refits on each new one.
 class clock_calibrator {
-public:
+  public:
     explicit clock_calibrator(std::size_t window = 16) : window_(window) {}
     std::optional<pipelines::linear_map> add(clock_sample s);
 
-private:
+  private:
     std::size_t window_;
     std::deque<clock_sample> samples_;
 };

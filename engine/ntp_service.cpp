@@ -237,7 +237,8 @@ void ntp_service::tick() {
         map = pipelines::linear_map{
             tsc.counter, tsc.utc_ns,
             static_cast<std::uint64_t>((static_cast<unsigned __int128>(pipelines::ns_per_s) << 32) /
-                                       rte_get_tsc_hz())};
+                                       rte_get_tsc_hz()),
+            500, nominal_rate_drift_ppb};
     }
     if (map) {
         shared_.tsc_map.publish(*map);

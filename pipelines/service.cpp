@@ -54,7 +54,12 @@ void refresh_burst(service_lcore& s, rx_window window) {
         middle = window.latest_tsc - half;
         b.software_rx_error_ns = mono_ns(s, half) + 1;  // rounded up
     }
-    b.software_rx_ts = ntp_from_unix_ns(shared.tsc_map.read().to_ns(middle));
+    const linear_map tsc_map = shared.tsc_map.read();
+    if (b.software_rx_error_ns != unknown_error_ns) {
+        // The TSC's map to UTC owns up to its own error too (clock.cpp's fit).
+        b.software_rx_error_ns += tsc_map.error_ns(middle);
+    }
+    b.software_rx_ts = ntp_from_unix_ns(tsc_map.to_ns(middle));
     b.software_dispersion = root_dispersion_with(b.clock, b.software_rx_error_ns);
     b.mono_ns = mono_ns(s, window.latest_tsc);
     const std::uint16_t udp_length_be = inet_checksum::host_to_be16(8 + ntp::header_length);
@@ -91,7 +96,8 @@ receive_stamp receive_time(const service_lcore& s, const port_service& svc, cons
             if (map.valid()) {
                 const std::uint64_t trailer =
                     (std::uint64_t{m->pkt_len} + 4) * svc.ns_per_byte_q16 >> 16;
-                return {ntp_from_unix_ns(map.to_ns(stamp) + trailer), device_stamp_error_ns,
+                return {ntp_from_unix_ns(map.to_ns(stamp) + trailer),
+                        device_stamp_error_ns + map.error_ns(stamp),
                         rx_timestamp_kind::device_ticks};
             }
         }

@@ -142,10 +142,10 @@ struct receive_stamp {
 
 // The error bound of a net_pcap stamp: microseconds, truncated.
 inline constexpr std::uint64_t pcap_stamp_error_ns = 1000;
-// The error bound of a NIC stamp mapped to UTC: the calibration's own (the control thread maps
-// the device clock against the system clock once a second; a PTP-disciplined PHC does better,
-// but this bound is what the engine can vouch for).
-inline constexpr std::uint64_t device_stamp_error_ns = 1000;
+// The error bound of a NIC stamp, besides its map's (the control thread maps the device clock
+// against the system clock once a second and the map owns up to its fit's error): the
+// preamble-to-trailer correction and the NIC's own stamping.
+inline constexpr std::uint64_t device_stamp_error_ns = 100;
 
 // Per port and lcore: what the receive stamps of the port's NTP requests were, and how many
 // were not answered because their bound exceeded the limit. Same single-writer rule.

@@ -33,6 +33,19 @@ struct linear_map {
     std::uint64_t base_counter = 0;
     std::uint64_t base_ns = 0;
     std::uint64_t ns_per_tick_q32 = 0;
+    // How far to_ns may be from the clock it maps to: base_error_ns at base_counter, growing
+    // by drift_ppb of the time since (the fit's residuals and its span; a map made from the
+    // nominal rate alone says 1000 ppm).
+    std::uint64_t base_error_ns = 0;
+    std::uint64_t drift_ppb = 0;
+
+    std::uint64_t error_ns(std::uint64_t counter) const {
+        const std::uint64_t since = to_ns(counter) - base_ns;  // wraps to huge if before: fine
+        const std::uint64_t elapsed = since > (1ULL << 62) ? base_ns - to_ns(counter) : since;
+        return base_error_ns +
+               static_cast<std::uint64_t>((static_cast<unsigned __int128>(elapsed) * drift_ppb) /
+                                          1000000000ULL);
+    }
 
     std::uint64_t to_ns(std::uint64_t counter) const {
         const auto delta = static_cast<std::int64_t>(counter - base_counter);
@@ -45,7 +58,7 @@ struct linear_map {
 // One writer (the control thread), many readers (workers). A reader retries only while a
 // write is in progress, which takes nanoseconds and happens about once a second.
 class published_map {
-public:
+  public:
     published_map() { rte_seqlock_init(&lock_); }
 
     void publish(const linear_map& m) {
@@ -53,6 +66,8 @@ public:
         store(map_.base_counter, m.base_counter);
         store(map_.base_ns, m.base_ns);
         store(map_.ns_per_tick_q32, m.ns_per_tick_q32);
+        store(map_.base_error_ns, m.base_error_ns);
+        store(map_.drift_ppb, m.drift_ppb);
         rte_seqlock_write_unlock(&lock_);
     }
 
@@ -64,11 +79,13 @@ public:
             m.base_counter = load(map_.base_counter);
             m.base_ns = load(map_.base_ns);
             m.ns_per_tick_q32 = load(map_.ns_per_tick_q32);
+            m.base_error_ns = load(map_.base_error_ns);
+            m.drift_ppb = load(map_.drift_ppb);
         } while (rte_seqlock_read_retry(&lock_, sn));
         return m;
     }
 
-private:
+  private:
     // The seqlock orders these; relaxed atomic_ref keeps concurrent access race-free in C++.
     static void store(std::uint64_t& field, std::uint64_t v) {
         std::atomic_ref<std::uint64_t>(field).store(v, std::memory_order_relaxed);
