@@ -291,24 +291,6 @@ void log_link_status(const std::vector<port_runtime>& ports) {
     }
 }
 
-std::vector<unsigned> non_lcore_cpus() {
-    cpu_set_t used;
-    CPU_ZERO(&used);
-    unsigned lcore = 0;
-    RTE_LCORE_FOREACH(lcore) {
-        const rte_cpuset_t set = rte_lcore_cpuset(lcore);
-        CPU_OR(&used, &used, &set);
-    }
-    std::vector<unsigned> out;
-    const long n = sysconf(_SC_NPROCESSORS_ONLN);
-    for (long c = 0; c < n && c < CPU_SETSIZE; ++c) {
-        if (!CPU_ISSET(c, &used)) {
-            out.push_back(static_cast<unsigned>(c));
-        }
-    }
-    return out;
-}
-
 void stop_ports(std::vector<port_runtime>& ports) {
     for (auto& p : ports) {
         if (p.started) {
