@@ -274,6 +274,7 @@ int main(int argc, char** argv) {
     if (!opt.config_path.empty()) {
         try {
             cfg = load_config(opt.config_path);
+            check_config_files(cfg);  // before EAL touches a device
         } catch (const config_error& e) {
             spdlog::error("config: {}", e.what());
             return 1;
