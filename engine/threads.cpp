@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/syscall.h>
 #include <tbb/global_control.h>
+#include <tbb/info.h>
 #include <tbb/task_arena.h>
 #include <tbb/task_scheduler_observer.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 namespace ports::engine::threads {
 
@@ -231,12 +233,22 @@ const placement& place(const std::vector<unsigned>& worker_lcores) {
     const auto width = std::max<std::size_t>(s.pl.control_cpus.size(), 1);
     g.unlock();
     // TBB's threads: a pool as wide as the control CPUs (more would only take turns on them,
-    // and none may use a worker's CPU), pinned there as they join (pin_observer). Built
-    // outside the lock: the observer's callback takes it.
-    auto parallelism =
-        std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, width);
-    auto arena = std::make_unique<tbb::task_arena>(static_cast<int>(width));
-    auto observer = std::make_unique<pin_observer>(*arena);
+    // and none may use a worker's CPU), pinned there as they join (pin_observer). Built on a
+    // thread of the control CPUs: oneTBB starts its workers with the CPU mask of the thread
+    // that first used it (EAL has pinned this one to the main lcore), so they are born there
+    // too. Outside the lock: the observer's callback takes it.
+    std::unique_ptr<tbb::global_control> parallelism;
+    std::unique_ptr<tbb::task_arena> arena;
+    std::unique_ptr<pin_observer> observer;
+    std::thread([&] {
+        pin_self("pe-tbb-init");
+        parallelism = std::make_unique<tbb::global_control>(
+            tbb::global_control::max_allowed_parallelism, width);
+        (void)tbb::info::default_concurrency();
+        arena = std::make_unique<tbb::task_arena>(static_cast<int>(width));
+        arena->initialize();
+        observer = std::make_unique<pin_observer>(*arena);
+    }).join();
     g.lock();
     s.parallelism = std::move(parallelism);
     s.arena = std::move(arena);
