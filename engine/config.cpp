@@ -678,8 +678,7 @@ void check_config_files(const engine_config& cfg) {
         try {
             rules::load_rule_file(cfg.rules_path);
         } catch (const std::exception& e) {
-            throw config_error(yaml_reader::where(cfg.file, cfg.rules_line) +
-                               "'rules': " + e.what());
+            throw config_error(yaml_reader::where(cfg.file, cfg.rules_line) + "rules: " + e.what());
         }
     }
 }
