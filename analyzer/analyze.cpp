@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -48,7 +49,9 @@ struct options {
            "                    from 1, continuing across captures)\n"
            "  --threads N       classify on N threads (default: all cores)\n"
            "  --rules FILE      apply a rules file (configs/README.md): matches per rule in\n"
-           "                    the output, matched rule ids per packet in --per-packet\n";
+           "                    the output, matched rule ids per packet in --per-packet\n"
+           "exit status: 0; 1 when a capture cannot be opened, or is cut short (the records\n"
+           "  read before the break are counted and printed); 2 on a usage error\n";
     std::exit(2);
 }
 
@@ -101,6 +104,30 @@ struct network_view {
 pipelines::classified classify_view(const network_view& v) {
     return v.ethernet ? pipelines::classify_frame_full(v.bytes)
                       : pipelines::classify_l3_full(v.ethertype, v.bytes);
+}
+
+// The link types view_record reads; a record of any other is counted as other (non-IP), and
+// said so (unknown_link_type in --json, a warning per capture).
+bool known_link_type(int dlt) {
+    switch (dlt) {
+        case DLT_EN10MB:
+        case DLT_RAW:
+        case DLT_IPV4:
+        case DLT_IPV6:
+        case DLT_NULL:
+        case DLT_LOOP:
+        case DLT_LINUX_SLL:
+        case DLT_LINUX_SLL2:
+            return true;
+        default:
+            return false;
+    }
+}
+
+std::string link_type_name(int dlt) {
+    const char* name = pcap_datalink_val_to_name(dlt);
+    return name != nullptr ? std::string(name) + " (" + std::to_string(dlt) + ")"
+                           : std::to_string(dlt);
 }
 
 // How a capture's link type reaches the network header.
@@ -291,6 +318,8 @@ int main(int argc, char** argv) {
 
     pipelines::counter_snapshot total;
     std::uint64_t frame = 0;
+    std::uint64_t unknown_link_type = 0;
+    std::vector<std::string> cut_short;  // "PATH: why" of each capture not read to its end
     for (const auto& path : opt.captures) {
         std::optional<capture_source> source;
         try {
@@ -300,6 +329,9 @@ int main(int argc, char** argv) {
             return 1;
         }
         bool read_error = false;
+        std::string read_error_text;
+        const std::uint64_t first = frame;
+        std::map<int, std::uint64_t> unknown;  // link type -> records of it
         tbb::parallel_pipeline(
             8, tbb::make_filter<void, std::shared_ptr<batch>>(
                    tbb::filter_mode::serial_in_order,
@@ -312,11 +344,14 @@ int main(int argc, char** argv) {
                            try {
                                rec = source->next();
                            } catch (const std::exception& e) {
-                               std::cerr << "ports-analyze: " << e.what() << "\n";
+                               read_error_text = e.what();
                                read_error = true;
                            }
                            if (!rec) {
                                break;
+                           }
+                           if (!known_link_type(rec->dlt)) {
+                               ++unknown[rec->dlt];
                            }
                            b->data.insert(b->data.end(), rec->bytes.begin(), rec->bytes.end());
                            b->offsets.push_back(b->data.size());
@@ -384,12 +419,27 @@ int main(int argc, char** argv) {
                                }
                            }
                        }));
+        for (const auto& [dlt, n] : unknown) {
+            std::cerr << "ports-analyze: " << path << ": " << n << " record(s) of link type "
+                      << link_type_name(dlt)
+                      << ", which ports-analyze does not read: counted as other (non-IP)\n";
+            unknown_link_type += n;
+        }
         if (read_error) {
-            return 1;
+            // What was read is counted and printed; the exit status says the capture is not
+            // whole.
+            std::cerr << "ports-analyze: " << read_error_text << "; " << path
+                      << " is cut short: the counts cover its first " << frame - first
+                      << " record(s)\n";
+            cut_short.push_back(read_error_text);
         }
     }
     if (opt.json) {
         auto doc = telemetry::classes_json(total);
+        // What the counts stand on: records read, those of a link type not read (in other),
+        // the captures not read to their end.
+        doc["input"] = {
+            {"frames", frame}, {"unknown_link_type", unknown_link_type}, {"cut_short", cut_short}};
         if (rule_set) {
             auto& by_id = doc["rules"] = nlohmann::ordered_json::object();
             for (std::size_t r = 0; r < rule_set->size(); ++r) {
@@ -410,5 +460,5 @@ int main(int argc, char** argv) {
         std::cerr << "ports-analyze: cannot write " << opt.per_packet_path << "\n";
         return 1;
     }
-    return 0;
+    return cut_short.empty() ? 0 : 1;
 }

@@ -5,6 +5,7 @@
 #include "ports/telemetry/dpdk_commands.hpp"
 #include "ports/telemetry/stats_json.hpp"
 #include "stats.hpp"
+#include "threads.hpp"
 
 namespace ports::engine {
 
@@ -45,6 +46,11 @@ published_commands::published_commands(runtime& rt) {
     });
     telemetry::publish_command("lcores", "Per-lcore loop figures",
                                [&rt](const std::string&) { return lcores_json(rt.lcores()); });
+    telemetry::publish_command(
+        "threads",
+        "Every thread of the engine: role (worker lcore or other), allowed CPUs, last CPU; the "
+        "worker and control CPU sets",
+        [](const std::string&) { return threads::json(); });
     telemetry::publish_command("ports", "Per-port ethdev figures and link",
                                [&rt](const std::string&) { return ports_json(rt.ports(), rt.service()); });
     telemetry::publish_command(

@@ -1,8 +1,14 @@
 #include "config.hpp"
 
+#include <fcntl.h>
+#include <rte_config.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -12,6 +18,7 @@
 #include "ports/common/yaml_reader.hpp"
 #include "ports/pipelines/counters.hpp"
 #include "ports/pipelines/service.hpp"
+#include "ports/rules/rules.hpp"
 
 namespace ports::engine {
 
@@ -114,6 +121,8 @@ nts_config parse_nts(const context& ctx, const YAML::Node& n) {
     }
     c.certificate = ctx.relative_path(ctx.string_of(n["certificate"], "certificate"));
     c.key = ctx.relative_path(ctx.string_of(n["key"], "key"));
+    c.certificate_line = yaml_reader::line_of(n["certificate"]);
+    c.key_line = yaml_reader::line_of(n["key"]);
     if (n["ke_listen"]) {
         const YAML::Node l = n["ke_listen"];
         if (!l.IsSequence()) {
@@ -216,6 +225,7 @@ ntp_config parse_ntp(const context& ctx, const YAML::Node& n) {
     }
     if (n["keys"]) {
         c.keys_path = ctx.relative_path(ctx.string_of(n["keys"], "keys"));
+        c.keys_line = yaml_reader::line_of(n["keys"]);
     }
     if (n["require_auth"]) {
         c.require_auth = ctx.bool_of(n["require_auth"], "require_auth");
@@ -542,22 +552,30 @@ void parse_lcores(const context& ctx, const YAML::Node& n, engine_config& cfg) {
 
 engine_config parse_config(const std::string& text, const std::string& file_name) {
     context ctx{{}, file_name};
-    YAML::Node root;
-    try {
-        root = YAML::Load(text);
-    } catch (const YAML::ParserException& e) {
-        throw config_error(yaml_reader::where(file_name, e.mark.line + 1) + e.msg);
-    }
+    const YAML::Node root = yaml_reader::parse_document<config_error>(text, file_name);
+    ctx.check_document(root, text);
     engine_config cfg;
     cfg.file = file_name;
     if (root.IsNull()) {
-        return cfg;
+        // Not "no config": a config given and empty is a mistake (a wrong path, a file not
+        // written yet), and running every probed port instead would hide it.
+        throw config_error(yaml_reader::where(file_name, 1) +
+                           "the config is empty (no key at all); leave --config out to run "
+                           "every port EAL probed in monitor mode");
     }
     ctx.only_keys(root, {"ports", "lcores", "mbufs", "ntp", "snmp", "rules"}, "the top level");
     if (root["ports"]) {
         const YAML::Node ports_node = root["ports"];
         if (!ports_node.IsSequence()) {
             ctx.fail(ports_node, "'ports' must be a list");
+        }
+        // DPDK has room for RTE_MAX_ETHPORTS ports in all (a build-time constant): more is
+        // refused here, before a device is touched, not at the probe that runs out.
+        if (ports_node.size() > RTE_MAX_ETHPORTS) {
+            ctx.fail(ports_node[RTE_MAX_ETHPORTS],
+                     "port " + std::to_string(RTE_MAX_ETHPORTS + 1) + " of " +
+                         std::to_string(ports_node.size()) + ": this DPDK has room for " +
+                         std::to_string(RTE_MAX_ETHPORTS) + " ports (RTE_MAX_ETHPORTS)");
         }
         for (const auto& item : ports_node) {
             cfg.ports.push_back(parse_port(ctx, item));
@@ -587,18 +605,97 @@ engine_config parse_config(const std::string& text, const std::string& file_name
     if (root["mbufs"]) {
         cfg.mbufs = static_cast<std::uint32_t>(
             ctx.integer_of(root["mbufs"], "mbufs", 1024, 16 * 1024 * 1024));
+        cfg.mbufs_line = yaml_reader::line_of(root["mbufs"]);
+    }
+    if (cfg.ntp.enabled && cfg.ntp.exception_path.enabled) {
+        // Each port with NTP service addresses gets a TAP port of its own (net_tap).
+        const auto taps = static_cast<std::size_t>(
+            std::count_if(cfg.ports.begin(), cfg.ports.end(), [&](const port_config& p) {
+                return !(p.ntp_addresses ? *p.ntp_addresses : cfg.ntp.addresses).empty();
+            }));
+        if (cfg.ports.size() + taps > RTE_MAX_ETHPORTS) {
+            ctx.fail(root["ports"],
+                     std::to_string(cfg.ports.size()) + " ports and " + std::to_string(taps) +
+                         " exception-path TAPs: this DPDK has room for " +
+                         std::to_string(RTE_MAX_ETHPORTS) + " ports (RTE_MAX_ETHPORTS)");
+        }
     }
     return cfg;
 }
 
-engine_config load_config(const std::string& path) {
-    std::ifstream f(path);
-    if (!f) {
-        throw config_error(path + ": cannot open the config file");
+namespace {
+
+std::string errno_text(int err) {
+    return std::strerror(err);
+}
+
+// What a named file must be: readable, and a regular file (a FIFO would block the start, a
+// directory reads as nothing). Empty when it is; else why not.
+std::string unreadable(const std::string& path) {
+    // O_NONBLOCK: opening a FIFO for reading waits for a writer otherwise.
+    const int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        return errno_text(errno);
     }
+    struct stat st {};
+    const int rc = fstat(fd, &st);
+    const int err = errno;
+    close(fd);
+    if (rc != 0) {
+        return errno_text(err);
+    }
+    if (S_ISDIR(st.st_mode)) {
+        return "it is a directory";
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return "not a regular file (a FIFO, socket or device)";
+    }
+    return "";
+}
+
+void check_named_file(const engine_config& cfg, int line, const std::string& key,
+                      const std::string& path) {
+    const std::string why = unreadable(path);
+    if (!why.empty()) {
+        throw config_error(yaml_reader::where(cfg.file, line) + "'" + key + "' " + path + ": " +
+                           why);
+    }
+}
+
+}  // namespace
+
+engine_config load_config(const std::string& path) {
+    const std::string why = unreadable(path);
+    if (!why.empty()) {
+        throw config_error(path + ": cannot read the config file: " + why);
+    }
+    std::ifstream f(path, std::ios::binary);
     std::stringstream text;
     text << f.rdbuf();
+    if (!f && !f.eof()) {
+        throw config_error(path + ": cannot read the config file: " + errno_text(errno));
+    }
     return parse_config(text.str(), path);
+}
+
+void check_config_files(const engine_config& cfg) {
+    if (!cfg.ntp.keys_path.empty()) {
+        check_named_file(cfg, cfg.ntp.keys_line, "keys", cfg.ntp.keys_path);
+    }
+    if (cfg.ntp.nts.enabled) {
+        check_named_file(cfg, cfg.ntp.nts.certificate_line, "certificate", cfg.ntp.nts.certificate);
+        check_named_file(cfg, cfg.ntp.nts.key_line, "key", cfg.ntp.nts.key);
+    }
+    if (!cfg.rules_path.empty()) {
+        check_named_file(cfg, cfg.rules_line, "rules", cfg.rules_path);
+        // Read and parsed now, so that a bad rule is found before the ports are set up; the
+        // Hyperscan compile comes at start, on a control thread.
+        try {
+            rules::load_rule_file(cfg.rules_path);
+        } catch (const std::exception& e) {
+            throw config_error(yaml_reader::where(cfg.file, cfg.rules_line) + "rules: " + e.what());
+        }
+    }
 }
 
 bool is_pci_address(const std::string& device) {

@@ -45,6 +45,8 @@ struct nts_config {
     bool enabled = false;
     std::string certificate;  // PEM chain, resolved against the config's directory
     std::string key;          // PEM private key
+    int certificate_line = 0;
+    int key_line = 0;
     // Where NTS-KE listens ("ADDR", "ADDR:PORT", "[ADDR6]:PORT"); empty: ke_port of every
     // service address (reached through the exception path).
     std::vector<std::string> ke_listen;
@@ -77,6 +79,7 @@ struct ntp_config {
     bool enabled = false;
     std::vector<ip_address> addresses;  // served on every port without its own list
     std::string keys_path;
+    int keys_line = 0;
     bool require_auth = false;
     std::uint8_t stratum = 1;
     std::string refid = "GPS";  // up to 4 ASCII characters (stratum 1) or an IPv4 address
@@ -136,6 +139,7 @@ struct engine_config {
     std::vector<port_config> ports;
     std::vector<lcore_assignment> lcores;  // empty: automatic
     std::optional<std::uint32_t> mbufs;    // per socket; default sized from descriptors
+    int mbufs_line = 0;
     ntp_config ntp;
     snmp_config snmp;
     // rules: the rules file (payload and field rules), resolved against the config's directory;
@@ -144,8 +148,13 @@ struct engine_config {
     int rules_line = 0;
 };
 
-// Throws config_error.
+// Throws config_error. The file must be a regular file (a FIFO would block, a directory
+// reads as nothing) and hold a config (an empty one is refused: leave --config out instead).
 engine_config load_config(const std::string& path);
+// The files a loaded config names, checked before EAL touches a device: the NTP key file, the
+// rules file (read and parsed; compiled later) and the NTS certificate and key, each a
+// readable regular file. Throws config_error: "CONFIG:LINE: 'keys' FILE: errno text".
+void check_config_files(const engine_config& cfg);
 engine_config parse_config(const std::string& text, const std::string& file_name);
 
 bool is_pci_address(const std::string& device);

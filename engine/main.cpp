@@ -2,7 +2,8 @@
 //
 // Threads: every worker lcore (the main lcore too, so `-l 0` works) runs the run-to-completion
 // loop; one control thread (not an lcore) watches the signal flag, the duration and the stats
-// interval and raises the stop flag. Signal handlers only set a flag.
+// interval and raises the stop flag. Signal handlers only set a flag. Every thread that is not
+// a worker runs on CPUs no worker uses (threads.hpp).
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -10,6 +11,7 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <spdlog/cfg/env.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -32,6 +34,7 @@
 #include "runtime.hpp"
 #include "snmp_source.hpp"
 #include "stats.hpp"
+#include "threads.hpp"
 
 namespace {
 
@@ -52,10 +55,13 @@ void on_reload_signal(int) {
 }
 
 void control_loop(runtime& rt, const app_options& opt) {
+    threads::pin_self("pe-control");
     using clock = std::chrono::steady_clock;
+    bool threads_logged = false;
     const auto start = clock::now();
     auto next_stats = start + std::chrono::duration<double>(opt.stats_interval_s);
     auto next_tick = start + std::chrono::seconds(1);
+    auto next_sweep = start + std::chrono::seconds(1);
     interval_meter meter(rt.ports(), rt.counters(),
                          rt.service() != nullptr
                              ? rt.service()->counters()
@@ -88,6 +94,17 @@ void control_loop(runtime& rt, const app_options& opt) {
         if (rt.rules() != nullptr) {
             rt.rules()->poll();  // starts / reaps a requested reload, writes alerts
         }
+        if (!threads_logged && threads::workers_registered() >= rt.blocks().size()) {
+            // Every worker knows its thread now: EAL's own threads off the worker CPUs, then
+            // the whole list once.
+            threads::sweep();
+            threads::log_threads();
+            threads_logged = true;
+        }
+        if (threads_logged && now >= next_sweep) {
+            threads::sweep();  // a thread a library started since (a telemetry client's)
+            next_sweep += std::chrono::seconds(1);
+        }
         if (rt.service() != nullptr && now >= next_tick) {
             rt.service()->tick();
             if (rt.nts() != nullptr) {
@@ -103,7 +120,9 @@ void control_loop(runtime& rt, const app_options& opt) {
 }
 
 int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
-    rt.start(cfg, resolve_ports(cfg));
+    auto ports = resolve_ports(cfg);
+    threads::place(plan_lcores(cfg, ports).lcores);  // before any thread of the engine starts
+    rt.start(cfg, std::move(ports));
     const published_commands commands(rt);
     const auto started = std::chrono::steady_clock::now();
     // The SNMP subagent (snmp: section) on its own thread; stopped (portsEngineStopping sent)
@@ -120,7 +139,7 @@ int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
         o.agentx_socket = cfg.snmp.agentx_socket;
         o.ping_interval = std::chrono::seconds(cfg.snmp.ping_interval_s);
         o.start_stop_traps = cfg.snmp.trap_start_stop;
-        o.cpus = non_lcore_cpus();
+        o.cpus = threads::control_cpus();
         snmp = std::make_unique<telemetry::snmp_agent>(
             o, [src = snmp_src.get()] { return src->snapshot(); },
             [src = snmp_src.get()] { return src->watch(); });
@@ -202,6 +221,7 @@ int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
         doc["duration_s"] = seconds;
         doc["ports"] = ports_json(rt.ports(), rt.service());
         doc["lcores"] = lcores_json(rt.lcores());
+        doc["threads"] = threads::json();
         if (rt.service() != nullptr) {
             doc["ntp_server"] = server_json(rt.service()->counters());
         }
@@ -228,6 +248,7 @@ std::shared_ptr<spdlog::logger> make_logger() {
 
 int main(int argc, char** argv) {
     spdlog::set_default_logger(make_logger());
+    spdlog::cfg::load_env_levels();  // SPDLOG_LEVEL=debug: the debug lines (threads, ...)
 
     int split = argc;
     for (int i = 1; i < argc; ++i) {
@@ -253,6 +274,7 @@ int main(int argc, char** argv) {
     if (!opt.config_path.empty()) {
         try {
             cfg = load_config(opt.config_path);
+            check_config_files(cfg);  // before EAL touches a device
         } catch (const config_error& e) {
             spdlog::error("config: {}", e.what());
             return 1;
@@ -263,6 +285,7 @@ int main(int argc, char** argv) {
     std::signal(SIGTERM, on_signal);
     std::signal(SIGHUP, on_reload_signal);
 
+    threads::note_process_cpus();  // EAL pins this thread to the main lcore
     // EAL sees only its own arguments (argv[0] and up to "--").
     if (rte_eal_init(split, argv) < 0) {
         spdlog::error("EAL initialisation failed: {}", rte_strerror(rte_errno));

@@ -1,17 +1,21 @@
 #include "ports.hpp"
 
+#include <pcap/pcap.h>
 #include <rte_bus.h>
 #include <rte_dev.h>
+#include <rte_devargs.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <limits>
 #include <map>
-
-#include <unistd.h>
+#include <string_view>
 
 namespace ports::engine {
 
@@ -52,6 +56,87 @@ std::uint16_t find_or_probe(const port_config& p) {
 int socket_of(std::uint16_t port) {
     const int s = rte_eth_dev_socket_id(port);
     return s < 0 ? 0 : s;
+}
+
+// The key=value arguments the device was probed with (EAL's --vdev or the config's device).
+std::vector<std::pair<std::string, std::string>> devargs_of(std::uint16_t port) {
+    std::vector<std::pair<std::string, std::string>> out;
+    rte_eth_dev_info info{};
+    if (rte_eth_dev_info_get(port, &info) != 0 || info.device == nullptr) {
+        return out;
+    }
+    const rte_devargs* da = rte_dev_devargs(info.device);
+    if (da == nullptr || da->args == nullptr) {
+        return out;
+    }
+    std::string_view rest = da->args;
+    while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        const std::string_view kv = rest.substr(0, comma);
+        const auto eq = kv.find('=');
+        out.emplace_back(std::string(kv.substr(0, eq)),
+                         eq == std::string_view::npos ? "" : std::string(kv.substr(eq + 1)));
+        rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+    }
+    return out;
+}
+
+struct capture_size {
+    std::uint64_t frames = 0;
+    std::uint32_t largest = 0;
+};
+
+capture_size size_of_capture(const std::string& path) {
+    char err[PCAP_ERRBUF_SIZE] = {};
+    pcap_t* p = pcap_open_offline(path.c_str(), err);
+    capture_size out;
+    if (p == nullptr) {
+        return out;  // net_pcap has refused it at probe already
+    }
+    pcap_pkthdr* hdr = nullptr;
+    const u_char* data = nullptr;
+    while (pcap_next_ex(p, &hdr, &data) == 1) {
+        ++out.frames;
+        out.largest = std::max(out.largest, hdr->caplen);
+    }
+    pcap_close(p);
+    return out;
+}
+
+// net_pcap's infinite_rx copies every frame of each rx_pcap capture into an mbuf of the
+// queue's pool at queue setup and keeps them for the port's life: the pool must hold them on
+// top of the descriptors, and each frame must fit one mbuf (the PMD refuses a chained one).
+// Both refusals come back from the PMD as "Invalid argument" only; here they get numbers.
+std::uint64_t infinite_rx_mbufs(const port_runtime& p) {
+    rte_eth_dev_info info{};
+    if (rte_eth_dev_info_get(p.id, &info) != 0 || info.driver_name == nullptr ||
+        std::string_view(info.driver_name) != "net_pcap") {
+        return 0;
+    }
+    const auto args = devargs_of(p.id);
+    const bool infinite = std::any_of(args.begin(), args.end(), [](const auto& kv) {
+        return kv.first == "infinite_rx" && std::atoi(kv.second.c_str()) > 0;
+    });
+    if (!infinite) {
+        return 0;
+    }
+    const std::uint32_t room = RTE_MBUF_DEFAULT_BUF_SIZE - RTE_PKTMBUF_HEADROOM;
+    std::uint64_t frames = 0;
+    for (const auto& [key, value] : args) {
+        if (key != "rx_pcap") {
+            continue;
+        }
+        const capture_size c = size_of_capture(value);
+        if (c.largest > room) {
+            throw init_error(fmt::format(
+                "port '{}': net_pcap infinite_rx keeps every frame of {} in one mbuf of {} "
+                "bytes, and its largest frame is {} bytes (net_pcap refuses chained mbufs "
+                "there): replay it without infinite_rx",
+                p.cfg.name, value, room, c.largest));
+        }
+        frames += c.frames;
+    }
+    return frames;
 }
 
 }  // namespace
@@ -163,15 +248,34 @@ std::vector<rte_mempool*> create_pools(const engine_config& cfg,
                                        const std::vector<port_runtime>& ports,
                                        const lcore_plan& plan) {
     std::map<int, std::uint64_t> need;
+    std::map<int, std::uint64_t> held;  // by net_pcap infinite_rx, for the port's life
     for (const auto& p : ports) {
         const std::uint64_t txq = std::max<std::size_t>(1, senders_of(p, plan).size());
         need[socket_of(p.id)] += std::uint64_t{p.cfg.rx_descriptors} * p.cfg.queues +
                                  std::uint64_t{p.cfg.tx_descriptors} * txq;
+        held[socket_of(p.id)] += infinite_rx_mbufs(p);
     }
     std::vector<rte_mempool*> pools(RTE_MAX_NUMA_NODES, nullptr);
     for (auto& [socket, n] : need) {
         // Descriptors plus what each lcore can hold in flight and in its mempool cache.
         n += plan.lcores.size() * (pipelines::burst_size * 2 + pool_cache) + 1024;
+        if (held[socket] != 0) {
+            spdlog::info(
+                "mempool on socket {}: {} mbufs more for the frames net_pcap "
+                "infinite_rx keeps",
+                socket, held[socket]);
+            n += held[socket];
+            if (cfg.mbufs && *cfg.mbufs < n) {
+                throw init_error(fmt::format(
+                    "{}:{}: mbufs: {} is too few: net_pcap infinite_rx keeps {} frames in "
+                    "mbufs of this pool and the queues need {} more; give mbufs: {} or more, "
+                    "or leave mbufs: out to size the pool from the ports",
+                    cfg.file, cfg.mbufs_line, *cfg.mbufs, held[socket], n - held[socket], n));
+            }
+        }
+        if (n > std::numeric_limits<std::uint32_t>::max()) {
+            throw init_error(fmt::format("a pool of {} mbufs is more than DPDK can make", n));
+        }
         const std::uint32_t count = cfg.mbufs ? *cfg.mbufs : static_cast<std::uint32_t>(n);
         const std::string name = fmt::format("mbufs_s{}", socket);
         rte_mempool* mp = rte_pktmbuf_pool_create(name.c_str(), count, pool_cache, 0,
@@ -289,24 +393,6 @@ void log_link_status(const std::vector<port_runtime>& ports) {
         rte_eth_link_to_str(text, sizeof(text), &link);
         spdlog::info("port '{}': {}", p.cfg.name, text);
     }
-}
-
-std::vector<unsigned> non_lcore_cpus() {
-    cpu_set_t used;
-    CPU_ZERO(&used);
-    unsigned lcore = 0;
-    RTE_LCORE_FOREACH(lcore) {
-        const rte_cpuset_t set = rte_lcore_cpuset(lcore);
-        CPU_OR(&used, &used, &set);
-    }
-    std::vector<unsigned> out;
-    const long n = sysconf(_SC_NPROCESSORS_ONLN);
-    for (long c = 0; c < n && c < CPU_SETSIZE; ++c) {
-        if (!CPU_ISSET(c, &used)) {
-            out.push_back(static_cast<unsigned>(c));
-        }
-    }
-    return out;
 }
 
 void stop_ports(std::vector<port_runtime>& ports) {

@@ -57,8 +57,4 @@ std::vector<unsigned> senders_of(const port_runtime& port, const lcore_plan& pla
 
 void stop_ports(std::vector<port_runtime>& ports);
 
-// The CPUs of the machine that no EAL lcore runs on (empty when the lcores take them all):
-// where control threads (SNMP subagent, NTS-KE) go, so that they never run on a worker's core.
-std::vector<unsigned> non_lcore_cpus();
-
 }  // namespace ports::engine

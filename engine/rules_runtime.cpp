@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "stats.hpp"
+#include "threads.hpp"
 
 namespace ports::engine {
 
@@ -88,7 +89,8 @@ rules_runtime::rules_runtime(std::string path, std::vector<pipelines::rules_lcor
     }
     // Alert lines go where the engine's log goes, written by a thread of their own: a burst of
     // alerts never stalls the control loop (stats, NTP clock ticks) on stderr.
-    auto pool = std::make_shared<spdlog::details::thread_pool>(8192, 1);
+    auto pool = std::make_shared<spdlog::details::thread_pool>(
+        8192, 1, [] { threads::pin_self("pe-alerts"); });
     const auto& sinks = spdlog::default_logger()->sinks();
     alert_log_ = std::make_shared<spdlog::async_logger>(
         "alerts", sinks.begin(), sinks.end(), pool, spdlog::async_overflow_policy::overrun_oldest);
@@ -122,7 +124,10 @@ reload_result rules_runtime::reload(const std::string& path_arg) {
     const auto t0 = steady::now();
     auto next = std::make_unique<pipelines::rules_generation>();
     try {
-        next->set = rules::rule_set::compile(rules::load_rule_file(r.path), slots_);
+        auto file = rules::load_rule_file(r.path);
+        // In the engine's TBB arena: the parallel compile's threads on the control CPUs.
+        threads::in_control_arena(
+            [&] { next->set = rules::rule_set::compile(std::move(file), slots_); });
         // One scratch per worker, new: the workers' current scratches belong to the running
         // generation and are freed with it.
         rules::scratch prototype(*next->set);
@@ -208,7 +213,10 @@ void rules_runtime::poll() {
     }
     if (!in_flight_.valid() && reload_requested_.exchange(false, std::memory_order_relaxed)) {
         spdlog::info("rules: reloading {}", path_);
-        in_flight_ = std::async(std::launch::async, [this] { return reload(); });
+        in_flight_ = std::async(std::launch::async, [this] {
+            threads::pin_self("pe-rules");
+            return reload();
+        });
     }
     drain_alerts();
 }

@@ -6,7 +6,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
+#include <future>
 #include <new>
+#include <thread>
+
+#include "threads.hpp"
 
 namespace ports::engine {
 
@@ -33,6 +38,7 @@ rte_eth_dev_tx_buffer* make_tx_buffer(lcore_block& b, std::vector<void*>& owned)
 }
 
 int launch_worker(void* arg) {
+    threads::register_worker(rte_lcore_id());
     return pipelines::worker_main(arg);
 }
 
@@ -53,7 +59,7 @@ void runtime::start(const engine_config& cfg, std::vector<port_runtime> ports) {
                                      p.cfg.ntp_addresses->end());
                 }
             }
-            nts_ = std::make_unique<nts_service>(cfg.ntp.nts, addresses, non_lcore_cpus());
+            nts_ = std::make_unique<nts_service>(cfg.ntp.nts, addresses, threads::control_cpus());
             service_->enable_nts(&nts_->keys());
         }
     }
@@ -147,7 +153,12 @@ void runtime::start_rules(const std::string& path) {
     } catch (const std::exception& e) {
         throw init_error(e.what());
     }
-    const auto r = rules_->reload();
+    // Compiled on a control thread, as every later reload: the compile (and TBB's threads)
+    // never on a worker's CPU, even at start.
+    const auto r = std::async(std::launch::async, [this] {
+                       threads::pin_self("pe-rules");
+                       return rules_->reload();
+                   }).get();
     if (!r.ok) {
         // At start a bad rules file is a bad config: the engine does not run without its rules.
         throw init_error("rules: " + r.message);
@@ -170,7 +181,20 @@ void runtime::run_workers() {
         }
     }
     if (main_block != nullptr) {
+        threads::register_worker(main_lcore);
         pipelines::worker_main(&main_block->conf);
+    } else {
+        // The main lcore polls nothing: it sleeps rather than spin in rte_eal_mp_wait_lcore on
+        // a CPU the control threads may use.
+        const auto running = [this, main_lcore] {
+            return std::any_of(blocks_.begin(), blocks_.end(), [main_lcore](const lcore_block* b) {
+                return b->conf.lcore_id != main_lcore &&
+                       rte_eal_get_lcore_state(b->conf.lcore_id) == RUNNING;
+            });
+        };
+        while (running()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
     }
     rte_eal_mp_wait_lcore();
 }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -185,7 +187,7 @@ key_table parse_key_file(std::string_view file_text, std::string_view name) {
 key_table load_key_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
-        throw key_error(path + ":0: cannot open key file");
+        throw key_error(path + ": cannot open the key file: " + std::strerror(errno));
     }
     std::ostringstream text;
     text << in.rdbuf();

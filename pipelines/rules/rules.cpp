@@ -4,6 +4,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -280,12 +282,8 @@ rule parse_rule(context& ctx, const YAML::Node& n) {
 
 std::vector<rule> parse_rules(const std::string& text, const std::string& file_name) {
     context ctx{{}, file_name, {}};
-    YAML::Node root;
-    try {
-        root = YAML::Load(text);
-    } catch (const YAML::ParserException& e) {
-        throw rules_error(where(file_name, e.mark.line + 1) + e.msg);
-    }
+    const YAML::Node root = yaml_reader::parse_document<rules_error>(text, file_name);
+    ctx.check_document(root, text);
     if (!root || root.IsNull()) {
         throw rules_error(where(file_name, 1) + "empty rules file: expected 'rules:' with a list");
     }
@@ -315,7 +313,7 @@ std::vector<rule> parse_rules(const std::string& text, const std::string& file_n
 std::vector<rule> load_rule_file(const std::string& path) {
     std::ifstream in(path);
     if (!in) {
-        throw rules_error(path + ": cannot read the rules file");
+        throw rules_error(path + ": cannot read the rules file: " + std::strerror(errno));
     }
     std::stringstream ss;
     ss << in.rdbuf();

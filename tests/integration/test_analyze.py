@@ -2,6 +2,7 @@
 import csv
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -74,6 +75,40 @@ class Analyze(unittest.TestCase):
         rc, _, err = self.analyze("/nonexistent.pcap")
         self.assertEqual(rc, 1)
         self.assertIn("/nonexistent.pcap", err)
+
+    def test_capture_cut_short_prints_the_frames_read_warns_and_exits_1(self):
+        # The capture as a copy interrupted mid-record leaves it: the last record's header says
+        # more bytes than the file still has.
+        with open(self.pcap, "rb") as f:
+            data = f.read()
+        cut = os.path.join(self._tmp.name, "cut.pcap")
+        with open(cut, "wb") as f:
+            f.write(data[:len(data) // 2])
+        rc, out, err = self.analyze("--json", cut)
+        self.assertEqual(rc, 1, err)
+        doc = json.loads(out)  # the JSON is there, whole
+        read = doc["total"]["packets"]
+        self.assertGreater(read, 1000)
+        self.assertLess(read, 6000)
+        self.assertEqual(doc["input"]["frames"], read)
+        self.assertEqual(len(doc["input"]["cut_short"]), 1)
+        self.assertIn(f"{cut} is cut short: the counts cover its first {read} record(s)", err)
+
+    def test_unknown_link_type_is_counted_as_other_and_said(self):
+        # Three records of LINKTYPE_USER0 (147), which no reader here knows.
+        path = os.path.join(self._tmp.name, "user0.pcap")
+        with open(path, "wb") as f:
+            f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 147))
+            for i in range(3):
+                body = bytes(40)
+                f.write(struct.pack("<IIII", 1, i, len(body), len(body)) + body)
+        rc, out, err = self.analyze("--json", path)
+        self.assertEqual(rc, 0, err)
+        doc = json.loads(out)
+        self.assertEqual(doc["classes"]["other"]["packets"], 3)
+        self.assertEqual(doc["input"]["unknown_link_type"], 3)
+        self.assertRegex(err, r"user0\.pcap: 3 record\(s\) of link type [^\n]*147\)?, which "
+                              r"ports-analyze does not read: counted as other")
 
     def test_no_capture_is_a_usage_error(self):
         rc, _, err = self.analyze("--json")

@@ -2,7 +2,10 @@
 
 Usage: test_engine_cli.py ENGINE PORTS_GEN
 One behaviour per test: counts match the generator's own tally, one and several lcores and
-queues, inline forwarding, a clean stop on SIGTERM, and clear refusals of bad input."""
+queues, inline forwarding, a clean stop on SIGTERM, and clear refusals of bad input (a config
+that is a directory, empty, a FIFO, repeats a key, leaves a quote open, nests too deep, has more
+ports than DPDK, names a missing file; net_pcap infinite_rx on a capture larger than the
+descriptors) before any device is touched."""
 import json
 import os
 import signal
@@ -137,6 +140,98 @@ class EngineCli(unittest.TestCase):
         self.assertNotEqual(rc, 0)
         self.assertIn("cannot create a pool of 4000000 mbufs", err)
         self.assertIsNone(doc)
+
+    def refused_before_any_device(self, config_path, tag):
+        """Runs the engine on --config config_path with a net_pcap port on EAL's command line
+        whose tx_pcap file its probe would create: the refusal must come before it. Returns
+        stderr."""
+        pcap, _ = generate(self.tmp, "refuse", 10, 5)
+        sentinel = os.path.join(self.tmp, tag + "-probed.pcap")
+        cmd = [ENGINE] + eal_args(tag) + ["--vdev", f"net_pcap0,rx_pcap={pcap},tx_pcap={sentinel}",
+                                          "--", "--duration", "1", "--config", config_path]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertFalse(os.path.exists(sentinel), "a device was probed before the refusal")
+        return p.stderr
+
+    def write_config(self, text, name="engine.yaml"):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_directory_as_config_is_refused(self):
+        err = self.refused_before_any_device(self.tmp, "cfgdir")
+        self.assertIn(f"config: {self.tmp}: cannot read the config file: it is a directory", err)
+
+    def test_empty_config_file_is_refused(self):
+        err = self.refused_before_any_device(self.write_config(""), "cfgempty")
+        self.assertIn("engine.yaml:1: the config is empty", err)
+
+    def test_fifo_as_config_is_refused_without_waiting_for_a_writer(self):
+        fifo = os.path.join(self.tmp, "config.fifo")
+        os.mkfifo(fifo)
+        err = self.refused_before_any_device(fifo, "cfgfifo")  # timeout=30: it must not block
+        self.assertIn(f"{fifo}: cannot read the config file: not a regular file", err)
+
+    def test_key_repeated_in_one_mapping_is_refused_with_both_lines(self):
+        path = self.write_config("ports:\n  - name: a\n    device: net_null0\n"
+                                 "    queues: 1\n    device: net_null1\n")
+        err = self.refused_before_any_device(path, "cfgdup")
+        self.assertIn("engine.yaml:5: key 'device' appears twice in this mapping (first at line 3)",
+                      err)
+
+    def test_unterminated_quote_is_refused_at_its_line(self):
+        path = self.write_config("ports:\n  - name: a\n    device: \"net_null0\n    queues: 2\n")
+        err = self.refused_before_any_device(path, "cfgquote")
+        self.assertIn("engine.yaml:3: a double-quoted string opens here and is never closed", err)
+
+    def test_deep_nesting_is_refused_with_what_is_wrong(self):
+        path = self.write_config("ports: " + "[" * 5000 + "]" * 5000 + "\n")
+        err = self.refused_before_any_device(path, "cfgdeep")
+        self.assertRegex(err, r"engine\.yaml:1: nested deeper than 32 levels")
+        self.assertNotIn("bad file", err)
+
+    def test_more_ports_than_dpdk_has_room_for_are_refused_before_any_probe(self):
+        text = "ports:\n" + "".join(f"  - {{name: p{i}, device: net_null{i}}}\n"
+                                     for i in range(1000))
+        err = self.refused_before_any_device(self.write_config(text), "cfgmany")
+        self.assertRegex(err, r"engine\.yaml:\d+: port \d+ of 1000: this DPDK has room for \d+ "
+                              r"ports \(RTE_MAX_ETHPORTS\)")
+
+    def test_missing_key_file_names_the_config_line_and_errno(self):
+        path = self.write_config("ntp:\n  addresses: [192.0.2.1]\n  keys: missing.keys\n"
+                                 "ports:\n  - name: a\n    device: net_null0\n")
+        err = self.refused_before_any_device(path, "cfgkeys")
+        missing = os.path.join(self.tmp, "missing.keys")
+        self.assertIn(f"engine.yaml:3: 'keys' {missing}: No such file or directory", err)
+
+    def test_missing_rules_file_is_found_before_the_ports_are_set_up(self):
+        path = self.write_config("ports:\n  - name: a\n    device: net_null0\n"
+                                 "rules: missing-rules.yaml\n")
+        err = self.refused_before_any_device(path, "cfgrules")
+        missing = os.path.join(self.tmp, "missing-rules.yaml")
+        self.assertIn(f"engine.yaml:4: 'rules' {missing}: No such file or directory", err)
+
+    def test_net_pcap_infinite_rx_gets_a_pool_for_its_whole_capture(self):
+        # 22000 frames: each kept in an mbuf by the PMD, far more than the descriptors need.
+        pcap, tally = generate(self.tmp, "loop", 22000, 8)
+        rc, _, err, doc = run_engine(ENGINE, [f"net_pcap0,rx_pcap={pcap},infinite_rx=1"],
+                                     ["--duration", "2"], "infinite")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("22000 mbufs more for the frames net_pcap infinite_rx keeps", err)
+        self.assertGreater(doc["total"]["packets"], tally["total"]["packets"])  # it loops
+
+    def test_net_pcap_infinite_rx_with_too_few_mbufs_names_the_pool_size(self):
+        pcap, _ = generate(self.tmp, "loop", 22000, 8)
+        config = (f"ports:\n  - name: a\n    device: \"net_pcap0,rx_pcap={pcap},infinite_rx=1\"\n"
+                  "mbufs: 8192\n")
+        rc, _, err, doc = run_engine(ENGINE, [], ["--duration", "1"], "infinite-few", config=config)
+        self.assertEqual(rc, 1, err)
+        self.assertRegex(err, r"engine\.yaml:4: mbufs: 8192 is too few: net_pcap infinite_rx keeps "
+                              r"22000 frames in mbufs of this pool and the queues need \d+ more; "
+                              r"give mbufs: \d+ or more")
+        self.assertNotIn("Invalid argument", err)
 
     def test_no_ports_fails_with_a_clear_message(self):
         rc, _, err, _ = run_engine(ENGINE, [], ["--duration", "1"], "noports")

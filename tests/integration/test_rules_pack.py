@@ -142,7 +142,8 @@ class RulesPack(unittest.TestCase):
         missing = os.path.join(self._tmp.name, "missing.yaml")
         rc, out, err = self.analyze("--rules", missing, path_of("data:l2tp-control.pcap"))
         self.assertEqual(rc, 1)
-        self.assertEqual(err.strip(), f"ports-analyze: {missing}: cannot read the rules file")
+        self.assertEqual(err.strip(), f"ports-analyze: {missing}: cannot read the rules file: "
+                                      "No such file or directory")
 
 
 if __name__ == "__main__":

@@ -261,7 +261,8 @@ TEST(RulesParse, LoadFile) {
         rules::load_rule_file(path);
         FAIL() << "no error";
     } catch (const rules::rules_error& e) {
-        EXPECT_EQ(std::string(e.what()), path + ": cannot read the rules file");
+        EXPECT_EQ(std::string(e.what()),
+                  path + ": cannot read the rules file: No such file or directory");
     }
 }
 
