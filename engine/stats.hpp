@@ -53,7 +53,9 @@ lcore_reading read_lcore(const pipelines::worker_stats& stats);
 
 pipelines::counter_snapshot snapshot_of(const std::vector<const pipelines::core_counters*>& cores);
 
-nlohmann::ordered_json ports_json(const std::vector<port_runtime>& ports);
+// lcores: for the workers' split of each port's received frames by destination MAC.
+nlohmann::ordered_json ports_json(const std::vector<port_runtime>& ports,
+                                  const std::vector<lcore_figures>& lcores);
 nlohmann::ordered_json lcores_json(const std::vector<lcore_figures>& lcores);
 nlohmann::ordered_json server_json(const std::vector<const pipelines::server_counters*>& cores);
 
