@@ -208,6 +208,9 @@ class SnmpWalks(unittest.TestCase):
                         "no answer after snmpd's restart")
         rc, again, _, err = snmp.walk(self.snmpd.v2c(), MIB_DIRS)
         self.assertEqual(rc, 0, err)
+        # The IF-MIB rows are registered again too (default ifIndex base 1000000, port 0).
+        rc, out, err = snmp.get(self.snmpd.v2c(), MIB_DIRS, ["IF-MIB::ifName.1000000"])
+        self.assertEqual((rc, out.strip()), (0, "ifName.1000000 = capture"), err)
 
         doc, engine_log = self.stop_engine()
         expected = expected_from_stats(doc)
