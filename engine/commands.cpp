@@ -46,7 +46,9 @@ published_commands::published_commands(runtime& rt) {
     telemetry::publish_command("lcores", "Per-lcore loop figures",
                                [&rt](const std::string&) { return lcores_json(rt.lcores()); });
     telemetry::publish_command("ports", "Per-port ethdev figures and link",
-                               [&rt](const std::string&) { return ports_json(rt.ports(), rt.lcores()); });
+                               [&rt](const std::string&) {
+                                   return ports_json(rt.ports(), rt.lcores(), rt.service());
+                               });
     telemetry::publish_command(
         "rules", "Per-rule matches of the running rule set, and the rule stage's figures",
         [&rt](const std::string&) {

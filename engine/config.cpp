@@ -206,7 +206,8 @@ exception_config parse_exception_path(const context& ctx, const YAML::Node& n) {
 ntp_config parse_ntp(const context& ctx, const YAML::Node& n) {
     ctx.only_keys(n,
                   {"addresses", "keys", "require_auth", "stratum", "refid", "assume_synchronized",
-                   "ratelimit", "access", "nts", "exception_path"},
+                   "max_timestamp_error", "interleaved", "interleaved_entries", "ratelimit",
+                   "access", "nts", "exception_path"},
                   "ntp");
     ntp_config c;
     c.enabled = true;
@@ -237,6 +238,20 @@ ntp_config parse_ntp(const context& ctx, const YAML::Node& n) {
     }
     if (n["assume_synchronized"]) {
         c.assume_synchronized = ctx.bool_of(n["assume_synchronized"], "assume_synchronized");
+    }
+    if (n["max_timestamp_error"]) {
+        c.max_timestamp_error_us = static_cast<std::uint32_t>(
+            ctx.integer_of(n["max_timestamp_error"], "max_timestamp_error", 0, 1000000));
+    }
+    if (n["interleaved"]) {
+        c.interleaved = ctx.bool_of(n["interleaved"], "interleaved");
+    }
+    if (n["interleaved_entries"]) {
+        const auto v = ctx.integer_of(n["interleaved_entries"], "interleaved_entries", 4, 1 << 24);
+        if ((v & (v - 1)) != 0) {
+            ctx.fail(n["interleaved_entries"], "'interleaved_entries' must be a power of two");
+        }
+        c.interleaved_entries = static_cast<std::uint32_t>(v);
     }
     if (n["ratelimit"]) {
         const YAML::Node r = n["ratelimit"];

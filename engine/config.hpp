@@ -65,8 +65,8 @@ struct nts_config {
 // Frames for a service address that the fast path does not answer go to the kernel through a
 // TAP interface per serving port (net_tap), and what the kernel sends there leaves by the port.
 struct exception_config {
-    bool enabled = false;  // default: on when NTS-KE listens on the service addresses
-    bool configured = false;  // the config said enabled: explicitly
+    bool enabled = false;        // default: on when NTS-KE listens on the service addresses
+    bool configured = false;     // the config said enabled: explicitly
     std::uint32_t rate = 20000;  // frames per second per lcore to the kernel
     std::uint32_t burst = 512;
     std::uint8_t prefix_v4 = 24;  // prefix lengths of the service addresses on the TAP
@@ -81,6 +81,10 @@ struct ntp_config {
     std::uint8_t stratum = 1;
     std::string refid = "GPS";  // up to 4 ASCII characters (stratum 1) or an IPv4 address
     bool assume_synchronized = false;
+    // A request whose receive stamp may be off by more than this is not answered; 0: no limit.
+    std::uint32_t max_timestamp_error_us = 10;
+    bool interleaved = true;                    // RFC 9769 interleaved mode
+    std::uint32_t interleaved_entries = 16384;  // per lcore: replies remembered (RX->TX map)
     ratelimit_config ratelimit;
     std::vector<ip_prefix> access;
     nts_config nts;

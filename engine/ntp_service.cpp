@@ -54,6 +54,7 @@ struct ntp_service::lcore_state {
     std::unique_ptr<ntp::mac_engine> mac;
     socket_ptr<ntp::rate_limiter> limiter;
     socket_ptr<pipelines::nts_lcore> nts;
+    socket_ptr<ntp::tx_map> tx_times;
 };
 
 void ntp_service::lcore_state_deleter::operator()(lcore_state* p) const {
@@ -90,6 +91,13 @@ ntp_service::ntp_service(const ntp_config& cfg, std::vector<port_runtime>& ports
     shared_.keys = keys_.empty() ? nullptr : &keys_;
     shared_.access = cfg.access.empty() ? nullptr : &access_;
     shared_.kod = cfg.ratelimit.enabled && cfg.ratelimit.kod;
+    shared_.max_timestamp_error_ns = std::uint64_t{cfg.max_timestamp_error_us} * 1000;
+    shared_.interleaved = cfg.interleaved;
+    if (cfg.max_timestamp_error_us == 0) {
+        spdlog::warn(
+            "ntp: max_timestamp_error 0: requests are answered whatever their receive stamp's "
+            "bound (a reply may carry a stamp late by as long as the request waited)");
+    }
 
     ports_.resize(RTE_MAX_ETHPORTS);
     for (auto& p : ports) {
@@ -153,11 +161,13 @@ void ntp_service::attach_ports(const std::vector<port_runtime>& ports) {
             svc->ts_offset = ts_offset;
             svc->ts_flag = 1ULL << ts_bit;
         }
-        const char* kind = svc->ts_kind == pipelines::rx_timestamp_kind::pcap_microseconds
-                               ? "net_pcap record time (microseconds)"
-                           : svc->ts_kind == pipelines::rx_timestamp_kind::device_ticks
-                               ? "NIC hardware timestamp, device clock calibrated to UTC"
-                               : "software (TSC at the rx burst, calibrated to UTC)";
+        const char* kind =
+            svc->ts_kind == pipelines::rx_timestamp_kind::pcap_microseconds
+                ? "net_pcap record time (kernel or file time), resolution 1 us, bound 1 us"
+            : svc->ts_kind == pipelines::rx_timestamp_kind::device_ticks
+                ? "NIC hardware timestamp, device clock calibrated to UTC, bound 1 us"
+                : "software: the poll window (TSC before the last poll that drained the queue "
+                  "to after the poll that returned the frame), bound half the window";
         spdlog::info(
             "port '{}': NTP service MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, receive "
             "timestamps: {}",
@@ -191,6 +201,15 @@ pipelines::service_lcore* ntp_service::make_lcore(unsigned lcore) {
         } catch (const std::exception& e) {
             throw init_error(std::string("ntp ratelimit: ") + e.what());
         }
+    }
+    if (shared_.interleaved) {
+        try {
+            st->tx_times =
+                make_on_socket<ntp::tx_map>(socket, cfg_.interleaved_entries, &st->memory);
+        } catch (const std::exception& e) {
+            throw init_error(std::string("ntp interleaved map: ") + e.what());
+        }
+        st->lcore.tx_times = st->tx_times.get();
     }
     if (shared_.nts_keys != nullptr) {
         try {
@@ -241,6 +260,22 @@ void ntp_service::tick() {
     c.refid = shared_.config.refid;
     c.reference_ts = pipelines::ntp_from_unix_ns(tsc.utc_ns);
     shared_.clock.publish(c);
+}
+
+pipelines::port_stamp_counters ntp_service::port_stamps(std::uint16_t port) const {
+    pipelines::port_stamp_counters sum;
+    const auto load = [](const std::uint64_t& v) {
+        return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(v))
+            .load(std::memory_order_relaxed);
+    };
+    for (const auto& l : lcores_) {
+        const pipelines::port_stamp_counters& c = l->lcore.per_port[port];
+        for (std::size_t k = 0; k < sum.stamped.size(); ++k) {
+            sum.stamped[k] += load(c.stamped[k]);
+        }
+        sum.timestamp_error_drops += load(c.timestamp_error_drops);
+    }
+    return sum;
 }
 
 std::vector<const pipelines::server_counters*> ntp_service::counters() const {

@@ -39,6 +39,9 @@ class ntp_service {
     void set_exception_path(const exception_path& path);
 
     std::vector<const pipelines::server_counters*> counters() const;
+    // A port's receive stamps (replies by source, requests refused for their bound), summed
+    // over the lcores.
+    pipelines::port_stamp_counters port_stamps(std::uint16_t port) const;
     // What the workers answer with (clock state, stratum override), for telemetry.
     const pipelines::service_shared& shared() const { return shared_; }
 

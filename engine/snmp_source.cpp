@@ -221,6 +221,9 @@ telemetry::mib_snapshot snmp_source::snapshot() const {
         n.drop_auth_required = sum(server_counter::drop_auth_required);
         n.drop_unsupported_ip = sum(server_counter::drop_unsupported_ip);
         n.drop_sign_failed = sum(server_counter::drop_sign_failed);
+        n.drop_timestamp_error = sum(server_counter::drop_timestamp_error);
+        n.interleaved_replies = sum(server_counter::interleaved_replies);
+        n.interleaved_misses = sum(server_counter::interleaved_misses);
         // Replies leave by the lcores' TX path with every other frame: its one count of
         // frames a full TX ring refused.
         n.tx_dropped = 0;

@@ -3,6 +3,8 @@
 #include <rte_ethdev.h>
 #include <spdlog/fmt/fmt.h>
 
+#include "ntp_service.hpp"
+
 namespace ports::engine {
 
 using pipelines::class_base;
@@ -36,7 +38,8 @@ lcore_reading read_lcore(const pipelines::worker_stats& stats) {
 }
 
 nlohmann::ordered_json ports_json(const std::vector<port_runtime>& ports,
-                                  const std::vector<lcore_figures>& lcores) {
+                                  const std::vector<lcore_figures>& lcores,
+                                  const ntp_service* ntp) {
     using w = pipelines::worker_stats;
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (const auto& p : ports) {
@@ -74,6 +77,18 @@ nlohmann::ordered_json ports_json(const std::vector<port_runtime>& ports,
                                  mac.addr_bytes[1], mac.addr_bytes[2], mac.addr_bytes[3],
                                  mac.addr_bytes[4], mac.addr_bytes[5])},
              {"mtu", mtu}});
+        if (ntp != nullptr && ntp->port(p.id) != nullptr) {
+            const pipelines::port_stamp_counters c = ntp->port_stamps(p.id);
+            nlohmann::ordered_json by_source = nlohmann::ordered_json::object();
+            for (std::size_t k = 0; k < c.stamped.size(); ++k) {
+                by_source[pipelines::to_string(static_cast<pipelines::rx_timestamp_kind>(k))] =
+                    c.stamped[k];
+            }
+            out.back()["ntp_receive_stamps"] = {
+                {"source", pipelines::to_string(ntp->port(p.id)->ts_kind)},
+                {"replies_by_source", by_source},
+                {"timestamp_error_drops", c.timestamp_error_drops}};
+        }
     }
     return out;
 }

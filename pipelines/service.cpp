@@ -5,8 +5,8 @@
 #include <rte_ip.h>
 #include <rte_mbuf_dyn.h>
 
+#include "ports/common/inet_checksum.hpp"
 #include "ports/neighbour/respond.hpp"
-#include "ports/ntp/checksum.hpp"
 #include "ports/parsers/layers.hpp"
 #include "ports/parsers/ntp.hpp"
 #include "ports/pipelines/worker.hpp"
@@ -26,18 +26,45 @@ std::uint64_t mono_ns(const service_lcore& s, std::uint64_t tsc) {
         (static_cast<unsigned __int128>(tsc) * s.mono_ns_per_tsc_q32) >> 32);
 }
 
-// Reads what the burst's replies share (see service_lcore::burst_state), once per burst.
-void refresh_burst(service_lcore& s, std::uint64_t burst_tsc) {
+// A reply's root dispersion (NTP short format, 16.16 s): the clock's, plus the bound of the
+// reply's receive stamp, rounded up (RFC 5905: what the server adds to the client's
+// estimate of its own error).
+std::uint32_t root_dispersion_with(const ntp::clock_state& clock, std::uint64_t error_ns) {
+    const std::uint64_t extra = (error_ns * 65536 + ns_per_s - 1) / ns_per_s;
+    const std::uint64_t total = std::uint64_t{clock.root_dispersion} + extra;
+    return total > 0xFFFFFFFFULL ? 0xFFFFFFFFU : static_cast<std::uint32_t>(total);
+}
+
+// An arrival window's bound when no poll drained the queue before it: unknown, larger than
+// any limit.
+constexpr std::uint64_t unknown_error_ns = ~0ULL >> 2;
+
+// Reads what the burst's replies share (see service_lcore::burst_state), once per burst. The
+// software receive time is the middle of the burst's arrival window, its bound half the
+// window: every frame of the burst arrived within it (poll_queue).
+void refresh_burst(service_lcore& s, rx_window window) {
     const service_shared& shared = *s.shared;
     service_lcore::burst_state& b = s.burst;
     b.clock = shared.clock.read();
     b.header = ntp::make_reply_header(b.clock, shared.config.stratum, shared.config.refid, false);
-    b.software_rx_ts = ntp_from_unix_ns(shared.tsc_map.read().to_ns(burst_tsc));
-    b.mono_ns = mono_ns(s, burst_tsc);
-    const std::uint16_t udp_length_be = ntp::checksum::host_to_be16(8 + ntp::header_length);
-    std::uint64_t sum = std::uint64_t{ntp::checksum::host_to_be16(parsers::ipproto_udp)} +
+    std::uint64_t middle = window.latest_tsc;
+    b.software_rx_error_ns = unknown_error_ns;
+    if (window.earliest_tsc != 0 && window.earliest_tsc <= window.latest_tsc) {
+        const std::uint64_t half = (window.latest_tsc - window.earliest_tsc + 1) / 2;
+        middle = window.latest_tsc - half;
+        b.software_rx_error_ns = mono_ns(s, half) + 1;  // rounded up
+    }
+    b.software_rx_ts = ntp_from_unix_ns(shared.tsc_map.read().to_ns(middle));
+    b.software_dispersion = root_dispersion_with(b.clock, b.software_rx_error_ns);
+    b.mono_ns = mono_ns(s, window.latest_tsc);
+    const std::uint16_t udp_length_be = inet_checksum::host_to_be16(8 + ntp::header_length);
+    std::uint64_t sum = std::uint64_t{inet_checksum::host_to_be16(parsers::ipproto_udp)} +
                         udp_length_be + udp_length_be;
-    b.plain_v4_udp_sum = ntp::checksum::add(sum, b.header.words, sizeof(b.header.words));
+    // Without the root dispersion (header bytes 8-11, words 4-7): each reply has its own.
+    std::uint8_t words[sizeof(b.header.words)];
+    std::memcpy(words, b.header.words, sizeof(words));
+    std::memset(words + 4, 0, 4);
+    b.plain_v4_udp_sum = inet_checksum::add(sum, words, sizeof(words));
     if (s.nts != nullptr) {
         // New master keys (rotation, a reloaded key file): copied into this lcore's memory,
         // so a burst works on one ring from start to end.
@@ -50,24 +77,48 @@ void refresh_burst(service_lcore& s, std::uint64_t burst_tsc) {
     b.fresh = true;
 }
 
-// The receive time of a frame as an NTP timestamp: the port's stamp where the PMD set one,
-// else the TSC of the rx burst (converted once per burst).
-std::uint64_t receive_time(const service_lcore& s, const port_service& svc, const rte_mbuf* m) {
+// The receive time of a frame and its bound: the port's stamp where the PMD set one, else the
+// middle of the burst's arrival window (converted once per burst).
+receive_stamp receive_time(const service_lcore& s, const port_service& svc, const rte_mbuf* m) {
     if (svc.ts_flag != 0 && (m->ol_flags & svc.ts_flag) != 0) {
         const std::uint64_t stamp = *RTE_MBUF_DYNFIELD(m, svc.ts_offset, const std::uint64_t*);
         if (svc.ts_kind == rx_timestamp_kind::pcap_microseconds) {
-            return ntp_from_unix_ns(stamp * 1000);
+            return {ntp_from_unix_ns(stamp * 1000), pcap_stamp_error_ns,
+                    rx_timestamp_kind::pcap_microseconds};
         }
         if (svc.ts_kind == rx_timestamp_kind::device_ticks) {
             const linear_map map = svc.device_map.read();
             if (map.valid()) {
                 const std::uint64_t trailer =
                     (std::uint64_t{m->pkt_len} + 4) * svc.ns_per_byte_q16 >> 16;
-                return ntp_from_unix_ns(map.to_ns(stamp) + trailer);
+                return {ntp_from_unix_ns(map.to_ns(stamp) + trailer), device_stamp_error_ns,
+                        rx_timestamp_kind::device_ticks};
             }
         }
     }
-    return s.burst.software_rx_ts;
+    return {s.burst.software_rx_ts, s.burst.software_rx_error_ns, rx_timestamp_kind::software};
+}
+
+// The receive timestamp a reply carries, never one the RX->TX map holds for another reply
+// (the map's key). The service's stamps increase: a burst's frames share the window's middle,
+// so an equal or just passed stamp (within 64 steps of 2^-32 s, 15 ns: far below any bound)
+// moves on past the last one. A stamp from further back (a net_pcap replay) keeps its value
+// unless the map holds it, and is never remembered (the map takes only newer stamps).
+std::uint64_t unique_receive_time(service_lcore& s, std::uint64_t ts) {
+    constexpr std::uint64_t near = 64;
+    if (ts <= s.last_rx_ts) [[unlikely]] {
+        if (s.last_rx_ts - ts < near) {
+            ts = s.last_rx_ts + 1;
+        } else if (s.tx_times != nullptr) {
+            for (int i = 0; i < 8 && s.tx_times->find(ts); ++i) {
+                ++ts;
+            }
+        }
+    }
+    if (ts > s.last_rx_ts) {
+        s.last_rx_ts = ts;
+    }
+    return ts;
 }
 
 bool unicast_source_v4(const std::uint8_t* a) {
@@ -106,7 +157,7 @@ void turn_around(std::uint8_t* frame, const parsers::layers& l, const neighbour:
         h->time_to_live = reply_ttl;
         h->fragment_offset = 0;
         h->hdr_checksum = 0;
-        h->hdr_checksum = ntp::checksum::ipv4_header(ip);
+        h->hdr_checksum = inet_checksum::ipv4_header(ip);
     } else {
         auto* h = reinterpret_cast<rte_ipv6_hdr*>(ip);
         std::uint8_t tmp[16];
@@ -131,17 +182,29 @@ void finish_udp_checksum(std::uint8_t* frame, bool ipv4, std::uint16_t l3_offset
     auto* u = reinterpret_cast<rte_udp_hdr*>(frame + l4_offset);
     u->dgram_cksum = 0;
     const std::uint8_t* addresses = frame + l3_offset + (ipv4 ? 12 : 8);
-    u->dgram_cksum = ntp::checksum::udp(addresses, ipv4 ? 8 : 32, frame + l4_offset,
+    u->dgram_cksum = inet_checksum::udp(addresses, ipv4 ? 8 : 32, frame + l4_offset,
                                         static_cast<std::uint16_t>(8 + ntp_length));
 }
 
-void stage(service_lcore& s, rte_mbuf* m, std::uint16_t port, const parsers::layers& l,
-           std::uint16_t payload_offset, const ntp::reply_result& r, std::uint64_t partial_udp_sum,
-           std::uint8_t nts_slot) {
+// What a staged NTP reply adds to the RX->TX map and the per-port counters once it has left:
+// its receive timestamp and that stamp's source; for an interleaved reply, its transmit field.
+struct stamp_info {
+    std::uint64_t rx_ts = 0;
+    rx_timestamp_kind source = rx_timestamp_kind::software;
+    std::uint64_t fixed_tx_be = 0;
+};
+
+[[gnu::always_inline]] inline void stage(service_lcore& s, rte_mbuf* m, std::uint16_t port,
+                                         const parsers::layers& l, std::uint16_t payload_offset,
+                                         const ntp::reply_result& r, std::uint64_t partial_udp_sum,
+                                         std::uint8_t nts_slot, stamp_info stamp = {}) {
     // Field by field: an aggregate assignment went through a temporary on the stack.
     service_lcore::staged& o = s.out[s.out_count++];
     o.m = m;
     o.partial_udp_sum = partial_udp_sum;
+    o.rx_ts = stamp.rx_ts;
+    o.fixed_tx_be = stamp.fixed_tx_be;
+    o.rx_source = static_cast<std::uint8_t>(stamp.source);
     o.port = port;
     o.payload_offset = payload_offset;
     o.l3_offset = l.l3_offset;
@@ -159,10 +222,11 @@ void stage(service_lcore& s, rte_mbuf* m, std::uint16_t port, const parsers::lay
 std::uint64_t plain_v4_partial_sum(const service_lcore& s, const std::uint8_t* frame,
                                    std::uint16_t l3_offset, std::uint16_t l4_offset,
                                    std::uint16_t payload_offset) {
-    namespace cs = ntp::checksum;
+    namespace cs = inet_checksum;
     const std::uint8_t* p = frame + payload_offset;
     std::uint64_t sum = s.burst.plain_v4_udp_sum;
     sum = cs::add(sum, p, 4);                       // LI/VN/mode, stratum, poll, precision
+    sum = cs::add(sum, p + 8, 4);                   // the reply's own root dispersion
     sum = cs::add(sum, p + 24, 16);                 // origin and receive timestamps
     sum = cs::add(sum, frame + l4_offset, 4);       // the ports (the length is in the constant)
     sum = cs::add(sum, frame + l3_offset + 12, 8);  // source and destination addresses
@@ -246,7 +310,7 @@ verdict serve_neighbour(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m,
 // clients (RFC 8915 section 5.7), and verifying first would spend the CPU the limit protects.
 verdict serve_nts(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, const parsers::layers& l,
                   std::uint16_t payload_offset, const parsers::nts_request_view& request,
-                  std::uint64_t rx_ts, bool limited) {
+                  std::uint64_t rx_ts, std::uint32_t root_dispersion, bool limited) {
     server_counters& c = *s.counters;
     c.add(sc::nts_requests);
     if (request.st != parsers::status::ok) {
@@ -264,6 +328,7 @@ verdict serve_nts(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, const 
     w.l = l;
     w.request = request;
     w.rx_ts = rx_ts;
+    w.root_dispersion = root_dispersion;
     w.out_index = s.out_count;
     ntp::reply_result r;
     r.act = ntp::action::reply;
@@ -297,6 +362,7 @@ void finish_nts(service_lcore& s) {
         switch (p.what) {
             case nts::verdict::reply:
                 ntp::write_reply_header(payload.data(), s.burst.header, 4, w.rx_ts);
+                ntp::reply_detail::store_be32(payload.data() + 8, w.root_dispersion);
                 c.add(sc::nts_cookies_issued, p.cookies);
                 length = p.reply_length;
                 break;
@@ -387,7 +453,7 @@ verdict to_kernel(service_lcore& s, const rx_queue_conf& rx, const std::uint8_t*
 // An NTP request to one of the port's service addresses: answered, dropped (counted) or, when
 // it is no NTP request to us, false.
 verdict serve_ntp(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, std::uint8_t* frame,
-                  const frame_record& rec, std::uint64_t burst_tsc) {
+                  const frame_record& rec, rx_window window) {
     // The classifier read the UDP header: whole, with a length that fits, to port 123.
     if (rec.l4_proto != parsers::ipproto_udp || !rec.whole() || !rec.has_l7 || !rec.l4_ok ||
         rec.dst_port != ntp_port) {
@@ -436,10 +502,23 @@ verdict serve_ntp(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, std::u
     const std::uint16_t payload_offset = rec.l7.offset;
     const std::span<std::uint8_t> payload(frame + payload_offset, udp_payload.size());
     if (!s.burst.fresh) {
-        refresh_burst(s, burst_tsc);
+        refresh_burst(s, window);
     }
     const ntp::clock_state& clock = s.burst.clock;
-    const std::uint64_t rx_ts = receive_time(s, *rx.service, m);
+    const receive_stamp stamp = receive_time(s, *rx.service, m);
+    if (shared.max_timestamp_error_ns != 0 && stamp.error_ns > shared.max_timestamp_error_ns) {
+        // The request may have waited (a descheduled worker, a backlog in the RX ring) for
+        // longer than the limit: no answer beats a wrong one (the client asks again, or
+        // another server).
+        c.add(sc::drop_timestamp_error);
+        ++s.per_port[rx.port].timestamp_error_drops;
+        return verdict::drop(drop_reason::timestamp_error);
+    }
+    const std::uint64_t rx_ts = unique_receive_time(s, stamp.ts);
+    // The software stamps of a burst share one bound, computed once per burst.
+    const std::uint32_t dispersion = stamp.source == rx_timestamp_kind::software
+                                         ? s.burst.software_dispersion
+                                         : root_dispersion_with(clock, stamp.error_ns);
 
     bool limited = false;
     const std::uint64_t now = s.burst.mono_ns;
@@ -451,13 +530,38 @@ verdict serve_ntp(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, std::u
         (payload[0] & 0x07) == static_cast<std::uint8_t>(parsers::ntp_mode::client)) {
         const parsers::nts_request_view nts_request = parsers::parse_nts_request(udp_payload);
         if (nts_request.is_nts) {
-            return serve_nts(s, rx, m, l, payload_offset, nts_request, rx_ts, limited);
+            return serve_nts(s, rx, m, l, payload_offset, nts_request, rx_ts, dispersion, limited);
         }
     }
     ntp::reply_result r;
     if (!limited && !shared.config.require_auth && ntp::is_plain_client_request(payload)) {
         // The common request: build_reply's answer without the general parse (see reply.hpp).
+        // Interleaved (RFC 9769): the origin is the receive timestamp of one of our earlier
+        // replies, which the map still holds; the request's receive and transmit fields differ
+        // (a basic client's origin is 0 or our last transmit stamp, never a receive stamp).
+        std::uint64_t origin_be;
+        std::uint64_t receive_be;
+        std::uint64_t transmit_be;
+        std::memcpy(&origin_be, payload.data() + 24, 8);
+        std::memcpy(&receive_be, payload.data() + 32, 8);
+        std::memcpy(&transmit_be, payload.data() + 40, 8);
+        std::uint64_t fixed_tx_be = 0;
+        if (s.tx_times != nullptr && origin_be != 0 && origin_be != transmit_be &&
+            receive_be != transmit_be) {
+            if (const auto tx = s.tx_times->find(rte_be_to_cpu_64(origin_be))) {
+                fixed_tx_be = rte_cpu_to_be_64(*tx);
+            } else {
+                c.add(sc::interleaved_misses);  // answered in basic mode
+            }
+        }
         r = ntp::build_plain_reply(payload, s.burst.header, rx_ts);
+        ntp::reply_detail::store_be32(payload.data() + 8, dispersion);
+        if (fixed_tx_be != 0) {
+            // Origin: the client's receive field; transmit: the previous reply's true time.
+            std::memcpy(payload.data() + 24, &receive_be, 8);
+            std::memcpy(payload.data() + 40, &fixed_tx_be, 8);
+            c.add(sc::interleaved_replies);
+        }
         turn_around(frame, l, rx.service->mac, r.reply_length);
         const std::uint16_t frame_length =
             static_cast<std::uint16_t>(payload_offset + r.reply_length);
@@ -465,7 +569,8 @@ verdict serve_ntp(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, std::u
         m->pkt_len = frame_length;
         stage(s, m, rx.port, l, payload_offset, r,
               v4 ? plain_v4_partial_sum(s, frame, l.l3_offset, l.l4_offset, payload_offset) : 0,
-              service_lcore::no_nts);
+              service_lcore::no_nts,
+              {s.tx_times != nullptr ? rx_ts : 0, stamp.source, fixed_tx_be});
         return verdict::reply();
     }
     if (limited) {
@@ -490,18 +595,23 @@ verdict serve_ntp(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, std::u
         c.add(sc::auth_fail);
         c.add(sc::crypto_nak);
     }
+    if (!r.kod) {
+        // Signed at flush, after this: the MAC covers the reply's own dispersion.
+        ntp::reply_detail::store_be32(payload.data() + 8, dispersion);
+    }
     turn_around(frame, l, rx.service->mac, r.reply_length);
     const std::uint16_t frame_length = static_cast<std::uint16_t>(payload_offset + r.reply_length);
     m->data_len = frame_length;
     m->pkt_len = frame_length;
-    stage(s, m, rx.port, l, payload_offset, r, 0, service_lcore::no_nts);
+    stage(s, m, rx.port, l, payload_offset, r, 0, service_lcore::no_nts,
+          {r.kod || s.tx_times == nullptr ? 0 : rx_ts, stamp.source, 0});
     return verdict::reply();
 }
 
 }  // namespace
 
 verdict serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, const frame_record& r,
-              std::uint64_t burst_tsc) {
+              rx_window window) {
     const port_service& svc = *rx.service;
     const bool answerable = r.cls == traffic_class::ntp || r.cls == traffic_class::other;
     if (!answerable && svc.tap == no_peer) {
@@ -519,12 +629,14 @@ verdict serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, const fram
         }
     }
     if (r.cls == traffic_class::ntp) {
-        if (const verdict v = serve_ntp(s, rx, m, frame, r, burst_tsc); !v.passes()) {
+        if (const verdict v = serve_ntp(s, rx, m, frame, r, window); !v.passes()) {
             return v;
         }
     }
-    return svc.tap != no_peer ? to_kernel(s, rx, frame, r, burst_tsc) : verdict::pass();
+    return svc.tap != no_peer ? to_kernel(s, rx, frame, r, window.latest_tsc) : verdict::pass();
 }
+
+static_assert(RTE_MAX_ETHPORTS <= 64, "flush_replies marks ports in one 64-bit word");
 
 flush_result flush_replies(lcore_conf& conf) {
     service_lcore& s = *conf.service;
@@ -559,8 +671,9 @@ flush_result flush_replies(lcore_conf& conf) {
         nts_replies = count;
     }
     std::uint64_t replies = 0;  // counted once per burst: the same sum, one counter write
+    std::array<std::uint64_t, rx_timestamp_kind_count> by_source{};  // of those replies
     std::uint64_t sent = 0;
-    std::uint64_t ports_used = 0;  // bit p % 64: a TX buffer to flush
+    std::uint64_t ports_used = 0;  // bit p: a TX buffer to flush (RTE_MAX_ETHPORTS <= 64)
     for (std::uint16_t i = 0; i < s.out_count; ++i) {
         auto& o = s.out[i];
         if (o.m == nullptr) {
@@ -571,6 +684,8 @@ flush_result flush_replies(lcore_conf& conf) {
             const std::span<std::uint8_t> payload(frame + o.payload_offset, o.reply_length);
             if (o.nts_slot != service_lcore::no_nts) {
                 // Stamped and sealed above.
+            } else if (o.fixed_tx_be != 0) {
+                // Interleaved: its transmit field is a previous reply's, already in.
             } else if (!o.authenticated) {
                 // finalize_transmit's whole work for a staged unsigned reply (its checks hold
                 // by construction: a reply of reply_length >= 48 bytes).
@@ -590,25 +705,41 @@ flush_result flush_replies(lcore_conf& conf) {
             if (o.partial_udp_sum != 0) {
                 // A plain IPv4 reply: the transmit timestamp was all it lacked.
                 auto* u = reinterpret_cast<rte_udp_hdr*>(frame + o.l4_offset);
-                const auto c = static_cast<std::uint16_t>(
-                    ~ntp::checksum::fold(ntp::checksum::add_carry(o.partial_udp_sum, tx_be)));
+                const auto c =
+                    static_cast<std::uint16_t>(~inet_checksum::fold(inet_checksum::add_carry(
+                        o.partial_udp_sum, o.fixed_tx_be != 0 ? o.fixed_tx_be : tx_be)));
                 u->dgram_cksum = c == 0 ? 0xFFFF : c;
             } else {
                 finish_udp_checksum(frame, o.ipv4, o.l3_offset, o.l4_offset, o.reply_length);
             }
             ++replies;
+            ++by_source[o.rx_source];
         }
         // The lcore's TX buffer of the port: the path forwarded frames take too.
         sent += rte_eth_tx_buffer(o.port, conf.tx_queue[o.port], conf.tx_buffer[o.port], o.m);
-        ports_used |= std::uint64_t{1} << (o.port % 64);
+        ports_used |= std::uint64_t{1} << o.port;
     }
-    // Out now, not at the drain timer: the transmit stamps are already in.
-    for (std::uint16_t port = 0; ports_used != 0 && port < RTE_MAX_ETHPORTS; ++port) {
-        if ((ports_used >> (port % 64) & 1u) != 0 && conf.tx_buffer[port] != nullptr) {
-            sent += rte_eth_tx_buffer_flush(port, conf.tx_queue[port], conf.tx_buffer[port]);
+    // Out now, not at the drain timer: the transmit stamps are already in. Only the ports
+    // this burst's replies went to (one or two, nearly always the receiving port).
+    for (; ports_used != 0; ports_used &= ports_used - 1) {
+        const auto port = static_cast<std::uint16_t>(__builtin_ctzll(ports_used));
+        sent += rte_eth_tx_buffer_flush(port, conf.tx_queue[port], conf.tx_buffer[port]);
+    }
+    if (s.tx_times != nullptr) {
+        // Every reply of the burst is with the PMD now: when each really left, as near as
+        // this core can tell, for the interleaved requests that will name them.
+        const std::uint64_t left = ntp_from_unix_ns(s.shared->tsc_map.read().to_ns(rte_rdtsc()));
+        for (std::uint16_t i = 0; i < s.out_count; ++i) {
+            if (s.out[i].m != nullptr && s.out[i].rx_ts != 0) {
+                s.tx_times->insert(s.out[i].rx_ts, left);
+            }
         }
     }
     s.counters->add(sc::replies, replies);
+    // A burst is one RX queue's: its replies all leave by that port (the first staged one's).
+    for (std::size_t k = 0; k < by_source.size(); ++k) {
+        s.per_port[s.out[0].port].stamped[k] += by_source[k];
+    }
     if (s.nts != nullptr) {
         s.counters->add(sc::nts_replies, nts_replies);
         s.nts->waiting_count = 0;

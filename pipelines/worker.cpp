@@ -95,8 +95,11 @@ void process_burst(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, s
         pass_on(conf, rx, pkts, n);
         return;
     }
-    // The software receive time of the burst, for ports without a hardware stamp.
-    const std::uint64_t rx_tsc = rx.service != nullptr ? rte_rdtsc() : 0;
+    // The burst's arrival window (poll_queue), for ports without a per-packet stamp.
+    // A caller that polled by itself (not poll_queue) gives no window: arrival unknown.
+    const rx_window window = rx.service == nullptr ? rx_window{}
+                             : rx.latest_tsc != 0  ? rx_window{rx.earliest_tsc, rx.latest_tsc}
+                                                   : rx_window{0, rte_rdtsc()};
     frame_record* const records = conf.records.data();
     std::array<verdict, burst_size> verdicts;  // written before read: no zeroing
     std::uint32_t classes = 0;
@@ -117,7 +120,7 @@ void process_burst(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, s
     if (rx.service != nullptr) {
         for (std::uint16_t i = 0; i < n; ++i) {
             if (verdicts[i].passes()) {
-                verdicts[i] = serve(conf, rx, pkts[i], records[i], rx_tsc);
+                verdicts[i] = serve(conf, rx, pkts[i], records[i], window);
             }
         }
     }
@@ -205,8 +208,8 @@ int worker_main(void* arg) {
     while (!conf.stop->load(std::memory_order_relaxed)) {
         bool busy = false;
         for (std::uint16_t q = 0; q < conf.rx_count; ++q) {
-            const rx_queue_conf& rx = conf.rx[q];
-            const std::uint16_t n = rte_eth_rx_burst(rx.port, rx.queue, pkts.data(), burst_size);
+            rx_queue_conf& rx = conf.rx[q];
+            const std::uint16_t n = poll_queue(rx, pkts.data());
             if (n == 0) {
                 continue;
             }

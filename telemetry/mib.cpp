@@ -277,6 +277,9 @@ mib_view build_view(const mib_snapshot& s) {
     }
     b.scalar(ntp_arc, arc++, unsigned32(n.stratum));
     b.scalar(ntp_arc, arc++, integer(n.leap));
+    b.scalar(ntp_arc, arc++, counter64(n.drop_timestamp_error));
+    b.scalar(ntp_arc, arc++, counter64(n.interleaved_replies));
+    b.scalar(ntp_arc, arc++, counter64(n.interleaved_misses));
 
     for (const auto& l : s.lcores) {
         const std::uint32_t i = l.lcore + 1;

@@ -117,6 +117,11 @@ int main(int argc, char** argv) {
             shared = v;
         }
     });
+    if (!opt.mode.empty() || opt.packets != 0) {
+        // The harness's fixed-work options (callgrind) belong to bench-ntp and bench-nts.
+        std::fprintf(stderr, "bench-forward: --mode and --packets are not options of this bench\n");
+        return 2;
+    }
     const double seconds = opt.seconds;
     const int rounds = opt.rounds;
     if (test::init_test_eal("ports-bench-forward", 512) < 0) {

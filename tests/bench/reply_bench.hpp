@@ -112,7 +112,7 @@ class reply_bench {
     // Runs until `seconds` pass or `packets` are done (whichever is given): the worker stage,
     // or (forward) the raw rx -> tx of the same PMD. Returns Mpps.
     double run(pipelines::lcore_conf& conf, bool forward, double seconds, std::uint64_t packets) {
-        const pipelines::rx_queue_conf rx = conf.rx[0];
+        pipelines::rx_queue_conf& rx = conf.rx[0];
         rte_mbuf* pkts[pipelines::burst_size];
         std::uint64_t done = 0;
         const auto start = std::chrono::steady_clock::now();
@@ -120,8 +120,7 @@ class reply_bench {
         while (packets != 0 ? done < packets
                             : now - start < std::chrono::duration<double>(seconds)) {
             for (int k = 0; k < 64; ++k) {
-                const std::uint16_t n =
-                    rte_eth_rx_burst(rx.port, rx.queue, pkts, pipelines::burst_size);
+                const std::uint16_t n = pipelines::poll_queue(rx, pkts);
                 if (forward) {
                     const std::uint16_t sent = rte_eth_tx_burst(rx.port, 0, pkts, n);
                     rte_pktmbuf_free_bulk(pkts + sent, n - sent);

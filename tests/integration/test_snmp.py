@@ -40,7 +40,8 @@ NTP_OBJECTS = {
     "DropMode6": "drop_mode6", "DropMode7": "drop_mode7", "DropOtherMode": "drop_other_mode",
     "DropAccess": "drop_access", "DropMalformed": "drop_malformed",
     "DropAuthRequired": "drop_auth_required", "DropUnsupportedIp": "drop_unsupported_ip",
-    "DropSignFailed": "drop_sign_failed"}
+    "DropSignFailed": "drop_sign_failed", "DropTimestampError": "drop_timestamp_error",
+    "InterleavedReplies": "interleaved_replies", "InterleavedMisses": "interleaved_misses"}
 PORT_OBJECTS = {
     "RxPackets": "rx_packets", "TxPackets": "tx_packets", "RxOctets": "rx_bytes",
     "TxOctets": "tx_bytes", "RxErrors": "rx_errors", "RxMissed": "rx_missed",

@@ -47,6 +47,9 @@ mib_snapshot sample() {
     s.ntp.tx_dropped = 7;
     s.ntp.stratum = 1;
     s.ntp.leap = 0;
+    s.ntp.drop_timestamp_error = 3;
+    s.ntp.interleaved_replies = 11;
+    s.ntp.interleaved_misses = 2;
     s.lcores = {{0, 10, 5, 0, 2500, 4, 3, 0, 2, 1}, {2, 20, 6, 1, 10000, 0, 20, 0, 0, 0}};
     return s;
 }
@@ -158,7 +161,11 @@ TEST(MibView, NtpServerGroup) {
     EXPECT_EQ(at(v, {5, 17, 0}).value.number, 7u);
     EXPECT_EQ(at(v, {5, 18, 0}).value.number, 1u);
     EXPECT_EQ(at(v, {5, 19, 0}).value.number, 0u);
-    EXPECT_EQ(find_exact(v, object_oid({5, 20, 0})), nullptr);
+    // After leap: the receive stamps' refusals, interleaved replies and misses.
+    EXPECT_EQ(at(v, {5, 20, 0}).value.number, 3u);
+    EXPECT_EQ(at(v, {5, 21, 0}).value.number, 11u);
+    EXPECT_EQ(at(v, {5, 22, 0}).value.number, 2u);
+    EXPECT_EQ(find_exact(v, object_oid({5, 23, 0})), nullptr);
 }
 
 TEST(MibView, LcoreTableIndexedByLcorePlusOne) {

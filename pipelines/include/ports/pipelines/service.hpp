@@ -5,7 +5,7 @@
 // Cost per NTP reply (callgrind, tests/bench/callgrind_ntp.sh): the stage re-walks the headers
 // it rewrites (inline for untagged IPv4), answers a plain 48-byte client request from a
 // per-burst header template without the general NTP parse, and computes the checksums with
-// 32-bit words (ports/ntp/checksum.hpp); authenticated requests take ntp::build_reply and
+// 32-bit words (ports/common/inet_checksum.hpp); authenticated requests take ntp::build_reply and
 // OpenSSL.
 #pragma once
 
@@ -19,6 +19,7 @@
 #include <type_traits>
 
 #include "ports/neighbour/addresses.hpp"
+#include "ports/ntp/interleave.hpp"
 #include "ports/ntp/mac.hpp"
 #include "ports/ntp/ratelimit.hpp"
 #include "ports/ntp/reply.hpp"
@@ -42,7 +43,8 @@ namespace ports::pipelines {
     X(icmp6_echo_replies) X(neighbour_malformed)                                  \
     X(nts_requests) X(nts_replies) X(nts_naks) X(nts_auth_failed)                 \
     X(nts_malformed) X(nts_cookies_issued) X(nts_rate_limited)                    \
-    X(exception_to_kernel) X(exception_rate_dropped) X(exception_from_kernel)
+    X(exception_to_kernel) X(exception_rate_dropped) X(exception_from_kernel)     \
+    X(drop_timestamp_error) X(interleaved_replies) X(interleaved_misses)
 // clang-format on
 
 enum class server_counter : std::uint16_t {
@@ -116,6 +118,41 @@ enum class rx_timestamp_kind : std::uint8_t {
     pcap_microseconds,  // net_pcap (DPDK 22.11): microseconds since the epoch from the file
     device_ticks,       // a NIC's device clock, mapped to UTC by calibration
 };
+inline constexpr std::size_t rx_timestamp_kind_count = 3;
+constexpr const char* to_string(rx_timestamp_kind k) {
+    switch (k) {
+        case rx_timestamp_kind::software:
+            return "software";
+        case rx_timestamp_kind::pcap_microseconds:
+            return "pcap_microseconds";
+        case rx_timestamp_kind::device_ticks:
+            return "device_ticks";
+    }
+    return "?";
+}
+
+// A receive time and how far from the truth it may be: the frame arrived within
+// [ts - error, ts + error]. source: which of the port's stamps gave it (a port with a
+// per-packet stamp falls back to the software window for a frame the PMD did not stamp).
+struct receive_stamp {
+    std::uint64_t ts = 0;  // NTP timestamp format
+    std::uint64_t error_ns = 0;
+    rx_timestamp_kind source = rx_timestamp_kind::software;
+};
+
+// The error bound of a net_pcap stamp: microseconds, truncated.
+inline constexpr std::uint64_t pcap_stamp_error_ns = 1000;
+// The error bound of a NIC stamp mapped to UTC: the calibration's own (the control thread maps
+// the device clock against the system clock once a second; a PTP-disciplined PHC does better,
+// but this bound is what the engine can vouch for).
+inline constexpr std::uint64_t device_stamp_error_ns = 1000;
+
+// Per port and lcore: what the receive stamps of the port's NTP requests were, and how many
+// were not answered because their bound exceeded the limit. Same single-writer rule.
+struct port_stamp_counters {
+    std::array<std::uint64_t, rx_timestamp_kind_count> stamped{};  // replies, by source
+    std::uint64_t timestamp_error_drops = 0;
+};
 
 // One port's service, read-only for workers once they run (the device map is seqlocked).
 struct port_service {
@@ -148,6 +185,11 @@ struct service_shared {
     // The exception path's rate limit per lcore (token bucket).
     std::uint32_t exception_rate = 0;
     std::uint32_t exception_burst = 0;
+    // A request whose receive stamp may be further than this from the truth is not answered
+    // (ntp.max_timestamp_error); 0: every request is answered, whatever its bound.
+    std::uint64_t max_timestamp_error_ns = 10000;
+    // Interleaved mode (RFC 9769): answered when the lcore has an RX->TX map (tx_times).
+    bool interleaved = true;
 };
 
 // One lcore's NTS state: its own copy of the master keys (copied again when the store's
@@ -166,7 +208,8 @@ struct nts_lcore {
         parsers::layers l;
         parsers::nts_request_view request;
         std::uint64_t rx_ts;
-        std::uint16_t out_index;  // its entry in service_lcore::out
+        std::uint32_t root_dispersion;  // the clock's plus the receive stamp's bound (16.16)
+        std::uint16_t out_index;        // its entry in service_lcore::out
     };
     std::array<waiting_request, 64> waiting;
     std::array<nts::prepared_reply, 64> pending;
@@ -182,7 +225,11 @@ struct service_lcore {
     std::uint64_t mono_ns_per_tsc_q32 = 0;  // TSC to monotonic ns for the rate limiter
     std::uint64_t kod_window_start_ns = 0;
     std::uint32_t kod_in_window = 0;
-    nts_lcore* nts = nullptr;  // set when the service has NTS keys
+    nts_lcore* nts = nullptr;         // set when the service has NTS keys
+    ntp::tx_map* tx_times = nullptr;  // interleaved mode's RX->TX map; null: basic mode only
+    // The last receive timestamp sent: each reply's is unique, the map's key (see tx_map).
+    std::uint64_t last_rx_ts = 0;
+    std::array<port_stamp_counters, RTE_MAX_ETHPORTS> per_port{};
     // Exception path token bucket: tokens scaled by 2^20 refill at exception_rate per second.
     std::uint64_t exception_tokens = 0;
     std::uint64_t exception_last_ns = 0;
@@ -193,17 +240,20 @@ struct service_lcore {
     struct burst_state {
         bool fresh = false;
         ntp::clock_state clock;
-        ntp::reply_header header;          // from clock and the server config
-        std::uint64_t software_rx_ts = 0;  // the burst's TSC as an NTP timestamp
-        std::uint64_t mono_ns = 0;         // the burst's TSC for the rate limiter
+        ntp::reply_header header;                // from clock and the server config
+        std::uint64_t software_rx_ts = 0;        // the middle of the burst's arrival window (NTP)
+        std::uint64_t software_rx_error_ns = 0;  // half the window
+        std::uint32_t software_dispersion = 0;   // the clock's root dispersion plus that
+        std::uint64_t mono_ns = 0;               // the burst's TSC for the rate limiter
         // The one's-complement sum of what every plain IPv4 reply's UDP checksum covers and
-        // the clock alone decides: header bytes 4-23, the protocol and the UDP length (twice:
+        // the clock alone decides: header bytes 4-23 but the root dispersion (each reply's
+        // own: the clock's plus its stamp's bound), the protocol and the UDP length (twice:
         // pseudo header and UDP header) of a 48-byte reply.
         std::uint64_t plain_v4_udp_sum = 0;
     };
     burst_state burst;
 
-    // What flush_replies needs of a staged reply, and no more (32 bytes: staging it is a few
+    // What flush_replies needs of a staged reply, and no more (48 bytes: staging it is a few
     // stores). The reply_result of an authenticated reply is rebuilt from reply_length,
     // authenticated and sign_key_id: the fields finalize_transmit reads.
     struct staged {
@@ -211,6 +261,12 @@ struct service_lcore {
         // Plain IPv4 replies: the UDP checksum's sum of everything but the transmit
         // timestamp (never 0: the protocol is in it); 0: computed from scratch at flush.
         std::uint64_t partial_udp_sum;
+        // The receive timestamp the reply carries (the RX->TX map's key once it has left); 0:
+        // not remembered (no map, or not an NTP reply).
+        std::uint64_t rx_ts;
+        // An interleaved reply's transmit field, already known (a previous reply's true
+        // transmit time), wire order; 0: stamped at flush.
+        std::uint64_t fixed_tx_be;
         std::uint16_t port;
         std::uint16_t payload_offset;  // NTP payload, from the frame start; 0: not NTP
         std::uint16_t l3_offset;
@@ -219,7 +275,8 @@ struct service_lcore {
         std::uint16_t sign_key_id;
         bool ipv4;
         bool authenticated;
-        std::uint8_t nts_slot;  // index into nts->pending; no_nts for other replies
+        std::uint8_t nts_slot;   // index into nts->pending; no_nts for other replies
+        std::uint8_t rx_source;  // rx_timestamp_kind of its receive stamp
     };
     static constexpr std::uint8_t no_nts = 0xFF;
     std::array<staged, 64> out{};  // a burst's replies, sent at the end of the burst
@@ -238,12 +295,19 @@ struct service_lcore {
 struct lcore_conf;
 struct rx_queue_conf;
 
+// When a burst's frames arrived (TSC), as poll_queue measured it: after earliest_tsc (0:
+// unknown) and before latest_tsc.
+struct rx_window {
+    std::uint64_t earliest_tsc = 0;
+    std::uint64_t latest_tsc = 0;
+};
+
 // Offers a received frame to the service, with what the classifier recorded of it (nothing is
 // parsed again). reply: the mbuf is staged, turned into its reply (the service owns it until
 // flush_replies hands it to TX); kernel: for the exception path's TAP; drop: the caller frees
 // it; pass: untouched, it keeps its path. The service never frees or sends a frame here.
 verdict serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, const frame_record& r,
-              std::uint64_t burst_tsc);
+              rx_window window);
 
 // What flush_replies did: frames handed to the PMD, and the staged replies that turned into
 // drops (in service_lcore::late, valid until the next burst).

@@ -21,7 +21,8 @@ namespace ports::pipelines {
     X(refused)         /* NTP the server does not answer: mode 6/7, auth required, IP options */ \
     X(rate_limited)    /* over the client's rate, no KoD sent */                  \
     X(auth_failed)     /* NTS authentication failed, or a reply could not be signed */ \
-    X(exception_rate)  /* over the exception path's token bucket */
+    X(exception_rate)  /* over the exception path's token bucket */                \
+    X(timestamp_error) /* NTP whose receive stamp's bound exceeds ntp.max_timestamp_error */
 // clang-format on
 
 enum class drop_reason : std::uint8_t {

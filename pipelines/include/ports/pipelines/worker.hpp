@@ -3,6 +3,7 @@
 // drained on a TSC timer.
 #pragma once
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 
 #include <array>
@@ -30,6 +31,13 @@ struct rx_queue_conf {
     const port_service* service = nullptr;  // the port's NTP service, if it has one
     // An exception path TAP queue: what the kernel sends there leaves by `peer` unclassified.
     bool from_kernel = false;
+    // When the frames of the queue's last poll arrived, for a port without per-packet receive
+    // stamps (poll_queue): after `earliest`, the start of the last poll that left the queue
+    // empty (a full burst may have left older frames behind), and before `latest`, the end of
+    // the poll that returned them. TSC; 0: unknown (no poll has drained the queue yet).
+    std::uint64_t drained_tsc = 0;
+    std::uint64_t earliest_tsc = 0;
+    std::uint64_t latest_tsc = 0;
 };
 
 // Figures of the loop itself, beside the traffic counters; same single-writer rule.
@@ -80,6 +88,25 @@ struct alignas(64) lcore_conf {
     std::array<frame_record, burst_size> records{};
     const std::atomic<bool>* stop = nullptr;
 };
+
+// Polls one queue (rte_eth_rx_burst) and, on a port with a service, records when its frames
+// arrived (the window of rx_queue_conf): two TSC reads per poll of such a queue, none on other
+// queues. The worker's poll; benchmarks and in-process tests call it too.
+inline std::uint16_t poll_queue(rx_queue_conf& rx, rte_mbuf** pkts) {
+    if (rx.service == nullptr) {
+        return rte_eth_rx_burst(rx.port, rx.queue, pkts, burst_size);
+    }
+    const std::uint64_t start = rte_rdtsc();
+    const std::uint16_t n = rte_eth_rx_burst(rx.port, rx.queue, pkts, burst_size);
+    if (n != 0) {
+        rx.earliest_tsc = rx.drained_tsc;
+        rx.latest_tsc = rte_rdtsc();
+    }
+    if (n < burst_size) {
+        rx.drained_tsc = start;  // nothing older than this poll's start is left behind
+    }
+    return n;
+}
 
 // Processes one received burst (the part benchmarks and in-process tests call directly).
 void process_burst(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, std::uint16_t n);

@@ -112,6 +112,8 @@ struct ntp_server_figures {
     std::uint64_t drop_mode6 = 0, drop_mode7 = 0, drop_other_mode = 0, drop_access = 0;
     std::uint64_t drop_malformed = 0, drop_auth_required = 0, drop_unsupported_ip = 0;
     std::uint64_t drop_sign_failed = 0, tx_dropped = 0;
+    // Receive stamps (issue 11): refused for their bound; interleaved answers and misses.
+    std::uint64_t drop_timestamp_error = 0, interleaved_replies = 0, interleaved_misses = 0;
     std::uint32_t stratum = 16;
     std::uint8_t leap = 3;  // 0..3
 };

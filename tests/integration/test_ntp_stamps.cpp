@@ -1,0 +1,263 @@
+// Receive stamps with a known bound, and interleaved mode, through the engine's worker stage in
+// process (rte_eth_from_rings ports, the worker's poll_queue and process_burst). Deterministic
+// without timing: a frame held back before a poll has a window at least as long as the hold,
+// so a limit below half of it must refuse it; a limit far above any poll's window must not.
+#include <gtest/gtest.h>
+#include <rte_byteorder.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "eal_environment.hpp"
+#include "engine_port.hpp"
+#include "fates.hpp"
+#include "runtime.hpp"
+#include "trafficgen.hpp"
+
+using namespace ports;
+
+namespace {
+
+using test::eal_environment;
+using sc = pipelines::server_counter;
+
+std::uint64_t be64_at(const std::uint8_t* p) {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    return rte_be_to_cpu_64(v);
+}
+std::uint32_t be32_at(const std::uint8_t* p) {
+    std::uint32_t v;
+    std::memcpy(&v, p, 4);
+    return rte_be_to_cpu_32(v);
+}
+
+// The NTP payload of a reply frame (untagged IPv4, 20-byte header, UDP).
+struct ntp_reply {
+    std::uint32_t root_dispersion;
+    std::uint64_t origin;
+    std::uint64_t receive;
+    std::uint64_t transmit;
+};
+
+// One engine with an NTP service on one ring port; the test is its worker.
+class NtpStamps : public ::testing::Test {
+  protected:
+    void start(std::uint32_t max_error_us) {
+        static int n = 0;
+        const std::string name = "stamps" + std::to_string(n++);
+        rx_ = rte_ring_create((name + "_rx").c_str(), 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+        tx_ = rte_ring_create((name + "_tx").c_str(), 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+        const int id = rte_eth_from_rings(name.c_str(), &rx_, 1, &tx_, 1, 0);
+        ASSERT_GE(id, 0);
+        port_ = static_cast<std::uint16_t>(id);
+        rte_ether_addr mac{};
+        rte_eth_macaddr_get(port_, &mac);
+        std::copy(std::begin(mac.addr_bytes), std::end(mac.addr_bytes), client_.dst_mac.begin());
+        client_.src_ip4 = {198, 51, 100, 7};
+        client_.dst_ip4 = {192, 0, 2, 1};
+        client_.src_port = 40123;
+        engine::engine_config cfg;
+        cfg.ntp.enabled = true;
+        cfg.ntp.addresses = {*engine::parse_ip_address("192.0.2.1")};
+        cfg.ntp.assume_synchronized = true;
+        cfg.ntp.max_timestamp_error_us = max_error_us;
+        rt_.start(cfg, {test::port_of(port_, name)});
+        conf_ = &rt_.blocks()[0]->conf;
+    }
+    void TearDown() override {
+        if (conf_ != nullptr) {
+            rt_.release();
+        }
+        rte_ring_free(rx_);
+        rte_ring_free(tx_);
+    }
+
+    void send(const gen::bytes& payload) {
+        const auto frame = gen::udp_frame(client_, payload);
+        rte_mbuf* m = rte_pktmbuf_alloc(eal_environment::pool());
+        ASSERT_NE(m, nullptr);
+        std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame.size())), frame.data(),
+                    frame.size());
+        ASSERT_EQ(rte_ring_enqueue(rx_, m), 0);
+    }
+    // One poll of the worker (poll_queue, then the burst's stages); frames received.
+    std::uint16_t poll() {
+        rte_mbuf* pkts[pipelines::burst_size];
+        const std::uint16_t n = pipelines::poll_queue(conf_->rx[0], pkts);
+        if (n != 0) {
+            pipelines::process_burst(*conf_, conf_->rx[0], pkts, n);
+        }
+        return n;
+    }
+    std::vector<ntp_reply> replies() {
+        std::vector<ntp_reply> out;
+        rte_mbuf* m = nullptr;
+        while (rte_ring_dequeue(tx_, reinterpret_cast<void**>(&m)) == 0) {
+            const auto* p = rte_pktmbuf_mtod(m, const std::uint8_t*) + 14 + 20 + 8;
+            out.push_back({be32_at(p + 8), be64_at(p + 24), be64_at(p + 32), be64_at(p + 40)});
+            rte_pktmbuf_free(m);
+        }
+        return out;
+    }
+    std::uint64_t server(sc c) { return engine::sum_over_lcores(rt_.service()->counters(), c); }
+
+    // A basic request: origin and receive zero, transmit T1.
+    static gen::bytes basic(std::uint64_t t1) {
+        gen::ntp_header h;
+        h.transmit_ts = t1;
+        return gen::ntp_packet(h);
+    }
+
+    engine::runtime rt_;
+    pipelines::lcore_conf* conf_ = nullptr;
+    rte_ring* rx_ = nullptr;
+    rte_ring* tx_ = nullptr;
+    std::uint16_t port_ = 0;
+    gen::endpoint_options client_;
+};
+
+constexpr std::uint32_t nominal_dispersion = 65;  // assume_synchronized: 1 ms, 16.16
+
+TEST_F(NtpStamps, ARequestHeldBackLongerThanTheLimitIsNotAnsweredAndIsCounted) {
+    start(200000);         // 200 ms
+    EXPECT_EQ(poll(), 0);  // drains the queue: the window starts here
+    send(basic(gen::ntp_timestamp(1)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(450));  // window >= 450 ms
+    EXPECT_EQ(poll(), 1);
+    EXPECT_TRUE(replies().empty());
+    EXPECT_EQ(server(sc::drop_timestamp_error), 1u);
+    EXPECT_EQ(server(sc::replies), 0u);
+    EXPECT_EQ(rt_.service()->port_stamps(port_).timestamp_error_drops, 1u);
+    const auto f = test::fates(rt_);
+    EXPECT_EQ(f.dropped_for(pipelines::drop_reason::timestamp_error), 1u);
+    EXPECT_EQ(f.accounted(), f.rx);
+}
+
+TEST_F(NtpStamps, AFullBurstLeavesTheWindowOpenForTheFramesBehindIt) {
+    start(200000);
+    EXPECT_EQ(poll(), 0);
+    for (std::uint16_t i = 0; i < pipelines::burst_size + 1; ++i) {
+        send(basic(gen::ntp_timestamp(100 + i)));
+    }
+    EXPECT_EQ(poll(), pipelines::burst_size);  // full: an older frame may still wait
+    EXPECT_EQ(replies().size(), pipelines::burst_size);
+    std::this_thread::sleep_for(std::chrono::milliseconds(450));
+    EXPECT_EQ(poll(), 1);  // its window still starts at the drained poll, 450 ms ago
+    EXPECT_TRUE(replies().empty());
+    EXPECT_EQ(server(sc::drop_timestamp_error), 1u);
+}
+
+TEST_F(NtpStamps, APromptRequestIsAnsweredWithItsBoundInTheRootDispersion) {
+    start(200000);
+    EXPECT_EQ(poll(), 0);
+    const std::uint64_t before = rte_rdtsc();
+    send(basic(gen::ntp_timestamp(7)));
+    EXPECT_EQ(poll(), 1);
+    const double window_s =
+        static_cast<double>(rte_rdtsc() - before) / static_cast<double>(rte_get_tsc_hz());
+    const auto r = replies();
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].origin, gen::ntp_timestamp(7));
+    // The clock's 1 ms plus the stamp's bound (half a window no longer than the test saw,
+    // rounded up to 2^-16 s): more than the clock's alone, no more than the window allows.
+    EXPECT_GT(r[0].root_dispersion, nominal_dispersion);
+    EXPECT_LE(r[0].root_dispersion, nominal_dispersion + 2 + window_s * 65536.0);
+    EXPECT_EQ(rt_.service()->port_stamps(port_).stamped[0], 1u);  // software
+    EXPECT_EQ(server(sc::drop_timestamp_error), 0u);
+}
+
+TEST_F(NtpStamps, TwoRequestsOfOneBurstGetDistinctReceiveStamps) {
+    start(200000);
+    EXPECT_EQ(poll(), 0);
+    send(basic(gen::ntp_timestamp(1)));
+    send(basic(gen::ntp_timestamp(2)));
+    EXPECT_EQ(poll(), 2);
+    const auto r = replies();
+    ASSERT_EQ(r.size(), 2u);
+    // One window, one middle: made unique by 2^-32 s steps (the RX->TX map's key).
+    EXPECT_NE(r[0].receive, r[1].receive);
+    EXPECT_LT(r[1].receive - r[0].receive, 64u);
+}
+
+TEST_F(NtpStamps, AnInterleavedRequestGetsThePreviousReplysTrueTransmitTime) {
+    start(200000);
+    EXPECT_EQ(poll(), 0);
+    send(basic(gen::ntp_timestamp(10)));
+    EXPECT_EQ(poll(), 1);
+    const auto first = replies();
+    ASSERT_EQ(first.size(), 1u);
+    // The client's next request in interleaved mode: origin = our receive stamp, receive =
+    // when it got our reply (T4), transmit = its new T1.
+    gen::ntp_header h;
+    h.origin_ts = first[0].receive;
+    h.receive_ts = gen::ntp_timestamp(11);
+    h.transmit_ts = gen::ntp_timestamp(12);
+    EXPECT_EQ(poll(), 0);
+    send(gen::ntp_packet(h));
+    EXPECT_EQ(poll(), 1);
+    const auto second = replies();
+    ASSERT_EQ(second.size(), 1u);
+    EXPECT_EQ(second[0].origin, gen::ntp_timestamp(11));  // the request's receive field
+    EXPECT_GT(second[0].receive, first[0].receive);       // this exchange's own
+    // The first reply's transmit time measured after the hand-off: not before the estimate
+    // it carried, which was stamped before it.
+    EXPECT_GE(second[0].transmit, first[0].transmit);
+    EXPECT_LT(second[0].transmit, second[0].receive);
+    EXPECT_EQ(server(sc::interleaved_replies), 1u);
+    EXPECT_EQ(server(sc::interleaved_misses), 0u);
+}
+
+TEST_F(NtpStamps, AnInterleavedRequestForAReplyNotRememberedGetsABasicReply) {
+    start(200000);
+    EXPECT_EQ(poll(), 0);
+    gen::ntp_header h;
+    h.origin_ts = gen::ntp_timestamp(5000);  // no reply of ours carried this
+    h.receive_ts = gen::ntp_timestamp(5001);
+    h.transmit_ts = gen::ntp_timestamp(5002);
+    send(gen::ntp_packet(h));
+    EXPECT_EQ(poll(), 1);
+    const auto r = replies();
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].origin, gen::ntp_timestamp(5002));  // basic: the request's transmit
+    EXPECT_EQ(server(sc::interleaved_misses), 1u);
+    EXPECT_EQ(server(sc::interleaved_replies), 0u);
+}
+
+TEST_F(NtpStamps, ABasicClientEchoingOurTransmitStampStaysBasic) {
+    start(200000);
+    EXPECT_EQ(poll(), 0);
+    send(basic(gen::ntp_timestamp(20)));
+    EXPECT_EQ(poll(), 1);
+    const auto first = replies();
+    ASSERT_EQ(first.size(), 1u);
+    // RFC 5905 clients put our last transmit stamp in the origin field: never a receive key.
+    gen::ntp_header h;
+    h.origin_ts = first[0].transmit;
+    h.transmit_ts = gen::ntp_timestamp(21);
+    EXPECT_EQ(poll(), 0);
+    send(gen::ntp_packet(h));
+    EXPECT_EQ(poll(), 1);
+    const auto second = replies();
+    ASSERT_EQ(second.size(), 1u);
+    EXPECT_EQ(second[0].origin, gen::ntp_timestamp(21));
+    EXPECT_EQ(server(sc::interleaved_replies), 0u);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    ::testing::InitGoogleTest(&argc, argv);
+    ::testing::AddGlobalTestEnvironment(new eal_environment("ports-ntp-stamps", 256, 4095));
+    return RUN_ALL_TESTS();
+}
