@@ -52,7 +52,9 @@ published_commands::published_commands(runtime& rt) {
         "worker and control CPU sets",
         [](const std::string&) { return threads::json(); });
     telemetry::publish_command("ports", "Per-port ethdev figures and link",
-                               [&rt](const std::string&) { return ports_json(rt.ports(), rt.service()); });
+                               [&rt](const std::string&) {
+                                   return ports_json(rt.ports(), rt.lcores(), rt.service());
+                               });
     telemetry::publish_command(
         "rules", "Per-rule matches of the running rule set, and the rule stage's figures",
         [&rt](const std::string&) {

@@ -329,7 +329,9 @@ snmp_config parse_snmp(const context& ctx, const YAML::Node& n) {
     if (n.IsNull()) {
         return c;
     }
-    ctx.only_keys(n, {"enabled", "agentx_socket", "ping_interval", "traps", "thresholds"}, "snmp");
+    ctx.only_keys(
+        n, {"enabled", "agentx_socket", "ping_interval", "traps", "thresholds", "if_index_base"},
+        "snmp");
     if (n["enabled"]) {
         c.enabled = ctx.bool_of(n["enabled"], "enabled");
     }
@@ -344,6 +346,11 @@ snmp_config parse_snmp(const context& ctx, const YAML::Node& n) {
     if (n["ping_interval"]) {
         c.ping_interval_s =
             static_cast<std::uint32_t>(ctx.integer_of(n["ping_interval"], "ping_interval", 1, 300));
+    }
+    if (n["if_index_base"]) {
+        // ifIndex is 1..2147483647 (InterfaceIndex); that of any port id (16 bits) must fit.
+        c.if_index_base = static_cast<std::uint32_t>(
+            ctx.integer_of(n["if_index_base"], "if_index_base", 1, 2147483647LL - 65535));
     }
     if (n["traps"]) {
         const YAML::Node t = n["traps"];
@@ -410,7 +417,7 @@ snmp_config parse_snmp(const context& ctx, const YAML::Node& n) {
 port_config parse_port(const context& ctx, const YAML::Node& n) {
     ctx.only_keys(n,
                   {"name", "device", "queues", "rx_descriptors", "tx_descriptors", "mode", "peer",
-                   "promiscuous", "ntp_addresses", "exception_interface"},
+                   "promiscuous", "ntp_addresses", "exception_interface", "alias"},
                   "a port");
     port_config p;
     p.line = n.Mark().line + 1;
@@ -462,6 +469,14 @@ port_config parse_port(const context& ctx, const YAML::Node& n) {
     }
     if (n["ntp_addresses"]) {
         p.ntp_addresses = addresses_of(ctx, n["ntp_addresses"], "ntp_addresses");
+    }
+    if (n["alias"]) {
+        // IF-MIB's ifAlias: a DisplayString of up to 64 characters.
+        p.alias = ctx.string_of(n["alias"], "alias");
+        if (p.alias.size() > 64 || std::any_of(p.alias.begin(), p.alias.end(),
+                                               [](char ch) { return ch < 0x20 || ch > 0x7E; })) {
+            ctx.fail(n["alias"], "'alias' must be up to 64 printable ASCII characters");
+        }
     }
     if (n["exception_interface"]) {
         p.exception_interface = ctx.string_of(n["exception_interface"], "exception_interface");

@@ -105,6 +105,7 @@ struct port_config {
     bool promiscuous = true;
     std::optional<std::vector<ip_address>> ntp_addresses;  // overrides ntp.addresses
     std::string exception_interface;  // the exception path's TAP name; empty: pe-<name>
+    std::string alias;                // IF-MIB ifAlias; empty: none
     int line = 0;
 };
 
@@ -129,8 +130,10 @@ struct snmp_config {
     bool enabled = false;
     std::string agentx_socket;          // empty: net-snmp's default
     std::uint32_t ping_interval_s = 1;  // AgentX ping: reconnect delay after snmpd restarts
-    bool trap_link = true;
+    bool trap_link = true;              // portsEngineLinkDown/Up and IF-MIB's linkDown/linkUp
     bool trap_start_stop = true;
+    // IF-MIB ifIndex of port id N: if_index_base + N (see configs/README.md for why so high).
+    std::uint32_t if_index_base = 1000000;
     std::vector<snmp_threshold> thresholds;
 };
 

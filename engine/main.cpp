@@ -219,7 +219,7 @@ int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
     if (!opt.stats_json_path.empty()) {
         auto doc = telemetry::classes_json(snap);
         doc["duration_s"] = seconds;
-        doc["ports"] = ports_json(rt.ports(), rt.service());
+        doc["ports"] = ports_json(rt.ports(), rt.lcores(), rt.service());
         doc["lcores"] = lcores_json(rt.lcores());
         doc["threads"] = threads::json();
         if (rt.service() != nullptr) {

@@ -1,5 +1,8 @@
 #include "snmp_source.hpp"
 
+#include <net/if.h>
+#include <rte_bus.h>
+#include <rte_dev.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <sched.h>
@@ -71,10 +74,99 @@ snmp_source::snmp_source(runtime& rt, const snmp_config& cfg, std::string versio
         }
         thresholds_.push_back(std::move(t));
     }
+    for (const auto& p : rt_.ports()) {
+        tx_cast_ids ids;
+        const auto id_of = [&](const char* name) -> std::optional<std::uint64_t> {
+            std::uint64_t id = 0;
+            if (rte_eth_xstats_get_id_by_name(p.id, name, &id) != 0) {
+                return std::nullopt;
+            }
+            return id;
+        };
+        ids.unicast = id_of("tx_unicast_packets");
+        ids.multicast = id_of("tx_multicast_packets");
+        ids.broadcast = id_of("tx_broadcast_packets");
+        tx_casts_.push_back(ids);
+        if_index_clash_.push_back(false);
+        links_.push_back({read_port(p.id).link.link_status == RTE_ETH_LINK_UP, started_});
+    }
+    check_if_indexes();
+}
+
+// ifIndexes cannot be reserved against the kernel's (Linux numbers interfaces 1, 2, ... per
+// network namespace, never reusing one until it wraps): a clash is only seen, and said, here.
+// snmpd in this namespace would then answer that ifIndex's rows with the engine's port.
+void snmp_source::check_if_indexes() {
+    next_clash_check_ = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    const auto& ports = rt_.ports();
+    for (std::size_t i = 0; i < ports.size(); ++i) {
+        const std::uint32_t index = cfg_.if_index_base + ports[i].id;
+        char name[IF_NAMESIZE] = {};
+        const bool clash = if_indextoname(index, name) != nullptr;
+        if (clash && !if_index_clash_[i]) {
+            spdlog::warn(
+                "snmp: port {}'s IF-MIB ifIndex {} is also kernel interface {}'s: snmpd serves the "
+                "port's row for it (set snmp.if_index_base above the host's interface indexes)",
+                ports[i].cfg.name, index, name);
+        }
+        if_index_clash_[i] = clash;
+    }
 }
 
 std::vector<telemetry::port_row> snmp_source::port_rows() const {
     std::vector<telemetry::port_row> rows;
+    const auto lcores = rt_.lcores();
+    const auto now = std::chrono::steady_clock::now();
+    std::size_t position = 0;
+    // IF-MIB's fields of port p (position in rt_.ports()).
+    const auto if_fields = [&](telemetry::port_row& r, const port_runtime& p, bool up) {
+        const std::size_t at = position++;
+        r.if_index = cfg_.if_index_base + p.id;
+        r.alias = p.cfg.alias;
+        // A ring, a null device or a capture file has no Ethernet link beneath.
+        r.ethernet = p.driver != "net_ring" && p.driver != "net_null" && p.driver != "net_pcap";
+        std::uint16_t mtu = 0;
+        r.mtu = rte_eth_dev_get_mtu(p.id, &mtu) == 0 ? mtu : 0;
+        rte_ether_addr mac{};
+        if (rte_eth_macaddr_get(p.id, &mac) == 0) {
+            r.mac.assign(reinterpret_cast<const char*>(mac.addr_bytes), RTE_ETHER_ADDR_LEN);
+        }
+        r.admin_up = p.started;
+        r.promiscuous = rte_eth_promiscuous_get(p.id) == 1;
+        rte_eth_dev_info info{};
+        if (rte_eth_dev_info_get(p.id, &info) == 0 && info.device != nullptr) {
+            const rte_bus* bus = rte_dev_bus(info.device);
+            r.connector = bus != nullptr && std::string_view(rte_bus_name(bus)) == "pci";
+        }
+        r.link_traps = cfg_.trap_link;
+        if (at < links_.size()) {
+            if (links_[at].up != up) {
+                links_[at] = {up, now};
+            }
+            r.last_change = links_[at].since;
+        }
+        telemetry::cast_split in;
+        for (const auto& l : lcores) {
+            in.unicast += pipelines::worker_stats::load(l.stats->rx_unicast[p.id]);
+            in.multicast += pipelines::worker_stats::load(l.stats->rx_multicast[p.id]);
+            in.broadcast += pipelines::worker_stats::load(l.stats->rx_broadcast[p.id]);
+        }
+        r.rx_cast = in;
+        if (at < tx_casts_.size()) {
+            const auto& ids = tx_casts_[at];
+            const auto value_of =
+                [&](const std::optional<std::uint64_t>& id) -> std::optional<std::uint64_t> {
+                std::uint64_t v = 0;
+                if (!id || rte_eth_xstats_get_by_id(p.id, &*id, &v, 1) != 1) {
+                    return std::nullopt;
+                }
+                return v;
+            };
+            r.tx_unicast = value_of(ids.unicast);
+            r.tx_multicast = value_of(ids.multicast);
+            r.tx_broadcast = value_of(ids.broadcast);
+        }
+    };
     for (const auto& p : rt_.ports()) {
         const auto [st, link] = read_port(p.id);
         telemetry::port_row r;
@@ -91,6 +183,7 @@ std::vector<telemetry::port_row> snmp_source::port_rows() const {
         r.rx_missed = st.imissed;
         r.rx_nombuf = st.rx_nombuf;
         r.tx_errors = st.oerrors;
+        if_fields(r, p, link.link_status == RTE_ETH_LINK_UP);
         rows.push_back(std::move(r));
     }
     return rows;
@@ -104,6 +197,7 @@ telemetry::mib_snapshot snmp_source::snapshot() const {
                                        std::chrono::steady_clock::now() - started_)
                                        .count() /
                                    10);
+    s.started = started_;
     s.taken = std::chrono::system_clock::now();
     s.ports = port_rows();
     s.classes = snapshot_of(rt_.counters());
@@ -221,6 +315,16 @@ std::uint64_t snmp_source::value_of(const threshold_state& t) const {
 std::vector<telemetry::notification> snmp_source::watch() {
     std::vector<telemetry::notification> out;
     const auto now = std::chrono::steady_clock::now();
+    if (now >= next_clash_check_) {
+        check_if_indexes();
+    }
+    // ifLastChange: a link change is timed here (to the second) when no walk saw it first.
+    for (std::size_t i = 0; i < rt_.ports().size() && i < links_.size(); ++i) {
+        const bool up = read_port(rt_.ports()[i].id).link.link_status == RTE_ETH_LINK_UP;
+        if (links_[i].up != up) {
+            links_[i] = {up, now};
+        }
+    }
 
     if (cfg_.trap_link) {
         const auto rows = port_rows();
@@ -235,6 +339,7 @@ std::vector<telemetry::notification> snmp_source::watch() {
                     spdlog::info("snmp: port {} link {}", rows[i].name,
                                  rows[i].link_up ? "up" : "down");
                     out.push_back(telemetry::link_notification(rows[i], rows[i].link_up));
+                    out.push_back(telemetry::if_link_notification(rows[i], rows[i].link_up));
                 }
             }
         }

@@ -2,10 +2,15 @@
 // (rte_eth_stats, link status, the per-core counters with relaxed loads, the NTP service and
 // the lcores) and, once a second, the notifications to send (link changes, thresholds).
 // Runs on the subagent's thread; never touches the workers' state but to read it.
+//
+// IF-MIB: each port's ifIndex is snmp.if_index_base + its port id; In{Ucast,Multicast,
+// Broadcast} are the workers' counts by destination MAC, Out's the PMD's xstats where it names
+// them (tx_unicast_packets, tx_multicast_packets, tx_broadcast_packets), absent otherwise.
 #pragma once
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,7 +19,6 @@
 #include "runtime.hpp"
 
 namespace ports::engine {
-
 
 // Rows of portsEngineRuleTable from the running rule set: position, id, name, class, action
 // and matches summed over the workers.
@@ -46,7 +50,18 @@ class snmp_source {
         bool ever_sent = false;
     };
 
+    // The IF-MIB's Out casts a port's PMD names in its xstats (ids; none: not named).
+    struct tx_cast_ids {
+        std::optional<std::uint64_t> unicast, multicast, broadcast;
+    };
+    // A port's link as the IF-MIB's ifOperStatus/ifLastChange see it.
+    struct link_track {
+        bool up = false;
+        std::chrono::steady_clock::time_point since{};
+    };
+
     std::vector<telemetry::port_row> port_rows() const;
+    void check_if_indexes();
     std::uint64_t value_of(const threshold_state& t) const;
 
     runtime& rt_;
@@ -54,7 +69,11 @@ class snmp_source {
     std::string version_;
     rules_source rules_;
     std::chrono::steady_clock::time_point started_;
-    std::vector<bool> link_up_;  // by position in rt_.ports()
+    std::vector<bool> link_up_;              // by position in rt_.ports()
+    std::vector<tx_cast_ids> tx_casts_;      // by position in rt_.ports()
+    mutable std::vector<link_track> links_;  // by position; updated by every reader of links
+    std::vector<bool> if_index_clash_;       // by position: a kernel interface has its ifIndex
+    std::chrono::steady_clock::time_point next_clash_check_{};
     bool first_watch_ = true;
     std::vector<threshold_state> thresholds_;
 };

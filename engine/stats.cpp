@@ -37,24 +37,46 @@ lcore_reading read_lcore(const pipelines::worker_stats& stats) {
     return r;
 }
 
-nlohmann::ordered_json ports_json(const std::vector<port_runtime>& ports, const ntp_service* ntp) {
+nlohmann::ordered_json ports_json(const std::vector<port_runtime>& ports,
+                                  const std::vector<lcore_figures>& lcores,
+                                  const ntp_service* ntp) {
+    using w = pipelines::worker_stats;
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (const auto& p : ports) {
         const auto [st, link] = read_port(p.id);
-        out.push_back({{"name", p.cfg.name},
-                       {"port_id", p.id},
-                       {"device", p.cfg.device},
-                       {"driver", p.driver},
-                       {"link_up", link.link_status == RTE_ETH_LINK_UP},
-                       {"speed_mbps", link.link_speed},
-                       {"rx_packets", st.ipackets},
-                       {"rx_bytes", st.ibytes},
-                       {"tx_packets", st.opackets},
-                       {"tx_bytes", st.obytes},
-                       {"rx_errors", st.ierrors},
-                       {"tx_errors", st.oerrors},
-                       {"rx_missed", st.imissed},
-                       {"rx_nombuf", st.rx_nombuf}});
+        // The workers' split of what they received from the port, by destination MAC.
+        std::uint64_t unicast = 0, multicast = 0, broadcast = 0;
+        for (const auto& l : lcores) {
+            unicast += w::load(l.stats->rx_unicast[p.id]);
+            multicast += w::load(l.stats->rx_multicast[p.id]);
+            broadcast += w::load(l.stats->rx_broadcast[p.id]);
+        }
+        rte_ether_addr mac{};
+        rte_eth_macaddr_get(p.id, &mac);
+        std::uint16_t mtu = 0;
+        rte_eth_dev_get_mtu(p.id, &mtu);
+        out.push_back(
+            {{"name", p.cfg.name},
+             {"port_id", p.id},
+             {"device", p.cfg.device},
+             {"driver", p.driver},
+             {"link_up", link.link_status == RTE_ETH_LINK_UP},
+             {"speed_mbps", link.link_speed},
+             {"rx_packets", st.ipackets},
+             {"rx_bytes", st.ibytes},
+             {"tx_packets", st.opackets},
+             {"tx_bytes", st.obytes},
+             {"rx_errors", st.ierrors},
+             {"tx_errors", st.oerrors},
+             {"rx_missed", st.imissed},
+             {"rx_nombuf", st.rx_nombuf},
+             {"rx_unicast", unicast},
+             {"rx_multicast", multicast},
+             {"rx_broadcast", broadcast},
+             {"mac", fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", mac.addr_bytes[0],
+                                 mac.addr_bytes[1], mac.addr_bytes[2], mac.addr_bytes[3],
+                                 mac.addr_bytes[4], mac.addr_bytes[5])},
+             {"mtu", mtu}});
         if (ntp != nullptr && ntp->port(p.id) != nullptr) {
             const pipelines::port_stamp_counters c = ntp->port_stamps(p.id);
             nlohmann::ordered_json by_source = nlohmann::ordered_json::object();

@@ -54,9 +54,11 @@ lcore_reading read_lcore(const pipelines::worker_stats& stats);
 pipelines::counter_snapshot snapshot_of(const std::vector<const pipelines::core_counters*>& cores);
 
 class ntp_service;
+// lcores: for the workers' split of each port's received frames by destination MAC.
 // ntp: the NTP service, when there is one: the ports that serve also show their receive
 // stamps (replies by stamp source, requests refused for their stamp's bound).
 nlohmann::ordered_json ports_json(const std::vector<port_runtime>& ports,
+                                  const std::vector<lcore_figures>& lcores,
                                   const ntp_service* ntp = nullptr);
 nlohmann::ordered_json lcores_json(const std::vector<lcore_figures>& lcores);
 nlohmann::ordered_json server_json(const std::vector<const pipelines::server_counters*>& cores);

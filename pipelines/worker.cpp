@@ -41,6 +41,30 @@ void pass_on(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, std::ui
     worker_stats::add(conf.stats->tx_packets, sent);
 }
 
+// A burst's frames by destination MAC (worker_stats::rx_unicast...): one test of the group
+// bit per frame, read where classify reads the frame anyway.
+struct cast_count {
+    std::uint64_t multicast = 0, broadcast = 0;
+
+    void add(const rte_mbuf* m) {
+        const auto* d = rte_pktmbuf_mtod(m, const std::uint8_t*);
+        if ((d[0] & 1) != 0 && m->data_len >= RTE_ETHER_ADDR_LEN) [[unlikely]] {
+            const bool all_ones = (d[0] & d[1] & d[2] & d[3] & d[4] & d[5]) == 0xFF;
+            broadcast += all_ones ? 1 : 0;
+            multicast += all_ones ? 0 : 1;
+        }
+    }
+    void commit(worker_stats& s, std::uint16_t port, std::uint16_t n) const {
+        worker_stats::add(s.rx_unicast[port], n - multicast - broadcast);
+        if (multicast != 0) {
+            worker_stats::add(s.rx_multicast[port], multicast);
+        }
+        if (broadcast != 0) {
+            worker_stats::add(s.rx_broadcast[port], broadcast);
+        }
+    }
+};
+
 }  // namespace
 
 // The stages: classify (+count, +record) -> rules -> service -> act. Only this function frees,
@@ -57,6 +81,7 @@ void process_burst(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, s
     }
     // The rule generation of this burst (null: none published, or no rules file).
     rules_generation* const rules = current_rules(conf.rules);
+    cast_count casts;
     if (rules == nullptr && rx.service == nullptr) {
         // No stage after classify: no record is read, none is written.
         for (std::uint16_t i = 0; i < n; ++i) {
@@ -64,7 +89,9 @@ void process_burst(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, s
                 rte_prefetch0(rte_pktmbuf_mtod(pkts[i + prefetch_offset], void*));
             }
             classify_and_count(counters, frame_of(pkts[i]), pkts[i]->pkt_len);
+            casts.add(pkts[i]);
         }
+        casts.commit(*conf.stats, rx.port, n);
         pass_on(conf, rx, pkts, n);
         return;
     }
@@ -81,9 +108,11 @@ void process_burst(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, s
             rte_prefetch0(rte_pktmbuf_mtod(pkts[i + prefetch_offset], void*));
         }
         classify_count_record(counters, frame_of(pkts[i]), pkts[i]->pkt_len, records[i]);
+        casts.add(pkts[i]);
         classes |= 1u << static_cast<unsigned>(records[i].cls);
         verdicts[i] = verdict::pass();
     }
+    casts.commit(*conf.stats, rx.port, n);
     // A frame of a class without rules pays nothing here: one test per burst.
     if (rules != nullptr && (rules->class_mask & classes) != 0) [[unlikely]] {
         apply_rules(*conf.rules, *rules, pkts, records, verdicts.data(), n, rx.port, conf.lcore_id);

@@ -37,6 +37,12 @@ mib_value gauge(std::uint64_t v) {
 mib_value unsigned32(std::uint64_t v) {
     return {value_type::unsigned32, std::min<std::uint64_t>(v, 0xFFFFFFFFu), {}};
 }
+mib_value counter32(std::uint64_t v) {
+    return {value_type::counter32, v & 0xFFFFFFFFu, {}};
+}
+mib_value timeticks(std::uint32_t v) {
+    return {value_type::timeticks, v, {}};
+}
 mib_value counter64(std::uint64_t v) {
     return {value_type::counter64, v, {}};
 }
@@ -54,6 +60,14 @@ class view_builder {
         oid_vector path{arc, 1, col};
         path.insert(path.end(), index.begin(), index.end());
         add(path, std::move(v));
+    }
+    // An OID outside PORTS-ENGINE-MIB (IF-MIB): <prefix>.<column>.<index>.
+    void absolute(std::span<const std::uint32_t> prefix, std::uint32_t col, std::uint32_t index,
+                  mib_value v) {
+        oid_vector oid(prefix.begin(), prefix.end());
+        oid.push_back(col);
+        oid.push_back(index);
+        view_.push_back({std::move(oid), std::move(v)});
     }
     mib_view finish() {
         std::sort(view_.begin(), view_.end(), [](const mib_entry& a, const mib_entry& b) {
@@ -88,6 +102,79 @@ oid_vector notification_oid(notification_kind k) {
 
 mib_entry entry(std::initializer_list<std::uint32_t> path, mib_value v) {
     return {object_oid(path), std::move(v)};
+}
+
+mib_entry if_entry(std::uint32_t col, std::uint32_t index, mib_value v) {
+    oid_vector oid(std::begin(if_entry_oid), std::end(if_entry_oid));
+    oid.push_back(col);
+    oid.push_back(index);
+    return {std::move(oid), std::move(v)};
+}
+
+// IF-MIB's enumerations and TruthValue.
+constexpr std::int32_t if_type_other = 1;
+constexpr std::int32_t if_type_ethernet_csmacd = 6;
+constexpr std::int32_t status_up = 1, status_down = 2;
+constexpr std::int32_t truth_true = 1, truth_false = 2;
+
+// ifTable's and ifXTable's columns of one port (RFC 2863). Columns the engine cannot fill
+// truthfully are not instantiated: ifInNUcastPkts/ifOutNUcastPkts, ifOutQLen and ifSpecific
+// (deprecated), ifInUnknownProtos (the engine forwards or counts every frame it parses: none
+// is refused for its protocol), ifOutDiscards (the TX path counts refusals per lcore, not per
+// port), and the Out casts the PMD does not name.
+void if_rows(view_builder& b, const mib_snapshot& s, const port_row& p) {
+    const std::uint32_t i = p.if_index;
+    const std::span<const std::uint32_t> e(if_entry_oid);
+    const std::span<const std::uint32_t> x(if_x_entry_oid);
+    const std::uint64_t speed_bps = static_cast<std::uint64_t>(p.speed_mbps) * 1000000u;
+    b.absolute(e, 1, i, integer(static_cast<std::int32_t>(i)));
+    b.absolute(e, 2, i, octets(p.name));
+    b.absolute(e, 3, i, integer(p.ethernet ? if_type_ethernet_csmacd : if_type_other));
+    b.absolute(e, 4, i,
+               integer(static_cast<std::int32_t>(std::min<std::uint32_t>(p.mtu, 0x7FFFFFFF))));
+    b.absolute(e, 5, i, gauge(speed_bps));
+    b.absolute(e, 6, i, octets(p.mac));
+    b.absolute(e, 7, i, integer(p.admin_up ? status_up : status_down));
+    b.absolute(e, 8, i, integer(p.link_up ? status_up : status_down));
+    b.absolute(e, 9, i, timeticks(master_ticks(s, p.last_change)));
+    b.absolute(e, 10, i, counter32(p.rx_octets));
+    b.absolute(e, 13, i, counter32(p.rx_missed + p.rx_nombuf));
+    b.absolute(e, 14, i, counter32(p.rx_errors));
+    b.absolute(e, 16, i, counter32(p.tx_octets));
+    b.absolute(e, 20, i, counter32(p.tx_errors));
+    if (p.rx_cast) {
+        b.absolute(e, 11, i, counter32(p.rx_cast->unicast));
+        b.absolute(x, 2, i, counter32(p.rx_cast->multicast));
+        b.absolute(x, 3, i, counter32(p.rx_cast->broadcast));
+        b.absolute(x, 7, i, counter64(p.rx_cast->unicast));
+        b.absolute(x, 8, i, counter64(p.rx_cast->multicast));
+        b.absolute(x, 9, i, counter64(p.rx_cast->broadcast));
+    }
+    if (p.tx_unicast) {
+        b.absolute(e, 17, i, counter32(*p.tx_unicast));
+        b.absolute(x, 11, i, counter64(*p.tx_unicast));
+    }
+    if (p.tx_multicast) {
+        b.absolute(x, 4, i, counter32(*p.tx_multicast));
+        b.absolute(x, 12, i, counter64(*p.tx_multicast));
+    }
+    if (p.tx_broadcast) {
+        b.absolute(x, 5, i, counter32(*p.tx_broadcast));
+        b.absolute(x, 13, i, counter64(*p.tx_broadcast));
+    }
+    b.absolute(x, 1, i, octets(p.name));
+    b.absolute(x, 6, i, counter64(p.rx_octets));
+    b.absolute(x, 10, i, counter64(p.tx_octets));
+    b.absolute(x, 14, i, integer(p.link_traps ? 1 : 2));  // enabled(1), disabled(2)
+    b.absolute(x, 15, i, gauge(p.speed_mbps));
+    b.absolute(x, 16, i, integer(p.promiscuous ? truth_true : truth_false));
+    b.absolute(x, 17, i, integer(p.connector ? truth_true : truth_false));
+    b.absolute(x, 18, i, octets(p.alias));
+    b.absolute(x, 19, i, timeticks(master_ticks(s, s.started)));
+}
+
+bool has_prefix(std::span<const std::uint32_t> oid, std::span<const std::uint32_t> prefix) {
+    return oid.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), oid.begin());
 }
 
 }  // namespace
@@ -244,7 +331,40 @@ mib_view build_view(const mib_snapshot& s) {
     b.scalar(exception_path_arc, 2, counter64(x.to_kernel));
     b.scalar(exception_path_arc, 3, counter64(x.from_kernel));
     b.scalar(exception_path_arc, 4, counter64(x.rate_dropped));
+
+    for (const auto& p : s.ports) {
+        if (p.if_index != 0) {
+            if_rows(b, s, p);
+        }
+    }
     return b.finish();
+}
+
+std::uint32_t master_ticks(const mib_snapshot& s, steady_time t) {
+    if (!s.master_epoch || t <= *s.master_epoch) {
+        return 0;
+    }
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(t - *s.master_epoch).count();
+    return static_cast<std::uint32_t>(static_cast<std::uint64_t>(ms / 10));  // TimeTicks wrap
+}
+
+bool starts_walk(const mib_view& view, const mib_entry* e) {
+    if (e == nullptr || view.empty()) {
+        return false;
+    }
+    if (e == &view.front()) {
+        return true;
+    }
+    const mib_entry& before = *(e - 1);
+    for (std::span<const std::uint32_t> part :
+         {std::span<const std::uint32_t>(mib_root), std::span<const std::uint32_t>(if_entry_oid),
+          std::span<const std::uint32_t>(if_x_entry_oid)}) {
+        if (has_prefix(e->oid, part)) {
+            return !has_prefix(before.oid, part);
+        }
+    }
+    return false;
 }
 
 const mib_entry* find_exact(const mib_view& view, std::span<const std::uint32_t> oid) {
@@ -306,6 +426,16 @@ notification link_notification(const port_row& port, bool up) {
     return {notification_oid(up ? notification_kind::link_up : notification_kind::link_down),
             {entry({port_table_arc, 1, 2, i}, octets(port.name)),
              entry({port_table_arc, 1, 4, i}, integer(up ? 1 : 2))}};
+}
+
+notification if_link_notification(const port_row& port, bool up) {
+    // SNMPv2-MIB snmpTraps (1.3.6.1.6.3.1.1.5): linkDown(3), linkUp(4).
+    oid_vector trap{1, 3, 6, 1, 6, 3, 1, 1, 5, up ? 4u : 3u};
+    const std::uint32_t i = port.if_index;
+    return {std::move(trap),
+            {if_entry(1, i, integer(static_cast<std::int32_t>(i))),
+             if_entry(7, i, integer(port.admin_up ? status_up : status_down)),
+             if_entry(8, i, integer(up ? status_up : status_down))}};
 }
 
 notification threshold_notification(const std::string& counter, std::uint64_t rate_per_s,

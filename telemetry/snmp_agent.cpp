@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 // clang-format off
@@ -83,6 +84,11 @@ void set_value(netsnmp_variable_list* vb, const mib_value& v) {
             snmp_set_var_typed_value(vb, type, &x, sizeof(x));
             break;
         }
+        case value_type::counter32: {
+            const u_long x = static_cast<u_long>(v.number & 0xFFFFFFFFu);
+            snmp_set_var_typed_value(vb, ASN_COUNTER, &x, sizeof(x));
+            break;
+        }
         case value_type::counter64: {
             counter64 c{};
             c.high = static_cast<u_long>(v.number >> 32);
@@ -122,6 +128,7 @@ struct snmp_agent::state {
 
     void refresh() {
         last = source();
+        last.master_epoch = master_epoch();
         view = build_view(last);
         taken = std::chrono::steady_clock::now();
         have_snapshot = true;
@@ -134,7 +141,29 @@ struct snmp_agent::state {
         }
     }
 
+    // When the master's sysUpTime was 0, once per session: net-snmp's agent uptime in a
+    // subagent is the master's sysUpTime (set again from every AgentX response of the master:
+    // open, register, ping), but read against the clock it moves by a tick either way, and an
+    // IF-MIB TimeStamp that moves says "changed" to an NMS. None while not connected.
+    std::optional<std::chrono::steady_clock::time_point> master_epoch() {
+        if (main_session == nullptr) {
+            epoch_session = nullptr;
+            return std::nullopt;
+        }
+        if (epoch_session != main_session) {
+            epoch_session = main_session;
+            epoch = std::chrono::steady_clock::now() -
+                    std::chrono::milliseconds(
+                        static_cast<std::int64_t>(netsnmp_get_agent_uptime()) * 10);
+        }
+        return epoch;
+    }
+    netsnmp_session* epoch_session = nullptr;
+    std::chrono::steady_clock::time_point epoch{};
+
     int handle(netsnmp_agent_request_info* reqinfo, netsnmp_request_info* requests);
+    const mib_entry* next_of(const netsnmp_request_info* r) const;
+    void register_if_rows();
     void send(const notification& n);
     void run();
     void check_connection();
@@ -155,14 +184,30 @@ int mib_handler(netsnmp_mib_handler*, netsnmp_handler_registration*,
 
 }  // namespace
 
+// The entry a GETNEXT answers with: the first one after the request (at it when inclusive),
+// and before the end of the subtree the request was routed to. Past that end the answer is
+// another registration's (or, in IF-MIB, snmpd's own kernel rows between ours): none here.
+const mib_entry* snmp_agent::state::next_of(const netsnmp_request_info* r) const {
+    const auto o = from_oid(r->requestvb->name, r->requestvb->name_length);
+    const mib_entry* e = r->inclusive ? find_exact(view, o) : nullptr;
+    if (e == nullptr) {
+        e = find_next(view, o);
+    }
+    if (e != nullptr && r->range_end != nullptr && r->range_end_len != 0 &&
+        compare_oid(e->oid, from_oid(r->range_end, r->range_end_len)) >= 0) {
+        return nullptr;
+    }
+    return e;
+}
+
 int snmp_agent::state::handle(netsnmp_agent_request_info* reqinfo, netsnmp_request_info* requests) {
     if (reqinfo->mode == MODE_GETNEXT || reqinfo->mode == MODE_GETBULK) {
-        // A GETNEXT at or before the MIB's first object starts a walk: it gets a new snapshot,
-        // and the rest of the walk continues in it.
+        // A GETNEXT that answers with the first object of PORTS-ENGINE-MIB, of the ports'
+        // ifTable rows or of their ifXTable rows starts a walk: it gets a new snapshot, and the
+        // rest of the walk continues in it.
         bool new_walk = !have_snapshot;
         for (auto* r = requests; r != nullptr && !new_walk; r = r->next) {
-            const auto o = from_oid(r->requestvb->name, r->requestvb->name_length);
-            new_walk = view.empty() || compare_oid(o, view.front().oid) <= 0;
+            new_walk = view.empty() || starts_walk(view, next_of(r));
         }
         if (new_walk) {
             refresh();
@@ -193,10 +238,7 @@ int snmp_agent::state::handle(netsnmp_agent_request_info* reqinfo, netsnmp_reque
             }
             continue;
         }
-        const mib_entry* e = r->inclusive ? find_exact(view, o) : nullptr;
-        if (e == nullptr) {
-            e = find_next(view, o);
-        }
+        const mib_entry* e = next_of(r);
         if (e != nullptr) {
             const auto name = to_oid(e->oid);
             snmp_set_var_objid(r->requestvb, name.data(), name.size());
@@ -205,6 +247,40 @@ int snmp_agent::state::handle(netsnmp_agent_request_info* reqinfo, netsnmp_reque
         // Nothing set past the end: the master moves on to the next subtree.
     }
     return SNMP_ERR_NOERROR;
+}
+
+// Each port's ifEntry and ifXEntry, as ranges <entry>.[1-last column].<ifIndex>: snmpd routes
+// exactly these instances here and keeps serving its own kernel rows (other ifIndexes) around
+// them; GETNEXT goes through both in OID order (net-snmp retries past a subtree's end).
+void snmp_agent::state::register_if_rows() {
+    for (const auto& p : last.ports) {
+        if (p.if_index == 0) {
+            continue;
+        }
+        const struct {
+            std::span<const std::uint32_t> entry;
+            std::uint32_t columns;
+            const char* name;
+        } tables[] = {{if_entry_oid, if_entry_columns, "ifEntry"},
+                      {if_x_entry_oid, if_x_entry_columns, "ifXEntry"}};
+        for (const auto& t : tables) {
+            std::vector<oid> root(t.entry.begin(), t.entry.end());
+            root.push_back(1);
+            root.push_back(p.if_index);
+            netsnmp_handler_registration* reg = netsnmp_create_handler_registration(
+                t.name, mib_handler, root.data(), root.size(), HANDLER_CAN_RONLY);
+            if (reg == nullptr) {
+                spdlog::error("snmp: cannot register IF-MIB {} rows of port {}", t.name, p.name);
+                continue;
+            }
+            reg->range_subid = static_cast<int>(t.entry.size()) + 1;  // the column's arc
+            reg->range_ubound = t.columns;
+            if (netsnmp_register_handler(reg) != MIB_REGISTERED_OK) {
+                spdlog::error("snmp: cannot register IF-MIB {} rows of port {} (ifIndex {})",
+                              t.name, p.name, p.if_index);
+            }
+        }
+    }
 }
 
 void snmp_agent::state::send(const notification& n) {
@@ -242,6 +318,7 @@ void snmp_agent::state::check_connection() {
             started_trap_sent = true;
         }
     } else {
+        epoch_session = nullptr;  // the next session's master has a sysUpTime of its own
         spdlog::warn("snmp: lost snmpd at {}, retrying every {} s", where,
                      options.ping_interval.count());
     }
@@ -308,6 +385,8 @@ void snmp_agent::state::run() {
     if (reg == nullptr || netsnmp_register_handler(reg) != MIB_REGISTERED_OK) {
         spdlog::error("snmp: cannot register PORTS-ENGINE-MIB's handler");
     }
+    refresh();  // the ports' rows (they do not change while the engine runs)
+    register_if_rows();
     init_snmp(app_name);
     set_ping();
     if (main_session == nullptr) {

@@ -20,7 +20,7 @@ V3_AUTH = "auth-passphrase-for-tests"
 V3_PRIV = "priv-passphrase-for-tests"
 TRAP_COMMUNITY = "ports-trap-community"
 
-TOOLS = ("snmpd", "snmpwalk", "snmpget", "snmpbulkwalk", "snmptrapd")
+TOOLS = ("snmpd", "snmpwalk", "snmpget", "snmpbulkwalk", "snmptrapd", "snmptable")
 
 
 def missing_tools():
@@ -61,8 +61,9 @@ def free_udp_port():
 def mib_args(mib_dirs):
     # "+dir": the MIB directories are added to net-snmp's defaults.
     # README's recipe says "-m +PORTS-ENGINE-MIB" (added to the MIBs a host has); here the
-    # module alone, so that missing host MIBs make no noise.
-    return ["-M", "+" + ":".join(mib_dirs), "-m", "PORTS-ENGINE-MIB"]
+    # modules alone (ours and IF-MIB, from the shared IETF MIBs), so that missing host MIBs
+    # make no noise.
+    return ["-M", "+" + ":".join(mib_dirs), "-m", "PORTS-ENGINE-MIB:IF-MIB"]
 
 
 class Snmpd:
@@ -161,10 +162,39 @@ def walk(security, mib_dirs, root="PORTS-ENGINE-MIB::portsEngineMIB", bulk=False
 
 
 def get(security, mib_dirs, names, timeout=1, retries=0):
-    cmd = [tool("snmpget"), "-Os", "-Ob", "-OQ", "-Oe", "-OU", "-t", str(timeout), "-r", str(retries)] + \
+    cmd = [tool("snmpget"), "-Os", "-Ob", "-OQ", "-Oe", "-Ot", "-OU", "-t", str(timeout), "-r", str(retries)] + \
         mib_args(mib_dirs) + security + list(names)
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=client_env())
     return p.returncode, p.stdout, p.stderr
+
+
+_TYPES = ("INTEGER", "STRING", "Hex-STRING", "Counter32", "Counter64", "Gauge32", "Timeticks",
+          "OID")
+
+
+def _bare(cell):
+    """A cell without its type (snmptable prints some with it whatever -O says) or quotes."""
+    for t in _TYPES:
+        if cell.startswith(t + ": "):
+            cell = cell[len(t) + 2:]
+            break
+    return cell[1:-1] if cell.startswith('"') and cell.endswith('"') else cell
+
+
+def table(security, mib_dirs, name):
+    """snmptable of a table by name: (returncode, {index: {column: value}}, stdout, stderr).
+    Enums and timeticks numeric, values bare."""
+    cmd = [tool("snmptable"), "-Cf", "\t", "-Ci", "-Ob", "-Oe", "-Ot", "-OU", "-Oq",
+           "-t", "2", "-r", "1"] + mib_args(mib_dirs) + security + [name]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=client_env())
+    lines = [l for l in p.stdout.splitlines() if "\t" in l]
+    rows = {}
+    if p.returncode == 0 and lines:
+        header = lines[0].split("\t")
+        for line in lines[1:]:
+            cells = line.split("\t")
+            rows[cells[0]] = {h: _bare(c) for h, c in zip(header[1:], cells[1:])}
+    return p.returncode, rows, p.stdout, p.stderr
 
 
 class Snmptrapd:

@@ -11,10 +11,15 @@ Usage: test_snmp.py ENGINE PORTS_GEN MIB_DIR...
   walk gives the same counters (not reset);
 - under a flood (infinite_rx) every walk is one snapshot: its total is the sum of its rows;
 - the shipped configs/snmpd-v2c.conf and snmpd-v3.conf work as documented;
-- without snmpd the engine runs on."""
+- without snmpd the engine runs on;
+- IF-MIB: snmpwalk and snmptable of ifTable and ifXTable show a row per engine port (ifIndex
+  snmp.if_index_base + port id) equal to --stats-json's ports, the In casts equal to the
+  capture's destination MACs, beside snmpd's own rows for the kernel's interfaces (lo ...),
+  in OID order and with no ifIndex served twice."""
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -22,7 +27,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import eal_args, file_prefix, read_text, run_tests, wait_counted  # noqa: E402
+from common import eal_args, file_prefix, read_pcap, read_text, run_tests, wait_counted  # noqa: E402
 import snmp_support as snmp  # noqa: E402
 
 ENGINE = PORTS_GEN = None
@@ -204,6 +209,9 @@ class SnmpWalks(unittest.TestCase):
                         "no answer after snmpd's restart")
         rc, again, _, err = snmp.walk(self.snmpd.v2c(), MIB_DIRS)
         self.assertEqual(rc, 0, err)
+        # The IF-MIB rows are registered again too (default ifIndex base 1000000, port 0).
+        rc, out, err = snmp.get(self.snmpd.v2c(), MIB_DIRS, ["IF-MIB::ifName.1000000"])
+        self.assertEqual((rc, out.strip()), (0, "ifName.1000000 = capture"), err)
 
         doc, engine_log = self.stop_engine()
         expected = expected_from_stats(doc)
@@ -306,6 +314,127 @@ class SnmpWalks(unittest.TestCase):
         doc, err = self.stop_engine()
         self.assertEqual(doc["total"], tally["total"])
         self.assertIn(f"no snmpd at {sock} yet", err)
+
+    def test_if_mib_rows_beside_snmpds_own(self):
+        # A capture read once (the counts stand still once read) with broadcast and multicast
+        # frames added, and an idle ring: their IF-MIB rows at if_index_base 4200 + port id.
+        pcap = os.path.join(self.tmp, "mix.pcap")
+        subprocess.run([PORTS_GEN, "--out", pcap, "--count", "1500", "--seed", "47"], check=True)
+        frames = [f for _, _, f in read_pcap(pcap)]
+        frames += [b"\xff" * 6 + frames[i][6:] for i in range(7)]
+        frames += [b"\x01\x00\x5e\x00\x00\x09" + frames[i][6:] for i in range(5)]
+        frames += [b"\x33\x33\x00\x00\x00\x01" + frames[i][6:] for i in range(4)]
+        with open(pcap, "wb") as f:
+            f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+            for i, frame in enumerate(frames):
+                f.write(struct.pack("<IIII", 1700000000, i, len(frame), len(frame)) + frame)
+        casts = {"unicast": 0, "multicast": 0, "broadcast": 0}
+        for frame in frames:
+            if len(frame) >= 6 and frame[:6] == b"\xff" * 6:
+                casts["broadcast"] += 1
+            elif len(frame) >= 6 and frame[0] & 1:
+                casts["multicast"] += 1
+            else:
+                casts["unicast"] += 1
+        # The mix has its own (ARP, ...) besides those added.
+        self.assertTrue(casts["broadcast"] >= 7 and casts["multicast"] >= 9, casts)
+
+        self.snmpd = snmp.Snmpd(self.tmp).start()
+        base = 4200
+        self.start_engine(
+            "ports:\n"
+            f"  - name: capture\n    device: \"net_pcap0,rx_pcap={pcap}\"\n"
+            "    alias: replayed capture\n"
+            "  - name: idle\n    device: net_ring0\n"
+            f"snmp:\n  agentx_socket: {self.snmpd.agentx}\n  if_index_base: {base}\n", "ifmib")
+        self.assertTrue(self.wait_for_counts(self.snmpd.v2c(), len(frames)),
+                        "the subagent never served the capture's count; snmpd log:\n" +
+                        self.snmpd.read_log())
+        walks = {}
+        for name in ("ifTable", "ifXTable"):
+            rc, values, raw, err = snmp.walk(self.snmpd.v2c(), MIB_DIRS, root="IF-MIB::" + name)
+            # snmpwalk fails on an OID that does not increase: the walk went through snmpd's
+            # rows and ours in order.
+            self.assertEqual(rc, 0, err)
+            self.assertNotIn("No Such", raw)
+            walks[name] = values
+            rc, bulk, _, err = snmp.walk(self.snmpd.v2c(), MIB_DIRS, root="IF-MIB::" + name,
+                                         bulk=True)
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(bulk, values)
+        rc, if_table, raw_table, err = snmp.table(self.snmpd.v2c(), MIB_DIRS, "IF-MIB::ifTable")
+        self.assertEqual(rc, 0, err)
+        rc, if_x_table, _, err = snmp.table(self.snmpd.v2c(), MIB_DIRS, "IF-MIB::ifXTable")
+        self.assertEqual(rc, 0, err)
+        rc, uptime, err = snmp.get(self.snmpd.v2c(), MIB_DIRS, ["SNMPv2-MIB::sysUpTime.0"])
+        self.assertEqual(rc, 0, err)
+        doc, _ = self.stop_engine()
+        walk = {**walks["ifTable"], **walks["ifXTable"]}
+
+        # snmpd's own rows: every kernel interface of this namespace, lo's among them.
+        kernel = {}
+        for dev in os.listdir("/sys/class/net"):
+            with open(f"/sys/class/net/{dev}/ifindex") as f:
+                kernel[int(f.read())] = dev
+        self.assertIn("lo", kernel.values())
+        ours = {base + p["port_id"]: p for p in doc["ports"]}
+        self.assertEqual(set(ours), {base, base + 1})
+        self.assertFalse(set(kernel) & set(ours), "an engine ifIndex is a kernel one")
+        for index, dev in kernel.items():
+            self.assertEqual(walk.get(f"ifDescr.{index}"), dev, index)
+            self.assertEqual(walk.get(f"ifName.{index}"), dev, index)
+        indexes = {int(k.split(".")[1]) for k in walk if k.startswith("ifIndex.")}
+        self.assertEqual(indexes, set(kernel) | set(ours))
+        self.assertEqual({int(i) for i in if_table}, indexes, raw_table)
+        self.assertEqual({int(i) for i in if_x_table}, indexes)
+
+        # The engine's rows equal --stats-json's ports (the engine stood still since the walk).
+        for index, p in ours.items():
+            ring = p["driver"] == "net_ring"
+            expect = {
+                "ifIndex": str(index), "ifDescr": p["name"], "ifType": "1",  # other(1)
+                "ifMtu": str(p["mtu"]),
+                "ifSpeed": str(min(p["speed_mbps"] * 1000000, 2**32 - 1)),
+                "ifAdminStatus": "1", "ifOperStatus": "1" if p["link_up"] else "2",
+                "ifInOctets": str(p["rx_bytes"] % 2**32),
+                "ifInUcastPkts": str(p["rx_unicast"]),
+                "ifInDiscards": str(p["rx_missed"] + p["rx_nombuf"]),
+                "ifInErrors": str(p["rx_errors"]), "ifOutOctets": str(p["tx_bytes"] % 2**32),
+                "ifOutErrors": str(p["tx_errors"]),
+                "ifName": p["name"], "ifInMulticastPkts": str(p["rx_multicast"]),
+                "ifInBroadcastPkts": str(p["rx_broadcast"]),
+                "ifHCInOctets": str(p["rx_bytes"]), "ifHCInUcastPkts": str(p["rx_unicast"]),
+                "ifHCInMulticastPkts": str(p["rx_multicast"]),
+                "ifHCInBroadcastPkts": str(p["rx_broadcast"]),
+                "ifHCOutOctets": str(p["tx_bytes"]), "ifLinkUpDownTrapEnable": "1",
+                "ifHighSpeed": str(p["speed_mbps"]), "ifConnectorPresent": "2",  # vdevs
+                "ifAlias": "" if ring else "replayed capture",
+            }
+            for column, value in expect.items():
+                self.assertEqual(walk.get(f"{column}.{index}"), value, f"{column}.{index}")
+                table = if_table if f"{column}.{index}" in walks["ifTable"] else if_x_table
+                self.assertEqual(table[str(index)].get(column), value, f"snmptable {column}")
+            self.assertEqual([int(x, 16) for x in walk[f"ifPhysAddress.{index}"].split(":")],
+                             [int(x, 16) for x in p["mac"].split(":")])
+            self.assertIn(walk[f"ifPromiscuousMode.{index}"], ("1", "2"))
+            # The counters started with the engine, after snmpd: at a sysUpTime above 0 and
+            # not after now; the link has not changed since (ifLastChange the same time).
+            started = int(walk[f"ifCounterDiscontinuityTime.{index}"])
+            self.assertGreater(started, 0)
+            self.assertLessEqual(started, int(uptime.split("=")[1].strip()))
+            self.assertEqual(walk[f"ifLastChange.{index}"], str(started))
+            # Not instantiated: what neither the engine nor these PMDs can say (no
+            # tx_*cast_packets xstats), and the deprecated columns.
+            for column in ("ifInNUcastPkts", "ifInUnknownProtos", "ifOutUcastPkts",
+                           "ifOutNUcastPkts", "ifOutDiscards", "ifOutQLen", "ifSpecific",
+                           "ifOutMulticastPkts", "ifOutBroadcastPkts", "ifHCOutUcastPkts",
+                           "ifHCOutMulticastPkts", "ifHCOutBroadcastPkts"):
+                self.assertNotIn(f"{column}.{index}", walk)
+        # The In casts are the capture's destination MACs, frame by frame.
+        capture = ours[base]
+        self.assertEqual({k: capture["rx_" + k] for k in casts}, casts)
+        self.assertEqual(sum(casts.values()), capture["rx_packets"])
+        self.assertEqual(ours[base + 1]["rx_packets"], 0)
 
 
 if __name__ == "__main__":

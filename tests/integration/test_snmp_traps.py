@@ -1,5 +1,7 @@
 """The engine's notifications through snmpd to a real snmptrapd (both on private loopback
-ports): portsEngineStarted, LinkDown/LinkUp of a net_tap port taken down and up with `ip link`,
+ports): portsEngineStarted, LinkDown/LinkUp and IF-MIB's linkDown/linkUp (ifIndex,
+ifAdminStatus, ifOperStatus) of a net_tap port taken down and up with `ip link`, its IF-MIB
+row's ifOperStatus and ifLastChange following,
 a threshold (a class's malformed rate over net_pcap infinite_rx) and portsEngineStopping;
 a rule's `alert` action as portsEngineRuleAlert, and the rule table walked by name equal to
 --stats-json's "rules".
@@ -86,10 +88,11 @@ class SnmpTraps(unittest.TestCase):
         self.trapd = snmp.Snmptrapd(self.tmp, MIB_DIRS).start()
         self.snmpd = snmp.Snmpd(self.tmp, trap_port=self.trapd.port).start()
         tap = f"pe{os.getpid() % 100000}"
+        if_index = 9001  # the tap is port 1; if_index_base 9000
         config = ("ports:\n"
                   f"  - name: capture\n    device: \"net_pcap0,rx_pcap={pcap},infinite_rx=1\"\n"
                   f"  - name: tap\n    device: \"net_tap0,iface={tap}\"\n"
-                  f"snmp:\n  agentx_socket: {self.snmpd.agentx}\n"
+                  f"snmp:\n  agentx_socket: {self.snmpd.agentx}\n  if_index_base: 9000\n"
                   "  thresholds:\n"
                   f"    - {{counter: {counter}, rate_above: 1, interval: 1, holddown: 60}}\n")
         path = os.path.join(self.tmp, "engine.yaml")
@@ -110,14 +113,35 @@ class SnmpTraps(unittest.TestCase):
             "PORTS-ENGINE-MIB::portsEnginePortLink.2"])[1].strip().endswith("= 1"), 10),
             "the tap's link never showed up in the MIB")
         # Only the notifications this test causes from here on are waited for.
-        downs, ups = (self.trapd.read().count(n) for n in ("portsEngineLinkDown",
-                                                            "portsEngineLinkUp"))
+        names = ("portsEngineLinkDown", "portsEngineLinkUp", "= linkDown", "= linkUp")
+        downs, ups, if_downs, if_ups = (self.trapd.read().count(n) for n in names)
+        oper = f"IF-MIB::ifOperStatus.{if_index}"
+        last_change = f"IF-MIB::ifLastChange.{if_index}"
         subprocess.run(["ip", "link", "set", "dev", tap, "down"], check=True)
         self.assertTrue(snmp.wait_for(
-            lambda: self.trapd.read().count("portsEngineLinkDown") > downs, 10), self.trapd.read())
+            lambda: self.trapd.read().count("portsEngineLinkDown") > downs and
+            self.trapd.read().count("= linkDown") > if_downs, 10), self.trapd.read())
+        # The row says it too: down(2), since a sysUpTime after snmpd's start.
+        rc, out, err = snmp.get(self.snmpd.v2c(), MIB_DIRS,
+                                [oper, last_change, "SNMPv2-MIB::sysUpTime.0"])
+        self.assertEqual(rc, 0, err)
+        got = dict(line.split(" = ", 1) for line in out.splitlines() if " = " in line)
+        self.assertEqual(got[f"ifOperStatus.{if_index}"], "2", out)
+        down_since = int(got[f"ifLastChange.{if_index}"])
+        self.assertGreater(down_since, 0, out)
+        self.assertLessEqual(down_since, int(got["sysUpTime.0"]), out)
         subprocess.run(["ip", "link", "set", "dev", tap, "up"], check=True)
         self.assertTrue(snmp.wait_for(
-            lambda: self.trapd.read().count("portsEngineLinkUp") > ups, 10), self.trapd.read())
+            lambda: self.trapd.read().count("portsEngineLinkUp") > ups and
+            self.trapd.read().count("= linkUp") > if_ups, 10), self.trapd.read())
+        rc, out, err = snmp.get(self.snmpd.v2c(), MIB_DIRS, [oper, last_change])
+        self.assertEqual(rc, 0, err)
+        got = dict(line.split(" = ", 1) for line in out.splitlines() if " = " in line)
+        self.assertEqual(got[f"ifOperStatus.{if_index}"], "1", out)
+        self.assertGreaterEqual(int(got[f"ifLastChange.{if_index}"]), down_since, out)
+        # A net_tap is an Ethernet interface.
+        rc, out, err = snmp.get(self.snmpd.v2c(), MIB_DIRS, [f"IF-MIB::ifType.{if_index}"])
+        self.assertTrue(out.strip().endswith("= 6"), out + err)
 
         self.engine.send_signal(signal.SIGTERM)
         _, err = self.engine.communicate(timeout=30)
@@ -129,6 +153,11 @@ class SnmpTraps(unittest.TestCase):
         self.assertIn("portsEnginePortName.2 = tap", log)
         self.assertIn("portsEnginePortLink.2 = down", log)
         self.assertIn("portsEnginePortLink.2 = up", log)
+        # IF-MIB's linkDown/linkUp name the tap's row by its ifIndex, with both statuses.
+        self.assertIn(f"ifIndex.{if_index} = {if_index}", log)
+        self.assertIn(f"ifAdminStatus.{if_index} = up", log)
+        self.assertIn(f"ifOperStatus.{if_index} = down", log)
+        self.assertIn(f"ifOperStatus.{if_index} = up", log)
         self.assertIn("portsEngineThresholdLimit.0 = 1", log)
         # Hold-down: one threshold notification in this run, however long the flood lasts.
         self.assertEqual(log.count("portsEngineThresholdCounter.0"), 1, log)

@@ -292,6 +292,32 @@ snmp:
     EXPECT_EQ(cfg.snmp.thresholds[2].rate_above, 1e6);
 }
 
+TEST(ConfigSnmp, IfIndexBaseAndPortAliasForIfMib) {
+    EXPECT_EQ(parse_config("snmp:\n", "t.yaml").snmp.if_index_base, 1000000u);
+    const auto cfg = parse_config(
+        "ports:\n  - name: a\n    device: net_null0\n    alias: uplink to core 7\n"
+        "snmp:\n  if_index_base: 5000\n",
+        "t.yaml");
+    EXPECT_EQ(cfg.snmp.if_index_base, 5000u);
+    EXPECT_EQ(cfg.ports[0].alias, "uplink to core 7");
+    EXPECT_TRUE(parse_config("ports:\n  - name: a\n    device: net_null0\n", "t.yaml")
+                    .ports[0]
+                    .alias.empty());
+    // The last port id's ifIndex must stay an InterfaceIndex (<= 2147483647).
+    EXPECT_EQ(parse_config("snmp:\n  if_index_base: 2147418112\n", "t.yaml").snmp.if_index_base,
+              2147418112u);
+    EXPECT_EQ(error_of("snmp:\n  if_index_base: 2147418113\n").rfind("t.yaml:2: ", 0), 0u)
+        << error_of("snmp:\n  if_index_base: 2147418113\n");
+    EXPECT_EQ(error_of("snmp:\n  if_index_base: 0\n").rfind("t.yaml:2: ", 0), 0u);
+    const std::string port = "ports:\n  - name: a\n    device: net_null0\n    alias: ";
+    EXPECT_EQ(error_of(port + std::string(65, 'x') + "\n")
+                  .rfind("t.yaml:4: 'alias' must be up to 64 printable ASCII characters", 0),
+              0u);
+    EXPECT_EQ(error_of(port + "\"tab\\there\"\n").rfind("t.yaml:4: 'alias' must be", 0), 0u);
+    EXPECT_EQ(parse_config(port + std::string(64, 'x') + "\n", "t.yaml").ports[0].alias.size(),
+              64u);
+}
+
 TEST(ConfigSnmp, AbsentMeansOffAndAnEmptySectionMeansOnWithDefaults) {
     EXPECT_FALSE(parse_config("ports: []\n", "t.yaml").snmp.enabled);
     const auto cfg = parse_config("snmp:\n", "t.yaml");

@@ -350,4 +350,189 @@ TEST(MibNotifications, CarryTheirObjectsInstances) {
     EXPECT_EQ(n.varbinds[2].value.number, 6u);
 }
 
+// IF-MIB rows (ifTable, ifXTable) of the engine's ports: sample() with ifIndexes, as the
+// engine's snapshot source fills them.
+mib_snapshot with_if_rows() {
+    auto s = sample();
+    const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+    s.started = t0;
+    s.master_epoch = t0 - std::chrono::seconds(5);  // snmpd started 5 s before the engine
+    auto& a = s.ports[0];
+    a.if_index = 1000000;
+    a.alias = "uplink";
+    a.mtu = 1500;
+    a.mac = std::string("\x02\x00\x00\x00\x00\x01", 6);
+    a.promiscuous = true;
+    a.connector = true;
+    a.last_change = t0 + std::chrono::milliseconds(2340);
+    a.tx_octets = 0x100000005ull;  // past 2^32: the Counter32 form wraps
+    a.rx_errors = 4;
+    a.rx_missed = 5;
+    a.tx_errors = 6;
+    a.rx_cast = cast_split{90, 7, 3};
+    a.tx_unicast = 11;
+    a.tx_multicast = 12;
+    a.tx_broadcast = 13;
+    auto& b = s.ports[1];
+    b.if_index = 1000003;
+    b.ethernet = false;
+    b.link_traps = false;
+    b.last_change = t0;
+    b.speed_mbps = 100000;  // 1e11 b/s: ifSpeed saturates, ifHighSpeed says it
+    b.rx_cast = cast_split{200, 0, 0};
+    return s;
+}
+
+oid_vector if_oid(std::span<const std::uint32_t> entry, std::uint32_t col, std::uint32_t index) {
+    oid_vector o(entry.begin(), entry.end());
+    o.push_back(col);
+    o.push_back(index);
+    return o;
+}
+
+const mib_value& if_at(const mib_view& v, std::span<const std::uint32_t> entry, std::uint32_t col,
+                       std::uint32_t index) {
+    const mib_entry* e = find_exact(v, if_oid(entry, col, index));
+    if (e == nullptr) {
+        throw std::runtime_error("no such IF-MIB instance, column " + std::to_string(col));
+    }
+    return e->value;
+}
+
+TEST(MibIfTable, RowsOfEveryPortWithTheirValues) {
+    const auto v = build_view(with_if_rows());
+    const std::span<const std::uint32_t> e(if_entry_oid);
+    EXPECT_EQ(if_at(v, e, 1, 1000000).number, 1000000u);  // ifIndex
+    EXPECT_EQ(if_at(v, e, 1, 1000003).number, 1000003u);
+    EXPECT_EQ(if_at(v, e, 2, 1000000).text, "wan");  // ifDescr: the port's name
+    EXPECT_EQ(if_at(v, e, 3, 1000000).number, 6u);   // ethernetCsmacd
+    EXPECT_EQ(if_at(v, e, 3, 1000003).number, 1u);   // other
+    EXPECT_EQ(if_at(v, e, 4, 1000000).number, 1500u);
+    EXPECT_EQ(if_at(v, e, 5, 1000000).type, value_type::gauge32);
+    EXPECT_EQ(if_at(v, e, 5, 1000000).number, 4294967295u);  // 10 Gb/s > Gauge32
+    EXPECT_EQ(if_at(v, e, 6, 1000000).text.size(), 6u);
+    EXPECT_EQ(if_at(v, e, 6, 1000000).text[5], 1);
+    EXPECT_EQ(if_at(v, e, 7, 1000000).number, 1u);  // admin up
+    EXPECT_EQ(if_at(v, e, 8, 1000000).number, 1u);  // oper up
+    EXPECT_EQ(if_at(v, e, 8, 1000003).number, 2u);  // oper down
+    EXPECT_EQ(if_at(v, e, 9, 1000000).type, value_type::timeticks);
+    EXPECT_EQ(if_at(v, e, 9, 1000000).number, 734u);  // 5 s + 2.34 s after snmpd's start
+    EXPECT_EQ(if_at(v, e, 9, 1000003).number, 500u);
+    EXPECT_EQ(if_at(v, e, 10, 1000000).type, value_type::counter32);
+    EXPECT_EQ(if_at(v, e, 10, 1000000).number, 6400u);
+    EXPECT_EQ(if_at(v, e, 11, 1000000).number, 90u);
+    EXPECT_EQ(if_at(v, e, 13, 1000000).number, 8u);  // missed 5 + no mbuf 3
+    EXPECT_EQ(if_at(v, e, 14, 1000000).number, 4u);
+    EXPECT_EQ(if_at(v, e, 16, 1000000).number, 5u);  // 2^32 + 5, modulo 2^32
+    EXPECT_EQ(if_at(v, e, 17, 1000000).number, 11u);
+    EXPECT_EQ(if_at(v, e, 20, 1000000).number, 6u);
+    // Not instantiated: what the engine cannot say (deprecated, unknown protos, out
+    // discards per port) and, for the second port, the Out casts its PMD does not name.
+    for (std::uint32_t col : {12u, 15u, 18u, 19u, 21u, 22u}) {
+        EXPECT_EQ(find_exact(v, if_oid(e, col, 1000000)), nullptr) << "column " << col;
+    }
+    EXPECT_EQ(find_exact(v, if_oid(e, 17, 1000003)), nullptr);
+}
+
+TEST(MibIfTable, IfXTableRows) {
+    const auto v = build_view(with_if_rows());
+    const std::span<const std::uint32_t> x(if_x_entry_oid);
+    EXPECT_EQ(if_at(v, x, 1, 1000000).text, "wan");  // ifName
+    EXPECT_EQ(if_at(v, x, 2, 1000000).type, value_type::counter32);
+    EXPECT_EQ(if_at(v, x, 2, 1000000).number, 7u);
+    EXPECT_EQ(if_at(v, x, 3, 1000000).number, 3u);
+    EXPECT_EQ(if_at(v, x, 4, 1000000).number, 12u);
+    EXPECT_EQ(if_at(v, x, 5, 1000000).number, 13u);
+    EXPECT_EQ(if_at(v, x, 6, 1000000).type, value_type::counter64);
+    EXPECT_EQ(if_at(v, x, 6, 1000000).number, 6400u);
+    EXPECT_EQ(if_at(v, x, 7, 1000000).number, 90u);
+    EXPECT_EQ(if_at(v, x, 8, 1000000).number, 7u);
+    EXPECT_EQ(if_at(v, x, 9, 1000000).number, 3u);
+    EXPECT_EQ(if_at(v, x, 10, 1000000).number, 0x100000005ull);  // HC: no wrap
+    EXPECT_EQ(if_at(v, x, 11, 1000000).number, 11u);
+    EXPECT_EQ(if_at(v, x, 12, 1000000).number, 12u);
+    EXPECT_EQ(if_at(v, x, 13, 1000000).number, 13u);
+    EXPECT_EQ(if_at(v, x, 14, 1000000).number, 1u);  // enabled
+    EXPECT_EQ(if_at(v, x, 14, 1000003).number, 2u);  // disabled
+    EXPECT_EQ(if_at(v, x, 15, 1000000).number, 10000u);
+    EXPECT_EQ(if_at(v, x, 15, 1000003).number, 100000u);
+    EXPECT_EQ(if_at(v, x, 16, 1000000).number, 1u);  // promiscuous: true
+    EXPECT_EQ(if_at(v, x, 16, 1000003).number, 2u);
+    EXPECT_EQ(if_at(v, x, 17, 1000000).number, 1u);  // connector: true
+    EXPECT_EQ(if_at(v, x, 17, 1000003).number, 2u);
+    EXPECT_EQ(if_at(v, x, 18, 1000000).text, "uplink");
+    EXPECT_EQ(if_at(v, x, 18, 1000003).text, "");
+    EXPECT_EQ(if_at(v, x, 19, 1000000).type, value_type::timeticks);
+    EXPECT_EQ(if_at(v, x, 19, 1000000).number, 500u);  // the engine's start
+    for (std::uint32_t col : {4u, 5u, 11u, 12u, 13u}) {
+        EXPECT_EQ(find_exact(v, if_oid(x, col, 1000003)), nullptr) << "column " << col;
+    }
+    EXPECT_EQ(if_at(v, x, 8, 1000003).number, 0u);  // counted, none: instantiated as 0
+}
+
+TEST(MibIfTable, ColumnMajorBeforeTheEnterpriseMibAndWhereWalksStart) {
+    const auto v = build_view(with_if_rows());
+    // ifIndex.1000000, ifIndex.1000003, ifDescr.1000000, ...
+    const oid_vector table(if_entry_oid, if_entry_oid + std::size(if_entry_oid) - 1);
+    const auto* e = find_next(v, table);
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e, &v.front());
+    EXPECT_EQ(e->oid, if_oid(if_entry_oid, 1, 1000000));
+    EXPECT_TRUE(starts_walk(v, e));
+    e = find_next(v, e->oid);
+    EXPECT_EQ(e->oid, if_oid(if_entry_oid, 1, 1000003));
+    EXPECT_FALSE(starts_walk(v, e));
+    e = find_next(v, e->oid);
+    EXPECT_EQ(e->oid, if_oid(if_entry_oid, 2, 1000000));
+    EXPECT_FALSE(starts_walk(v, e));
+    // The last ifTable instance is followed by the first ifXTable one, then PORTS-ENGINE-MIB.
+    e = find_next(v, if_oid(if_entry_oid, 20, 1000003));
+    EXPECT_EQ(e->oid, if_oid(if_x_entry_oid, 1, 1000000));
+    EXPECT_TRUE(starts_walk(v, e));
+    e = find_next(v, if_oid(if_x_entry_oid, 19, 1000003));
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->oid, object_oid({1, 1, 0}));
+    EXPECT_TRUE(starts_walk(v, e));
+    EXPECT_FALSE(starts_walk(v, find_next(v, e->oid)));
+    EXPECT_FALSE(starts_walk(v, nullptr));
+    for (std::size_t i = 1; i < v.size(); ++i) {
+        ASSERT_LT(compare_oid(v[i - 1].oid, v[i].oid), 0) << "entry " << i;
+    }
+}
+
+TEST(MibIfTable, TimeStampsAreZeroBeforeOrWithoutSnmpdsStart) {
+    auto s = with_if_rows();
+    EXPECT_EQ(master_ticks(s, s.started), 500u);
+    s.master_epoch = s.started + std::chrono::seconds(60);  // snmpd restarted after the engine
+    EXPECT_EQ(master_ticks(s, s.started), 0u);
+    auto v = build_view(s);
+    EXPECT_EQ(if_at(v, if_x_entry_oid, 19, 1000000).number, 0u);
+    EXPECT_EQ(if_at(v, if_entry_oid, 9, 1000000).number, 0u);
+    s.master_epoch.reset();  // unknown
+    v = build_view(s);
+    EXPECT_EQ(if_at(v, if_entry_oid, 9, 1000000).number, 0u);
+}
+
+TEST(MibIfTable, PortsWithoutAnIfIndexHaveNoRows) {
+    const auto v = build_view(sample());
+    const oid_vector mib2 = {1, 3, 6, 1, 2, 1};
+    EXPECT_EQ(find_next(v, mib2)->oid, object_oid({1, 1, 0}));
+}
+
+TEST(MibNotifications, IfMibLinkDownAndUp) {
+    const auto s = with_if_rows();
+    auto n = if_link_notification(s.ports[1], false);
+    EXPECT_EQ(n.trap_oid, (oid_vector{1, 3, 6, 1, 6, 3, 1, 1, 5, 3}));
+    ASSERT_EQ(n.varbinds.size(), 3u);
+    EXPECT_EQ(n.varbinds[0].oid, if_oid(if_entry_oid, 1, 1000003));
+    EXPECT_EQ(n.varbinds[0].value.number, 1000003u);
+    EXPECT_EQ(n.varbinds[1].oid, if_oid(if_entry_oid, 7, 1000003));
+    EXPECT_EQ(n.varbinds[1].value.number, 1u);
+    EXPECT_EQ(n.varbinds[2].oid, if_oid(if_entry_oid, 8, 1000003));
+    EXPECT_EQ(n.varbinds[2].value.number, 2u);
+    n = if_link_notification(s.ports[0], true);
+    EXPECT_EQ(n.trap_oid.back(), 4u);
+    EXPECT_EQ(n.varbinds[2].value.number, 1u);
+}
+
 }  // namespace

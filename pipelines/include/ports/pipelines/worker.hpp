@@ -51,6 +51,13 @@ struct alignas(64) worker_stats {
     std::uint64_t to_kernel = 0;
     std::uint64_t released = 0;  // monitor mode: seen, counted, freed
     std::array<std::uint64_t, drop_reason_count> dropped{};
+    // Frames received from each port by destination MAC, for IF-MIB's
+    // In{Ucast,Multicast,Broadcast}Pkts (most PMDs cannot split them): unicast, multicast (group
+    // bit set, not all ones) and broadcast (all ones), each counted on its own so that a reader
+    // sees three monotonic counters.
+    std::array<std::uint64_t, RTE_MAX_ETHPORTS> rx_unicast{};
+    std::array<std::uint64_t, RTE_MAX_ETHPORTS> rx_multicast{};
+    std::array<std::uint64_t, RTE_MAX_ETHPORTS> rx_broadcast{};
     std::uint64_t busy_cycles = 0;  // TSC cycles of iterations that received something
     std::uint64_t total_cycles = 0;
     std::uint64_t loops = 0;

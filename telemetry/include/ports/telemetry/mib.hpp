@@ -1,7 +1,8 @@
-// PORTS-ENGINE-MIB (telemetry/PORTS-ENGINE-MIB.txt) as plain data, free of DPDK and net-snmp:
-// a snapshot of everything the MIB serves, and its flat view - every instance of the MIB as
-// (OID, typed value), sorted by OID - on which GET and GETNEXT are binary searches. The
-// subagent (snmp_agent.cpp) only converts between this view and net-snmp's types.
+// PORTS-ENGINE-MIB (telemetry/PORTS-ENGINE-MIB.txt) and the engine ports' rows of IF-MIB's
+// ifTable and ifXTable (RFC 2863) as plain data, free of DPDK and net-snmp: a snapshot of
+// everything the subagent serves, and its flat view - every instance as (OID, typed value),
+// sorted by OID - on which GET and GETNEXT are binary searches. The subagent (snmp_agent.cpp)
+// only converts between this view and net-snmp's types.
 #pragma once
 
 #include <chrono>
@@ -21,7 +22,23 @@ using oid_vector = std::vector<std::uint32_t>;
 // the project owns no enterprise number).
 inline constexpr std::uint32_t mib_root[] = {1, 3, 6, 1, 4, 1, 8072, 9999, 9999, 4700};
 
-enum class value_type : std::uint8_t { integer, gauge32, unsigned32, timeticks, counter64, octets };
+// IF-MIB's ifEntry (mib-2.2.2.1) and ifXEntry (ifMIB.1.1.1): an engine port's row is
+// <entry>.<column>.<ifIndex>. The subagent registers exactly those rows with snmpd, which keeps
+// serving its own (kernel interfaces) around them.
+inline constexpr std::uint32_t if_entry_oid[] = {1, 3, 6, 1, 2, 1, 2, 2, 1};
+inline constexpr std::uint32_t if_x_entry_oid[] = {1, 3, 6, 1, 2, 1, 31, 1, 1, 1};
+inline constexpr std::uint32_t if_entry_columns = 22;    // ifIndex .. ifSpecific
+inline constexpr std::uint32_t if_x_entry_columns = 19;  // ifName .. ifCounterDiscontinuityTime
+
+enum class value_type : std::uint8_t {
+    integer,
+    gauge32,
+    unsigned32,
+    timeticks,
+    counter32,  // number modulo 2^32, as Counter32 wraps
+    counter64,
+    octets
+};
 
 struct mib_value {
     value_type type = value_type::integer;
@@ -36,14 +53,37 @@ struct mib_entry {
 
 using mib_view = std::vector<mib_entry>;
 
+using steady_time = std::chrono::steady_clock::time_point;
+
+// What a port's frames are, by destination MAC: rx_packets of the split are the frames the
+// workers took from the port's queues (the engine counts them), tx from the PMD's xstats.
+struct cast_split {
+    std::uint64_t unicast = 0, multicast = 0, broadcast = 0;
+};
+
 struct port_row {
-    std::uint16_t port_id = 0;  // the row's index is port_id + 1
+    std::uint16_t port_id = 0;  // portsEnginePortTable's index is port_id + 1
     std::string name;
     std::string driver;
     bool link_up = false;
     std::uint32_t speed_mbps = 0;
     std::uint64_t rx_packets = 0, tx_packets = 0, rx_octets = 0, tx_octets = 0;
     std::uint64_t rx_errors = 0, rx_missed = 0, rx_nombuf = 0, tx_errors = 0;
+
+    // IF-MIB (ifTable, ifXTable). if_index 0: the port has no IF-MIB rows.
+    std::uint32_t if_index = 0;
+    std::string alias;                  // ifAlias (the config's `alias`, may be empty)
+    bool ethernet = true;               // ifType ethernetCsmacd(6), else other(1)
+    std::uint32_t mtu = 0;              // ifMtu
+    std::string mac;                    // ifPhysAddress: 6 octets, or empty
+    bool admin_up = true;               // ifAdminStatus
+    bool promiscuous = false;           // ifPromiscuousMode
+    bool connector = false;             // ifConnectorPresent: a physical port (PCI)
+    bool link_traps = true;             // ifLinkUpDownTrapEnable
+    steady_time last_change{};          // when the port entered its link state (or started)
+    std::optional<cast_split> rx_cast;  // none: the row has no In{Ucast,Multicast,Broadcast}
+    // Out: each part the PMD names (rte_eth_xstats); a part it does not name is absent.
+    std::optional<std::uint64_t> tx_unicast, tx_multicast, tx_broadcast;
 };
 
 struct lcore_row {
@@ -99,6 +139,11 @@ struct exception_path_figures {
 struct mib_snapshot {
     std::string version;
     std::uint32_t uptime_ticks = 0;  // hundredths of a second since the engine started
+    steady_time started{};           // when the engine's counters started (from zero)
+    // When snmpd's sysUpTime was 0 (as the subagent learnt it from the master's AgentX
+    // responses); none: unknown, and IF-MIB's TimeStamps (ifLastChange,
+    // ifCounterDiscontinuityTime) read 0.
+    std::optional<steady_time> master_epoch;
     std::chrono::system_clock::time_point taken{};
     std::vector<port_row> ports;
     pipelines::counter_snapshot classes;
@@ -109,8 +154,16 @@ struct mib_snapshot {
     exception_path_figures exceptions;
 };
 
-// Every instance of the MIB, sorted by OID.
+// Every instance of the MIB and of the ports' IF-MIB rows, sorted by OID.
 mib_view build_view(const mib_snapshot& s);
+
+// sysUpTime (of snmpd, the master) at t: 0 when t is before snmpd started or its start is
+// unknown - IF-MIB's TimeStamp for "before the management system was last initialized".
+std::uint32_t master_ticks(const mib_snapshot& s, steady_time t);
+
+// Whether e (an entry of view) is the first instance of its part of the view: the first
+// object of PORTS-ENGINE-MIB, of the IF-MIB ifTable or of ifXTable - where a walk starts.
+bool starts_walk(const mib_view& view, const mib_entry* e);
 
 // <0, 0, >0 as a is before, equal to or after b in OID (lexicographic) order.
 int compare_oid(std::span<const std::uint32_t> a, std::span<const std::uint32_t> b);
@@ -146,6 +199,8 @@ enum class notification_kind : std::uint32_t {
 notification started_notification(const mib_snapshot& s);
 notification stopping_notification(const mib_snapshot& s);
 notification link_notification(const port_row& port, bool up);
+// IF-MIB's linkDown (snmpTraps.3) / linkUp (snmpTraps.4): ifIndex, ifAdminStatus, ifOperStatus.
+notification if_link_notification(const port_row& port, bool up);
 notification threshold_notification(const std::string& counter, std::uint64_t rate_per_s,
                                     std::uint64_t limit_per_s);
 // rule_index: the rule's row index (1-based) in portsEngineRuleTable.

@@ -1,5 +1,7 @@
-// The engine's AgentX subagent: serves PORTS-ENGINE-MIB through the host's snmpd and sends
-// the engine's notifications through it to the master's trap sinks.
+// The engine's AgentX subagent: serves PORTS-ENGINE-MIB and the engine ports' IF-MIB rows
+// (ifTable, ifXTable, beside snmpd's own for kernel interfaces) through the host's snmpd and
+// sends the engine's notifications (and IF-MIB's linkDown/linkUp) through it to the master's
+// trap sinks.
 //
 // One thread of its own owns every net-snmp call (net-snmp is not thread safe, and its headers
 // stay inside snmp_agent.cpp). Nothing here is on the data path: the snapshot source reads the
@@ -56,7 +58,11 @@ class snmp_agent {
     // Thread safe: queues a notification for the agent's thread. Dropped (and logged) when the
     // master is not connected at the time it is sent.
     void post(notification n);
-    void post_link(const port_row& port, bool up) { post(link_notification(port, up)); }
+    // portsEngineLinkDown/Up and IF-MIB's linkDown/linkUp.
+    void post_link(const port_row& port, bool up) {
+        post(link_notification(port, up));
+        post(if_link_notification(port, up));
+    }
     void post_threshold(const std::string& counter, std::uint64_t rate_per_s,
                         std::uint64_t limit_per_s) {
         post(threshold_notification(counter, rate_per_s, limit_per_s));
