@@ -215,6 +215,7 @@ ntp_config parse_ntp(const context& ctx, const YAML::Node& n) {
     }
     if (n["keys"]) {
         c.keys_path = ctx.relative_path(ctx.string_of(n["keys"], "keys"));
+        c.keys_line = yaml_reader::line_of(n["keys"]);
     }
     if (n["require_auth"]) {
         c.require_auth = ctx.bool_of(n["require_auth"], "require_auth");

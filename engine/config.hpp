@@ -77,6 +77,7 @@ struct ntp_config {
     bool enabled = false;
     std::vector<ip_address> addresses;  // served on every port without its own list
     std::string keys_path;
+    int keys_line = 0;
     bool require_auth = false;
     std::uint8_t stratum = 1;
     std::string refid = "GPS";  // up to 4 ASCII characters (stratum 1) or an IPv4 address

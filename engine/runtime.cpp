@@ -169,6 +169,7 @@ void runtime::run_workers() {
             throw init_error(fmt::format("cannot launch a worker on lcore {}", b->conf.lcore_id));
         }
     }
+    launched_.store(true, std::memory_order_release);
     if (main_block != nullptr) {
         pipelines::worker_main(&main_block->conf);
     }
