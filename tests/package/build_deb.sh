@@ -32,8 +32,10 @@ trap 'rm -rf "$scratch"' EXIT
 
 phase "copying the source tree (tracked and untracked files, not what git ignores)"
 if git -C "$src" rev-parse --show-toplevel >/dev/null 2>&1; then
-  git -C "$src" ls-files -z --cached --others --exclude-standard |
-    (cd "$src" && xargs -0 cp -a --parents -t "$scratch/ports-engine-$version" 2>/dev/null || true)
+  # (a tracked file deleted in the work tree is listed too: left out)
+  (cd "$src" && git ls-files -z --cached --others --exclude-standard |
+    while IFS= read -r -d '' f; do [[ -e $f ]] && printf '%s\0' "$f"; done |
+    xargs -0 cp -a --parents -t "$scratch/ports-engine-$version")
 else
   tar -C "$src" --exclude='./build*' -cf - . | tar -C "$scratch/ports-engine-$version" -xf -
 fi
@@ -84,7 +86,7 @@ if [[ -d /run/systemd/system ]]; then
   active=$(systemctl is-active ports-engine.service || true)
   [[ $active == inactive ]] || fail "systemctl is-active: $active, not inactive"
 else
-  echo "systemd is not running here: systemctl is-enabled not asked (no wants link checked)"
+  echo "systemd is not running here: systemctl is-enabled not asked (the wants link was checked)"
 fi
 
 phase "apt-get purge ports-engine"
