@@ -41,6 +41,12 @@ else
 fi
 [[ -f $scratch/ports-engine-$version/debian/rules ]] || fail "no debian/rules in the copy"
 
+# debhelper 13 points HOME at a scratch directory, which would give ccache an empty cache at
+# every build: keep the caller's.
+if command -v ccache >/dev/null; then
+  CCACHE_DIR=${CCACHE_DIR:-$(ccache -k cache_dir)}
+  export CCACHE_DIR
+fi
 phase "dpkg-buildpackage -us -uc -b"
 (cd "$scratch/ports-engine-$version" &&
   DEB_BUILD_OPTIONS="nocheck noddebs parallel=$(nproc)" dpkg-buildpackage -us -uc -b) \
