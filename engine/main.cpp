@@ -23,6 +23,7 @@
 #include <new>
 #include <thread>
 
+#include "check_config.hpp"
 #include "commands.hpp"
 #include "config.hpp"
 #include "options.hpp"
@@ -32,6 +33,7 @@
 #include "ports/telemetry/snmp_agent.hpp"
 #include "ports/telemetry/stats_json.hpp"
 #include "runtime.hpp"
+#include "service_notify.hpp"
 #include "snmp_source.hpp"
 #include "stats.hpp"
 #include "threads.hpp"
@@ -66,9 +68,15 @@ void control_loop(runtime& rt, const app_options& opt) {
                          rt.service() != nullptr
                              ? rt.service()->counters()
                              : std::vector<const pipelines::server_counters*>{});
+    service_notifier systemd;
     while (!rt.stopping()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
         const auto now = clock::now();
+        if (rt.workers_launched()) {
+            systemd.ready(fmt::format("{} port(s), {} lcore(s) running", rt.ports().size(),
+                                      rt.blocks().size()));
+        }
+        systemd.tick(now);
         if (g_signal.load(std::memory_order_relaxed)) {
             spdlog::info("signal received: stopping");
             rt.request_stop();
@@ -117,6 +125,7 @@ void control_loop(runtime& rt, const app_options& opt) {
             next_stats += std::chrono::duration<double>(opt.stats_interval_s);
         }
     }
+    systemd.stopping();
 }
 
 int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
@@ -257,16 +266,40 @@ int main(int argc, char** argv) {
             break;
         }
     }
+    std::vector<std::string> app_args(argv + std::min(split + 1, argc), argv + argc);
+    if (split == argc && standalone_only(std::vector<std::string>(argv + 1, argv + argc))) {
+        app_args.assign(argv + 1, argv + argc);  // `ports-engine --check-config FILE`: no EAL
+    }
     app_options opt;
     try {
-        opt = parse_app_options(
-            std::vector<std::string>(argv + std::min(split + 1, argc), argv + argc));
+        opt = parse_app_options(app_args);
     } catch (const usage_error& e) {
         std::cerr << "ports-engine: " << e.what() << "\n" << usage_text();
         return 2;
     }
     if (opt.help) {
         std::cout << usage_text();
+        return 0;
+    }
+    if (opt.version) {
+        std::cout << "ports-engine " << PORTS_ENGINE_VERSION << "\n";
+        return 0;
+    }
+    if (!opt.check_config_path.empty()) {
+        // Before EAL: nothing here touches hugepages or devices (the unit's ExecStartPre).
+        try {
+            const auto checked = check_config(opt.check_config_path);
+            if (opt.list_pci) {
+                for (const auto& d : pci_devices(checked)) {
+                    std::cout << d << "\n";
+                }
+            } else {
+                std::cout << check_summary(checked) << "\n";
+            }
+        } catch (const config_error& e) {
+            spdlog::error("config: {}", e.what());
+            return 1;
+        }
         return 0;
     }
 

@@ -40,6 +40,13 @@ app_options parse_app_options(const std::vector<std::string>& args) {
             o.duration_s = seconds_of(a, value());
         } else if (a == "--stats-interval") {
             o.stats_interval_s = seconds_of(a, value());
+        } else if (a == "--check-config") {
+            o.check_config_path = value();
+        } else if (a == "--pci-devices") {
+            o.check_config_path = value();
+            o.list_pci = true;
+        } else if (a == "--version") {
+            o.version = true;
         } else if (a == "-h" || a == "--help") {
             o.help = true;
         } else {
@@ -56,7 +63,28 @@ const char* usage_text() {
            "                         EAL probed is used, one queue, monitor mode\n"
            "  --stats-json FILE      write the final counters as JSON at exit\n"
            "  --duration SECONDS     stop cleanly after this long (else on SIGINT/SIGTERM)\n"
-           "  --stats-interval SECS  log one line of rates every SECS\n";
+           "  --stats-interval SECS  log one line of rates every SECS\n"
+           "       ports-engine --check-config FILE | --pci-devices FILE | --version\n"
+           "  --check-config FILE    check FILE and the files it names as a start would,\n"
+           "                         without EAL or devices; exit 0 (ok) or 1 (FILE:LINE: why)\n"
+           "  --pci-devices FILE     the same check, then the PCI addresses of its ports, one\n"
+           "                         a line (what ports-engine-prepare binds)\n"
+           "  --version              print the version\n";
+}
+
+bool standalone_only(const std::vector<std::string>& args) {
+    if (args.empty()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "--check-config" || a == "--pci-devices") {
+            ++i;  // its FILE
+        } else if (a != "--version") {
+            return false;
+        }
+    }
+    return true;
 }
 
 }  // namespace ports::engine

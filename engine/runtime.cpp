@@ -180,6 +180,7 @@ void runtime::run_workers() {
             throw init_error(fmt::format("cannot launch a worker on lcore {}", b->conf.lcore_id));
         }
     }
+    launched_.store(true, std::memory_order_release);
     if (main_block != nullptr) {
         threads::register_worker(main_lcore);
         pipelines::worker_main(&main_block->conf);

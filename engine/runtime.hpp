@@ -42,6 +42,10 @@ class runtime {
     // Runs every planned worker (the main lcore's on the calling thread) until stop is set.
     void run_workers();
 
+    // True once every worker lcore was launched (the main lcore's starts right after): what
+    // systemd's READY=1 waits for.
+    bool workers_launched() const { return launched_.load(std::memory_order_acquire); }
+
     void request_stop() { stop_.store(true, std::memory_order_relaxed); }
     bool stopping() const { return stop_.load(std::memory_order_relaxed); }
 
@@ -73,6 +77,7 @@ class runtime {
     void start_rules(const std::string& path);
 
     std::atomic<bool> stop_{false};
+    std::atomic<bool> launched_{false};
     std::vector<port_runtime> ports_;
     lcore_plan plan_;
     std::vector<rte_mempool*> pools_;

@@ -8,7 +8,9 @@ packages=(
   build-essential pkg-config meson ninja-build clang-14 libfuzzer-14-dev libclang-rt-14-dev
   # libraries
   libdpdk-dev dpdk dpdk-dev libhyperscan-dev libtbb-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
-  libpcap-dev libssl-dev libgtest-dev libsnmp-dev nlohmann-json3-dev
+  libpcap-dev libssl-dev libgtest-dev libsnmp-dev nlohmann-json3-dev libsystemd-dev
+  # the Debian package (debian/, tests/package/build_deb.sh) and the unit's system-call check
+  debhelper lintian strace
   # test peers and tools
   snmpd snmp snmptrapd smitools ntpsec-ntpdig chrony tcpdump tshark iproute2 valgrind python3 python3-scapy python3-cryptography
   openssl ethtool iptables procps make gcc libgnutls28-dev

@@ -32,6 +32,11 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 status=0
 meson test -C build --no-rebuild --print-errorlogs || status=1
 meson test -C build-asan --no-rebuild --print-errorlogs || status=1
+# PACKAGE=1: also the Debian package suite (tests/package/build_deb.sh: dpkg-buildpackage,
+# lintian, install, purge), which the default test setup leaves out for its minutes of build.
+if [[ ${PACKAGE:-0} == 1 ]]; then
+    meson test -C build --no-rebuild --print-errorlogs --suite package --logbase testlog-package || status=1
+fi
 
 # Every test the suite has ran: what `meson test --list` names, per build, against what its
 # testlog.json recorded.

@@ -179,6 +179,28 @@ TEST(Options, RefusesUnknownAndBadValues) {
     EXPECT_THROW(parse_app_options({"--duration"}), usage_error);
 }
 
+TEST(Options, CheckConfigPciDevicesAndVersion) {
+    const auto c = parse_app_options({"--check-config", "c.yaml"});
+    EXPECT_EQ(c.check_config_path, "c.yaml");
+    EXPECT_FALSE(c.list_pci);
+    const auto p = parse_app_options({"--pci-devices", "p.yaml"});
+    EXPECT_EQ(p.check_config_path, "p.yaml");
+    EXPECT_TRUE(p.list_pci);
+    EXPECT_TRUE(parse_app_options({"--version"}).version);
+    EXPECT_THROW(parse_app_options({"--check-config"}), usage_error);
+}
+
+TEST(Options, StandaloneOnlyWithoutEalArguments) {
+    // These run without "--" (the unit's ExecStartPre); anything else is EAL's to read.
+    EXPECT_TRUE(standalone_only({"--version"}));
+    EXPECT_TRUE(standalone_only({"--check-config", "c.yaml"}));
+    EXPECT_TRUE(standalone_only({"--pci-devices", "c.yaml"}));
+    EXPECT_FALSE(standalone_only({}));
+    EXPECT_FALSE(standalone_only({"--help"}));
+    EXPECT_FALSE(standalone_only({"-l", "0", "--check-config", "c.yaml"}));
+    EXPECT_FALSE(standalone_only({"--no-huge", "--version"}));
+}
+
 TEST(Config, ShippedExamplesLoad) {
     std::size_t loaded = 0;
     for (const auto& e : std::filesystem::directory_iterator(PORTS_CONFIGS_DIR)) {
