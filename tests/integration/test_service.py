@@ -162,7 +162,8 @@ class CheckConfig(unittest.TestCase):
                                           "rules: missing-rules.yaml\n")
         p = self.check("--check-config", path)
         self.assertEqual(p.returncode, 1)
-        self.assertIn(f"{path}:4: rules:", p.stderr)
+        self.assertIn(f"{path}:4: 'rules'", p.stderr)
+        self.assertIn("No such file or directory", p.stderr)
         self.assertIn("missing-rules.yaml", p.stderr)
 
     def test_bad_rule_is_refused_with_the_rules_file_line(self):
@@ -207,7 +208,7 @@ class CheckConfig(unittest.TestCase):
                 p = self.check("--check-config", path)
                 if name == "nts-server.yaml":
                     self.assertEqual(p.returncode, 1)
-                    self.assertIn("/etc/ports-engine/nts-cert.pem: cannot read", p.stderr)
+                    self.assertIn("'certificate' /etc/ports-engine/nts-cert.pem: No such file", p.stderr)
                 else:
                     self.assertEqual(p.returncode, 0, p.stderr)
 
