@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 namespace ports::engine {
@@ -29,15 +30,17 @@ std::optional<pipelines::linear_map> fit(std::span<const clock_sample> samples) 
     }
     // Relative to the newest sample, so the sums stay small and exact in long double.
     const clock_sample& last = samples.back();
+    const auto relative = [&last](const clock_sample& s) {
+        return std::pair{
+            static_cast<long double>(static_cast<std::int64_t>(s.counter - last.counter)),
+            static_cast<long double>(static_cast<std::int64_t>(s.utc_ns - last.utc_ns))};
+    };
     long double sx = 0;
     long double sy = 0;
     long double sxx = 0;
     long double sxy = 0;
     for (const auto& s : samples) {
-        const long double x =
-            static_cast<long double>(static_cast<std::int64_t>(s.counter - last.counter));
-        const long double y =
-            static_cast<long double>(static_cast<std::int64_t>(s.utc_ns - last.utc_ns));
+        const auto [x, y] = relative(s);
         sx += x;
         sy += y;
         sxx += x * x;
@@ -65,10 +68,7 @@ std::optional<pipelines::linear_map> fit(std::span<const clock_sample> samples) 
     constexpr long double sample_read_ns = 500;
     long double worst = 0;
     for (const auto& s : samples) {
-        const long double x =
-            static_cast<long double>(static_cast<std::int64_t>(s.counter - last.counter));
-        const long double y =
-            static_cast<long double>(static_cast<std::int64_t>(s.utc_ns - last.utc_ns));
+        const auto [x, y] = relative(s);
         worst = std::max(worst, fabsl(y - (intercept + slope * x)));
     }
     const long double span_ns = static_cast<long double>(last.utc_ns - samples.front().utc_ns);

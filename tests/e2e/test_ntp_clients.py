@@ -177,15 +177,18 @@ class NtpClients(netns.EngineTestCase):
         self.assertEqual(m.group(4), "1")  # stratum from the config
         self.assertLess(abs(float(m.group(1))), MAX_OFFSET_S)
 
-    def chronyd(self, kind, server, key, keyfile, timeout_s):
+    def chronyd(self, kind, server, key, keyfile, timeout_s, options="maxsamples 4", log=None):
+        """chronyd -Q against server (key None: unauthenticated); log: a folder for its
+        `log measurements`. Returns the process result."""
         if not shutil.which("chronyd"):
             self.skipTest("chronyd not installed (Debian: chrony)")
-        d = tempfile.mkdtemp(dir=self.tmp)
+        d = log or tempfile.mkdtemp(dir=self.tmp)
         conf = os.path.join(d, "chrony.conf")
         with open(conf, "w") as f:
-            f.write(f"server {server} iburst key {key} maxsamples 4\n"
-                    f"keyfile {keyfile}\n"
-                    f"pidfile {d}/chronyd.pid\n"
+            f.write(f"server {server} iburst {f'key {key} ' if key else ''}{options}\n"
+                    + (f"keyfile {keyfile}\n" if keyfile else "")
+                    + (f"logdir {d}\nlog measurements\n" if log else "")
+                    + f"pidfile {d}/chronyd.pid\n"
                     f"driftfile {d}/drift\n"
                     "cmdport 0\n")
         # -Q: query only (never sets the clock), -d: log to stderr, -u root: no privilege drop.
@@ -280,16 +283,8 @@ class NtpClients(netns.EngineTestCase):
     def test_chronyd_xleave_gets_interleaved_replies(self):
         """RFC 9769: chronyd with xleave; after its first (basic) exchange every reply is
         interleaved, which chronyd's measurements log marks with mode 4I."""
-        if not shutil.which("chronyd"):
-            self.skipTest("chronyd not installed (Debian: chrony)")
         d = tempfile.mkdtemp(dir=self.tmp)
-        conf = os.path.join(d, "chrony.conf")
-        with open(conf, "w") as f:
-            f.write(f"server {SERVICE4} iburst xleave maxsamples 6\n"
-                    f"logdir {d}\nlog measurements\n"
-                    f"pidfile {d}/chronyd.pid\ndriftfile {d}/drift\ncmdport 0\n")
-        p = self.counted("plain", lambda: in_ns("chronyd", "-f", conf, "-Q", "-t", "12", "-u",
-                                                "root", "-d", timeout=27))
+        p = self.chronyd("plain", SERVICE4, None, None, 12, "xleave maxsamples 6", log=d)
         self.assert_chrony_offset(p)
         with open(os.path.join(d, "measurements.log")) as f:
             # The MTxRx column: mode (4: server) and B(asic) or I(nterleaved).
