@@ -1,5 +1,6 @@
 #include "commands.hpp"
 
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "ports/telemetry/dpdk_commands.hpp"

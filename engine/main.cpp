@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <iostream>
 #include <new>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "check_config.hpp"

@@ -6,7 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>  // declarations only: json.hpp costs each includer ~3 s
 #include <string>
 #include <vector>
 

@@ -23,7 +23,8 @@ namespace {
 
 constexpr std::uint32_t pool_cache = 256;
 
-std::string errno_text(int err) { return rte_strerror(err < 0 ? -err : err); }
+// DPDK returns negative errnos and sets rte_errno; rte_strerror knows its own codes too.
+std::string dpdk_error_text(int err) { return rte_strerror(err < 0 ? -err : err); }
 
 // The name DPDK gives the device: the devargs up to the first comma.
 std::string device_name(const std::string& device) {
@@ -41,7 +42,7 @@ std::uint16_t find_or_probe(const port_config& p) {
     const int rc = rte_dev_probe(p.device.c_str());
     if (rc != 0) {
         throw init_error(fmt::format("port '{}': cannot probe device '{}': {}{}", p.name,
-                                     p.device, errno_text(rc),
+                                     p.device, dpdk_error_text(rc),
                                      is_pci_address(p.device)
                                          ? " (is it bound to vfio-pci? see README)"
                                          : " (check the vdev devargs)"));
@@ -284,7 +285,7 @@ std::vector<rte_mempool*> create_pools(const engine_config& cfg,
             throw init_error(fmt::format(
                 "cannot create a pool of {} mbufs on socket {}: {} (give EAL more memory: "
                 "hugepages, or -m with --no-huge; or lower descriptors / mbufs:)",
-                count, socket, errno_text(rte_errno)));
+                count, socket, dpdk_error_text(rte_errno)));
         }
         spdlog::info("mempool {}: {} mbufs of {} bytes", name, count, RTE_MBUF_DEFAULT_BUF_SIZE);
         pools[socket] = mp;
@@ -299,7 +300,7 @@ void start_ports(std::vector<port_runtime>& ports, const lcore_plan& plan,
         int rc = rte_eth_dev_info_get(p.id, &info);
         if (rc != 0) {
             throw init_error(fmt::format("port '{}': cannot read device info: {}", p.cfg.name,
-                                         errno_text(rc)));
+                                         dpdk_error_text(rc)));
         }
         p.driver = info.driver_name ? info.driver_name : "?";
         p.tx_queues = static_cast<std::uint16_t>(std::max<std::size_t>(1, senders_of(p, plan).size()));
@@ -337,14 +338,14 @@ void start_ports(std::vector<port_runtime>& ports, const lcore_plan& plan,
         if (rc != 0) {
             throw init_error(fmt::format("port '{}' ({}): configure with {} rx / {} tx queues: {}",
                                          p.cfg.name, p.driver, p.cfg.queues, p.tx_queues,
-                                         errno_text(rc)));
+                                         dpdk_error_text(rc)));
         }
         std::uint16_t rxd = p.cfg.rx_descriptors;
         std::uint16_t txd = p.cfg.tx_descriptors;
         rc = rte_eth_dev_adjust_nb_rx_tx_desc(p.id, &rxd, &txd);
         if (rc != 0) {
             throw init_error(fmt::format("port '{}': descriptor counts: {}", p.cfg.name,
-                                         errno_text(rc)));
+                                         dpdk_error_text(rc)));
         }
         const int socket = socket_of(p.id);
         rte_mempool* pool = pools[socket];
@@ -352,26 +353,26 @@ void start_ports(std::vector<port_runtime>& ports, const lcore_plan& plan,
             rc = rte_eth_rx_queue_setup(p.id, q, rxd, socket, nullptr, pool);
             if (rc != 0) {
                 throw init_error(fmt::format("port '{}': rx queue {}: {}", p.cfg.name, q,
-                                             errno_text(rc)));
+                                             dpdk_error_text(rc)));
             }
         }
         for (std::uint16_t q = 0; q < p.tx_queues; ++q) {
             rc = rte_eth_tx_queue_setup(p.id, q, txd, socket, nullptr);
             if (rc != 0) {
                 throw init_error(fmt::format("port '{}': tx queue {}: {}", p.cfg.name, q,
-                                             errno_text(rc)));
+                                             dpdk_error_text(rc)));
             }
         }
         rc = rte_eth_dev_start(p.id);
         if (rc != 0) {
             throw init_error(fmt::format("port '{}' ({}): start: {}", p.cfg.name, p.driver,
-                                         errno_text(rc)));
+                                         dpdk_error_text(rc)));
         }
         p.started = true;
         if (p.cfg.promiscuous) {
             rc = rte_eth_promiscuous_enable(p.id);
             if (rc != 0 && rc != -ENOTSUP) {
-                spdlog::warn("port '{}': promiscuous mode: {}", p.cfg.name, errno_text(rc));
+                spdlog::warn("port '{}': promiscuous mode: {}", p.cfg.name, dpdk_error_text(rc));
             }
         }
         spdlog::info("port '{}' = {} ({}), id {}, socket {}, {} rx / {} tx queues, {} / {} "
@@ -400,7 +401,7 @@ void stop_ports(std::vector<port_runtime>& ports) {
         if (p.started) {
             const int rc = rte_eth_dev_stop(p.id);
             if (rc != 0) {
-                spdlog::warn("port '{}': stop: {}", p.cfg.name, errno_text(rc));
+                spdlog::warn("port '{}': stop: {}", p.cfg.name, dpdk_error_text(rc));
             }
             p.started = false;
         }

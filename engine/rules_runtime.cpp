@@ -10,6 +10,7 @@
 
 #include <array>
 #include <ctime>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <thread>
 #include <utility>

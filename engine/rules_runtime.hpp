@@ -22,7 +22,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>  // declarations only: json.hpp costs each includer ~3 s
 #include <string>
 #include <unordered_map>
 #include <vector>

@@ -3,6 +3,8 @@
 #include <rte_ethdev.h>
 #include <spdlog/fmt/fmt.h>
 
+#include <nlohmann/json.hpp>
+
 #include "ntp_service.hpp"
 
 namespace ports::engine {

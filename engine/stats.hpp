@@ -4,7 +4,7 @@
 #include <rte_ethdev.h>
 
 #include <chrono>
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>  // declarations only: json.hpp costs each includer ~3 s
 #include <string>
 #include <vector>
 

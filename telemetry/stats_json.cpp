@@ -1,10 +1,11 @@
 #include "ports/telemetry/stats_json.hpp"
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
-
-#include <fmt/format.h>
 
 namespace ports::telemetry {
 

@@ -7,7 +7,7 @@
 #pragma once
 
 #include <functional>
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>  // declarations only: json.hpp costs each includer ~3 s
 #include <string>
 
 namespace ports::telemetry {

@@ -4,7 +4,7 @@
 // The engine adds "ports" and "lcores" beside these.
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>  // declarations only: json.hpp costs each includer ~3 s
 #include <string>
 
 #include "ports/pipelines/counters.hpp"
