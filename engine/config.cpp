@@ -578,7 +578,7 @@ engine_config parse_config(const std::string& text, const std::string& file_name
                            "the config is empty (no key at all); leave --config out to run "
                            "every port EAL probed in monitor mode");
     }
-    ctx.only_keys(root, {"ports", "lcores", "mbufs", "ntp", "snmp", "rules"}, "the top level");
+    ctx.only_keys(root, {"ports", "lcores", "mbufs", "ntp", "snmp", "rules", "alerts"}, "the top level");
     if (root["ports"]) {
         const YAML::Node ports_node = root["ports"];
         if (!ports_node.IsSequence()) {
@@ -616,6 +616,16 @@ engine_config parse_config(const std::string& text, const std::string& file_name
             ctx.fail(root["rules"], "'rules' must name a rules file");
         }
         cfg.rules_path = ctx.relative_path(cfg.rules_path);
+    }
+    if (root["alerts"]) {
+        cfg.alerts_path = ctx.string_of(root["alerts"], "alerts");
+        if (cfg.alerts_path.empty()) {
+            ctx.fail(root["alerts"], "'alerts' must name a file");
+        }
+        if (!root["rules"]) {
+            ctx.fail(root["alerts"], "'alerts' needs 'rules' (only rules write alerts)");
+        }
+        cfg.alerts_path = ctx.relative_path(cfg.alerts_path);
     }
     if (root["mbufs"]) {
         cfg.mbufs = static_cast<std::uint32_t>(

@@ -149,6 +149,9 @@ struct engine_config {
     // empty: no rule stage.
     std::string rules_path;
     int rules_line = 0;
+    // alerts: the file rule alerts are appended to, resolved against the config's directory;
+    // empty: the engine's log. --alerts FILE replaces it.
+    std::string alerts_path;
 };
 
 // Throws config_error. The file must be a regular file (a FIFO would block, a directory

@@ -314,6 +314,14 @@ int main(int argc, char** argv) {
             return 1;
         }
     }
+    if (!opt.alerts_path.empty()) {
+        if (cfg.rules_path.empty()) {
+            spdlog::error("--alerts {}: no rules configured, so nothing would be written there",
+                          opt.alerts_path);
+            return 2;
+        }
+        cfg.alerts_path = opt.alerts_path;
+    }
 
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);

@@ -36,6 +36,8 @@ app_options parse_app_options(const std::vector<std::string>& args) {
             o.config_path = value();
         } else if (a == "--stats-json") {
             o.stats_json_path = value();
+        } else if (a == "--alerts") {
+            o.alerts_path = value();
         } else if (a == "--duration") {
             o.duration_s = seconds_of(a, value());
         } else if (a == "--stats-interval") {
@@ -58,10 +60,12 @@ app_options parse_app_options(const std::vector<std::string>& args) {
 
 const char* usage_text() {
     return "usage: ports-engine [EAL args] -- [--config FILE] [--stats-json FILE]\n"
-           "                    [--duration SECONDS] [--stats-interval SECONDS]\n"
+           "                    [--alerts FILE] [--duration SECONDS] [--stats-interval SECONDS]\n"
            "  --config FILE          YAML config (configs/README.md); without it every port\n"
            "                         EAL probed is used, one queue, monitor mode\n"
            "  --stats-json FILE      write the final counters as JSON at exit\n"
+           "  --alerts FILE          append rule alert lines to FILE instead of the log\n"
+           "                         (the config's 'alerts' key; this one wins)\n"
            "  --duration SECONDS     stop cleanly after this long (else on SIGINT/SIGTERM)\n"
            "  --stats-interval SECS  log one line of rates every SECS\n"
            "       ports-engine --check-config FILE | --pci-devices FILE | --version\n"

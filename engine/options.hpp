@@ -16,6 +16,7 @@ public:
 struct app_options {
     std::string config_path;
     std::string stats_json_path;
+    std::string alerts_path;  // --alerts FILE: rule alert lines there, not on the log
     std::optional<double> duration_s;
     double stats_interval_s = 0;  // 0: no periodic line
     bool help = false;

@@ -6,6 +6,7 @@
 #include <rte_malloc.h>
 #include <spdlog/details/thread_pool.h>
 #include <spdlog/fmt/chrono.h>
+#include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -57,11 +58,28 @@ std::string quote_text(const std::string& s) {
 }  // namespace
 
 rules_runtime::rules_runtime(std::string path, std::vector<pipelines::rules_lcore*> workers,
-                             std::vector<rules::rule_counters*> counters)
+                             std::vector<rules::rule_counters*> counters,
+                             const std::string& alerts_path)
     : path_(std::move(path)),
       workers_(std::move(workers)),
       counters_(std::move(counters)),
       tsc_hz_(rte_get_tsc_hz()) {
+    // Alert lines go where the engine's log goes, or to a file of their own (opened first: one
+    // that cannot be opened refuses the start before anything is allocated here).
+    std::vector<spdlog::sink_ptr> sinks;
+    if (alerts_path.empty()) {
+        sinks = spdlog::default_logger()->sinks();
+    } else {
+        try {
+            // Appended, as a log is: a restart adds to what an operator's tools already read.
+            auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(alerts_path, false);
+            // One alert a line, timestamped; no level (every line is an alert).
+            file->set_pattern("%Y-%m-%dT%H:%M:%S.%e %v");
+            sinks.push_back(std::move(file));
+        } catch (const spdlog::spdlog_ex& e) {
+            throw std::runtime_error(fmt::format("alerts {}: {}", alerts_path, e.what()));
+        }
+    }
     const auto n = static_cast<std::uint32_t>(std::max<std::size_t>(workers_.size(), 1));
     const std::size_t size = rte_rcu_qsbr_get_memsize(n);
     qsbr_mem_ = rte_zmalloc("rules_qsbr", size, RTE_CACHE_LINE_SIZE);
@@ -88,11 +106,10 @@ rules_runtime::rules_runtime(std::string path, std::vector<pipelines::rules_lcor
         w->alerts = ring;
         w->counters = counters_[i];
     }
-    // Alert lines go where the engine's log goes, written by a thread of their own: a burst of
-    // alerts never stalls the control loop (stats, NTP clock ticks) on stderr.
+    // Written by a thread of their own: a burst of alerts never stalls the control loop (stats,
+    // NTP clock ticks).
     auto pool = std::make_shared<spdlog::details::thread_pool>(
         8192, 1, [] { threads::pin_self("pe-alerts"); });
-    const auto& sinks = spdlog::default_logger()->sinks();
     alert_log_ = std::make_shared<spdlog::async_logger>(
         "alerts", sinks.begin(), sinks.end(), pool, spdlog::async_overflow_policy::overrun_oldest);
     alert_pool_ = pool;

@@ -62,9 +62,10 @@ class rules_runtime {
     static constexpr unsigned alert_ring_size = 4096;
 
     // path: the configured rules file. workers: every worker's rules_lcore (in its lcore
-    // block, with its rule_counters); their index is their qsbr thread id.
+    // block, with its rule_counters); their index is their qsbr thread id. alerts_path: the
+    // file alert lines are appended to; empty: the engine's log.
     rules_runtime(std::string path, std::vector<pipelines::rules_lcore*> workers,
-                  std::vector<rules::rule_counters*> counters);
+                  std::vector<rules::rule_counters*> counters, const std::string& alerts_path = {});
     ~rules_runtime();
     rules_runtime(const rules_runtime&) = delete;
     rules_runtime& operator=(const rules_runtime&) = delete;

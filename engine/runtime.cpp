@@ -79,7 +79,7 @@ void runtime::start(const engine_config& cfg, std::vector<port_runtime> ports) {
         nts_->start();
     }
     if (!cfg.rules_path.empty()) {
-        start_rules(cfg.rules_path);
+        start_rules(cfg.rules_path, cfg.alerts_path);
     }
     log_link_status(ports_);
     for (std::size_t i = 0; i < plan_.lcores.size(); ++i) {
@@ -141,7 +141,7 @@ void runtime::build_lcores() {
     }
 }
 
-void runtime::start_rules(const std::string& path) {
+void runtime::start_rules(const std::string& path, const std::string& alerts_path) {
     std::vector<pipelines::rules_lcore*> workers;
     std::vector<rules::rule_counters*> counters;
     for (auto* b : blocks_) {
@@ -149,7 +149,8 @@ void runtime::start_rules(const std::string& path) {
         counters.push_back(&b->rule_counters);
     }
     try {
-        rules_ = std::make_unique<rules_runtime>(path, std::move(workers), std::move(counters));
+        rules_ = std::make_unique<rules_runtime>(path, std::move(workers), std::move(counters),
+                                                 alerts_path);
     } catch (const std::exception& e) {
         throw init_error(e.what());
     }

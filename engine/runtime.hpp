@@ -74,7 +74,7 @@ class runtime {
 
   private:
     void build_lcores();
-    void start_rules(const std::string& path);
+    void start_rules(const std::string& path, const std::string& alerts_path);
 
     std::atomic<bool> stop_{false};
     std::atomic<bool> launched_{false};

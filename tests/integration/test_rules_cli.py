@@ -255,6 +255,58 @@ class RulesCli(unittest.TestCase):
         self.assertGreaterEqual(sum(1 for v in offline.values() if v["matches"] > 0), 3)
         self.assertEqual(doc["total"]["packets"], len(frames))
 
+    def alert_config(self, extra=""):
+        self.write("rules.yaml", """rules:
+  - id: ntp-reqcode-8
+    class: ntp
+    match: {field: ntp.request_code, equals: 8}
+    action: alert
+    alert_rate: 1000
+""")
+        return self.write("engine.yaml", "rules: rules.yaml\n" + extra + "ports:\n"
+                          f"  - name: in\n    device: \"net_pcap0,rx_pcap={self.pcap}\"\n")
+
+    def test_alerts_go_to_their_own_file(self):
+        alert = tshark_frames(self.pcap, "ntp.priv.reqcode == 8")
+        self.assertTrue(alert)
+        # The config's 'alerts' (relative to the config file) and --alerts, which wins.
+        for name, extra, args in (("config", "alerts: from-config.log\n", []),
+                                  ("cli", "alerts: from-config.log\n",
+                                   ["--alerts", os.path.join(self.tmp, "from-cli.log")])):
+            with self.subTest(name):
+                for f in ("from-config.log", "from-cli.log"):
+                    if os.path.exists(os.path.join(self.tmp, f)):
+                        os.unlink(os.path.join(self.tmp, f))
+                p = subprocess.run([ENGINE] + eal_args("rules-alerts-" + name) + [
+                    "--", "--config", self.alert_config(extra), "--duration", "1"] + args,
+                    capture_output=True, text=True, timeout=60)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                written = os.path.join(self.tmp, "from-cli.log" if args else "from-config.log")
+                with open(written) as f:
+                    lines = f.read().splitlines()
+                self.assertEqual(len(lines), len(alert))
+                self.assertRegex(lines[0], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3} alert "
+                                           r"rule=ntp-reqcode-8 .* src=127\.0\.0\.1 ")
+                self.assertNotIn("alert rule=", p.stderr)
+                if args:
+                    self.assertFalse(os.path.exists(os.path.join(self.tmp, "from-config.log")))
+
+    def test_alerts_file_that_cannot_be_written_refuses_to_start(self):
+        # A directory where the file should be (a missing directory is created, as spdlog does).
+        unwritable = self.tmp
+        p = subprocess.run([ENGINE] + eal_args("rules-alerts-bad") + [
+            "--", "--config", self.alert_config(), "--duration", "1", "--alerts", unwritable],
+            capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(f"alerts {unwritable}: ", p.stderr)
+        # --alerts with no rules to write them: a usage error, before EAL.
+        config = self.write("norules.yaml", f"ports:\n  - name: a\n    device: \"net_pcap0,rx_pcap={self.pcap}\"\n")
+        p = subprocess.run([ENGINE] + eal_args("rules-alerts-norules") + [
+            "--", "--config", config, "--alerts", os.path.join(self.tmp, "a.log")],
+            capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("no rules configured", p.stderr)
+
     def test_bad_rules_file_refuses_to_start_with_file_and_line(self):
         self.write("rules.yaml", "rules:\n  - id: x\n    class: ntp\n    match: {field: ntp.nope, equals: 1}\n    action: count\n")
         config = f"rules: {os.path.join(self.tmp, 'rules.yaml')}\nports:\n  - name: a\n    device: \"net_pcap0,rx_pcap={self.pcap}\"\n"
