@@ -183,6 +183,14 @@ std::vector<telemetry::port_row> snmp_source::port_rows() const {
         r.rx_missed = st.imissed;
         r.rx_nombuf = st.rx_nombuf;
         r.tx_errors = st.oerrors;
+        if (const auto* svc = rt_.service(); svc != nullptr && svc->port(p.id) != nullptr) {
+            using kind = pipelines::rx_timestamp_kind;
+            const pipelines::port_stamp_counters c = svc->port_stamps(p.id);
+            auto of = [&c](kind k) { return c.stamped[static_cast<std::size_t>(k)]; };
+            r.ntp = telemetry::port_row::ntp_stamps{
+                pipelines::to_string(svc->port(p.id)->ts_kind), c.timestamp_error_drops,
+                of(kind::software), of(kind::pcap_microseconds), of(kind::device_ticks)};
+        }
         if_fields(r, p, link.link_status == RTE_ETH_LINK_UP);
         rows.push_back(std::move(r));
     }

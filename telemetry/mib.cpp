@@ -224,6 +224,13 @@ mib_view build_view(const mib_snapshot& s) {
         b.column(port_table_arc, 11, {i}, counter64(p.rx_missed));
         b.column(port_table_arc, 12, {i}, counter64(p.rx_nombuf));
         b.column(port_table_arc, 13, {i}, counter64(p.tx_errors));
+        if (p.ntp) {
+            b.column(port_table_arc, 14, {i}, octets(p.ntp->source));
+            b.column(port_table_arc, 15, {i}, counter64(p.ntp->error_drops));
+            b.column(port_table_arc, 16, {i}, counter64(p.ntp->software));
+            b.column(port_table_arc, 17, {i}, counter64(p.ntp->pcap));
+            b.column(port_table_arc, 18, {i}, counter64(p.ntp->device));
+        }
     }
 
     for (std::size_t c = 0; c < class_count; ++c) {

@@ -48,6 +48,18 @@ PORT_OBJECTS = {
     "RxNoMbuf": "rx_nombuf", "TxErrors": "tx_errors"}
 
 
+def kernel_interfaces():
+    """{ifindex: name} of this network namespace's interfaces."""
+    out = {}
+    for dev in os.listdir("/sys/class/net"):
+        try:
+            with open(f"/sys/class/net/{dev}/ifindex") as f:
+                out[int(f.read())] = dev
+        except FileNotFoundError:  # removed while listed
+            pass
+    return out
+
+
 def expected_from_stats(doc):
     """What the walk must show, {object.index: value}, from --stats-json."""
     out = {"portsEngineTotalPackets.0": str(doc["total"]["packets"]),
@@ -71,6 +83,13 @@ def expected_from_stats(doc):
         out[f"portsEnginePortLink.{i}"] = "1" if p["link_up"] else "2"
         for obj, key in PORT_OBJECTS.items():
             out[f"portsEnginePort{obj}.{i}"] = str(p[key])
+        stamps = p.get("ntp_receive_stamps")
+        if stamps is not None:  # columns 14-18: ports that serve NTP only
+            out[f"portsEnginePortNtpStampSource.{i}"] = stamps["source"]
+            out[f"portsEnginePortNtpStampErrorDrops.{i}"] = str(stamps["timestamp_error_drops"])
+            for obj, key in (("Software", "software"), ("Pcap", "pcap_microseconds"),
+                             ("Device", "device_ticks")):
+                out[f"portsEnginePortNtp{obj}Stamped.{i}"] = str(stamps["replies_by_source"][key])
     for obj, key in NTP_OBJECTS.items():
         out[f"portsEngineNtp{obj}.0"] = str(doc["ntp_server"][key])
     out["portsEngineNtpEnabled.0"] = "1"
@@ -350,6 +369,7 @@ class SnmpWalks(unittest.TestCase):
         self.assertTrue(self.wait_for_counts(self.snmpd.v2c(), len(frames)),
                         "the subagent never served the capture's count; snmpd log:\n" +
                         self.snmpd.read_log())
+        kernel_before = kernel_interfaces()
         walks = {}
         for name in ("ifTable", "ifXTable"):
             rc, values, raw, err = snmp.walk(self.snmpd.v2c(), MIB_DIRS, root="IF-MIB::" + name)
@@ -371,11 +391,11 @@ class SnmpWalks(unittest.TestCase):
         doc, _ = self.stop_engine()
         walk = {**walks["ifTable"], **walks["ifXTable"]}
 
-        # snmpd's own rows: every kernel interface of this namespace, lo's among them.
-        kernel = {}
-        for dev in os.listdir("/sys/class/net"):
-            with open(f"/sys/class/net/{dev}/ifindex") as f:
-                kernel[int(f.read())] = dev
+        # snmpd's own rows: every kernel interface of this namespace, lo's among them. One
+        # that another process added or removed while the walks ran may or may not be there.
+        after = kernel_interfaces()
+        kernel = {i: d for i, d in after.items() if kernel_before.get(i) == d}
+        transient = (set(after) | set(kernel_before)) - set(kernel)
         self.assertIn("lo", kernel.values())
         ours = {base + p["port_id"]: p for p in doc["ports"]}
         self.assertEqual(set(ours), {base, base + 1})
@@ -384,9 +404,9 @@ class SnmpWalks(unittest.TestCase):
             self.assertEqual(walk.get(f"ifDescr.{index}"), dev, index)
             self.assertEqual(walk.get(f"ifName.{index}"), dev, index)
         indexes = {int(k.split(".")[1]) for k in walk if k.startswith("ifIndex.")}
-        self.assertEqual(indexes, set(kernel) | set(ours))
-        self.assertEqual({int(i) for i in if_table}, indexes, raw_table)
-        self.assertEqual({int(i) for i in if_x_table}, indexes)
+        self.assertEqual(indexes - transient, set(kernel) | set(ours))
+        self.assertEqual({int(i) for i in if_table} - transient, indexes - transient, raw_table)
+        self.assertEqual({int(i) for i in if_x_table} - transient, indexes - transient)
 
         # The engine's rows equal --stats-json's ports (the engine stood still since the walk).
         for index, p in ours.items():

@@ -69,6 +69,13 @@ struct port_row {
     std::uint32_t speed_mbps = 0;
     std::uint64_t rx_packets = 0, tx_packets = 0, rx_octets = 0, tx_octets = 0;
     std::uint64_t rx_errors = 0, rx_missed = 0, rx_nombuf = 0, tx_errors = 0;
+    // NTP receive timestamps (columns 14-18), for a port that serves NTP only.
+    struct ntp_stamps {
+        std::string source;  // software, pcap_microseconds, device_ticks
+        std::uint64_t error_drops = 0;
+        std::uint64_t software = 0, pcap = 0, device = 0;  // replies by stamp source
+    };
+    std::optional<ntp_stamps> ntp;
 
     // IF-MIB (ifTable, ifXTable). if_index 0: the port has no IF-MIB rows.
     std::uint32_t if_index = 0;
