@@ -38,8 +38,9 @@ published_commands::published_commands(runtime& rt) {
     });
     telemetry::publish_command(
         "ntp_reload",
-        "Reloads the NTP symmetric keys and access list from the config file as SIGHUP does; "
-        "/ports_engine/ntp_reload,status only reports (generation, keys, last_reload/...)",
+        // DPDK refuses a help text of 128 characters or more.
+        "Reloads the NTP keys and access list from the config file as SIGHUP does; "
+        "ntp_reload,status only reports",
         [&rt](const std::string& params) {
             if (rt.service() == nullptr) {
                 throw std::invalid_argument("no ntp: section");
