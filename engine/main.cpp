@@ -238,8 +238,6 @@ int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
         doc["threads"] = threads::json();
         if (rt.service() != nullptr) {
             doc["ntp_server"] = server_json(rt.service()->counters());
-        }
-        if (rt.service() != nullptr) {
             doc["ntp_reload"] = rt.service()->reload_json();
         }
         if (rt.nts() != nullptr) {

@@ -200,7 +200,7 @@ struct service_shared {
     seqlocked<ntp::clock_state> clock;
     published_map tsc_map;
     ntp::server_config config;
-    std::atomic<const ntp_policy*> policy{nullptr};  // never null once workers run
+    std::atomic<const ntp_policy*> policy{nullptr};  // set before any lcore is made
     rte_rcu_qsbr* qsbr = nullptr;                    // the policy's grace periods
     bool kod = false;
     std::uint32_t kod_per_second = 100;        // per lcore: KoDs are replies too, never a flood
