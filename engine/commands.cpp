@@ -36,6 +36,27 @@ published_commands::published_commands(runtime& rt) {
         doc["enabled"] = true;
         return doc;
     });
+    telemetry::publish_command(
+        "ntp_reload",
+        // DPDK refuses a help text of 128 characters or more.
+        "Reloads the NTP keys and access list from the config file as SIGHUP does; "
+        "ntp_reload,status only reports",
+        [&rt](const std::string& params) {
+            if (rt.service() == nullptr) {
+                throw std::invalid_argument("no ntp: section");
+            }
+            if (params == "status") {
+                return rt.service()->reload_json();
+            }
+            if (!params.empty()) {
+                throw std::invalid_argument("unknown parameter " + params + " (none, or status)");
+            }
+            const auto r = rt.reload_ntp();
+            ordered_json out = rt.service()->reload_json();
+            out["ok"] = r.ok;
+            out["message"] = r.message;
+            return out;
+        });
     telemetry::publish_command("nts", "NTS: NTS-KE sessions by outcome, master keys",
                                [&rt](const std::string&) {
         if (rt.nts() == nullptr) {

@@ -87,8 +87,12 @@ void control_loop(runtime& rt, const app_options& opt) {
             rt.request_stop();
         }
         if (g_reload.exchange(false, std::memory_order_relaxed)) {
-            // SIGHUP reloads what can change under a running engine: rules, NTS master keys.
+            // SIGHUP reloads what can change under a running engine: rules, NTP keys and
+            // access list (from the config file), NTS master keys.
             const bool rules = rt.request_rules_reload();
+            if (rt.service() != nullptr) {
+                rt.reload_ntp();  // logs its outcome (ntp: reloaded / reload refused)
+            }
             if (rt.nts() != nullptr) {
                 const auto r = rt.nts()->reload_keys();
                 if (r.ok) {
@@ -96,8 +100,8 @@ void control_loop(runtime& rt, const app_options& opt) {
                 } else {
                     spdlog::warn("SIGHUP: nts: {}", r.message);
                 }
-            } else if (!rules) {
-                spdlog::warn("SIGHUP: no rules file nor NTS key file configured, nothing to reload");
+            } else if (!rules && rt.service() == nullptr) {
+                spdlog::warn("SIGHUP: no rules file nor NTP service configured, nothing to reload");
             }
         }
         if (rt.rules() != nullptr) {
@@ -234,6 +238,7 @@ int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
         doc["threads"] = threads::json();
         if (rt.service() != nullptr) {
             doc["ntp_server"] = server_json(rt.service()->counters());
+            doc["ntp_reload"] = rt.service()->reload_json();
         }
         if (rt.nts() != nullptr) {
             doc["nts"] = rt.nts()->json();

@@ -4,10 +4,14 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 #include <rte_mbuf_dyn.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cmath>
+#include <nlohmann/json.hpp>
+#include <thread>
 
 #include "socket_memory.hpp"
 
@@ -41,17 +45,26 @@ std::uint32_t ntp_short_of_us(std::uint64_t us) {
 
 constexpr std::uint64_t assumed_dispersion_us = 1000;
 
+double elapsed_ms(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
+
+std::string loaded_text(const pipelines::ntp_policy& p, const std::string& keys_path) {
+    return fmt::format("{} key(s){}, {} access rule(s)", p.keys.size(),
+                       keys_path.empty() ? std::string() : " from " + keys_path,
+                       p.has_access ? p.access.size() : 0);
+}
+
 }  // namespace
 
 // All of it on the lcore's socket (socket_memory.hpp): the service state, the counters, the
-// rate-limit table and the NTS state. The MAC engine's OpenSSL contexts come from OpenSSL's
-// allocator (the main thread's node); the keys it reads are the shared table's.
+// rate-limit table and the NTS state. The lcore's MAC engine is the policy generation's (its
+// OpenSSL contexts come from OpenSSL's allocator, the control thread's node).
 struct ntp_service::lcore_state {
     explicit lcore_state(int socket) : memory(socket) {}
     socket_memory_resource memory;
     pipelines::service_lcore lcore;
     pipelines::server_counters counters;
-    std::unique_ptr<ntp::mac_engine> mac;
     socket_ptr<ntp::rate_limiter> limiter;
     socket_ptr<pipelines::nts_lcore> nts;
     socket_ptr<ntp::tx_map> tx_times;
@@ -71,25 +84,63 @@ void ntp_service::set_exception_path(const exception_path& path) {
     }
 }
 
-ntp_service::ntp_service(const ntp_config& cfg, std::vector<port_runtime>& ports) : cfg_(cfg) {
+std::unique_ptr<pipelines::ntp_policy> ntp_service::build_policy(const ntp_config& cfg) const {
+    auto p = std::make_unique<pipelines::ntp_policy>();
     if (!cfg.keys_path.empty()) {
         try {
-            keys_ = ntp::load_key_file(cfg.keys_path);
+            p->keys = ntp::load_key_file(cfg.keys_path);
         } catch (const std::exception& e) {
             throw init_error(std::string("ntp keys: ") + e.what());
         }
-        spdlog::info("ntp: {} key(s) from {}", keys_.size(), cfg.keys_path);
     }
     for (const auto& rule : cfg.access) {
         ntp::address a = rule.address.v6 ? ntp::address::from_ipv6(rule.address.bytes.data())
                                          : ntp::address::from_ipv4(rule.address.bytes.data());
-        access_.add(rule.allow, a, rule.address.v6 ? rule.length : 96u + rule.length);
+        p->access.add(rule.allow, a, rule.address.v6 ? rule.length : 96u + rule.length);
+    }
+    p->has_access = !cfg.access.empty();
+    p->macs.reserve(lcores_.size());
+    for (std::size_t i = 0; i < lcores_.size(); ++i) {
+        p->macs.push_back(std::make_unique<ntp::mac_engine>(p->keys));
+    }
+    return p;
+}
+
+ntp_service::ntp_service(const ntp_config& cfg, std::vector<port_runtime>& ports) : cfg_(cfg) {
+    // The policy's grace periods: one qsbr thread id per service lcore (make_lcore's index).
+    const std::size_t size = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
+    qsbr_mem_ = rte_zmalloc("ntp_qsbr", size, RTE_CACHE_LINE_SIZE);
+    if (qsbr_mem_ == nullptr) {
+        throw init_error("ntp: cannot allocate the RCU variable");
+    }
+    shared_.qsbr = static_cast<rte_rcu_qsbr*>(qsbr_mem_);
+    if (rte_rcu_qsbr_init(shared_.qsbr, RTE_MAX_LCORE) != 0) {
+        rte_free(qsbr_mem_);
+        throw init_error("ntp: cannot initialise the RCU variable");
+    }
+    try {
+        policy_ = build_policy(cfg);
+    } catch (...) {
+        rte_free(qsbr_mem_);
+        throw;
+    }
+    policy_->number = 1;
+    keys_path_ = cfg.keys_path;
+    access_cfg_ = cfg.access;
+    last_ = {true,
+             loaded_text(*policy_, keys_path_),
+             1,
+             policy_->keys.size(),
+             policy_->has_access ? policy_->access.size() : 0,
+             0,
+             0};
+    shared_.policy.store(policy_.get(), std::memory_order_release);
+    if (!cfg.keys_path.empty()) {
+        spdlog::info("ntp: {} key(s) from {}", policy_->keys.size(), cfg.keys_path);
     }
     shared_.config.stratum = cfg.stratum;
     shared_.config.refid = refid_of(cfg.refid);
     shared_.config.require_auth = cfg.require_auth;
-    shared_.keys = keys_.empty() ? nullptr : &keys_;
-    shared_.access = cfg.access.empty() ? nullptr : &access_;
     shared_.kod = cfg.ratelimit.enabled && cfg.ratelimit.kod;
     shared_.max_timestamp_error_ns = std::uint64_t{cfg.max_timestamp_error_us} * 1000;
     shared_.interleaved = cfg.interleaved;
@@ -128,7 +179,115 @@ ntp_service::ntp_service(const ntp_config& cfg, std::vector<port_runtime>& ports
     }
 }
 
-ntp_service::~ntp_service() = default;
+ntp_service::~ntp_service() {
+    lcores_.clear();
+    policy_.reset();
+    rte_free(qsbr_mem_);
+}
+
+ntp_reload_result ntp_service::refused(const std::string& why) {
+    std::lock_guard g(mu_);
+    ++reloads_failed_;
+    ntp_reload_result r;
+    r.ok = false;
+    r.message = why;
+    r.generation = policy_->number;
+    r.keys = policy_->keys.size();
+    r.access_rules = policy_->has_access ? policy_->access.size() : 0;
+    spdlog::error(
+        "ntp: reload refused, the running keys and access list stay (generation {}, {}): {}",
+        r.generation, loaded_text(*policy_, keys_path_), why);
+    last_ = r;
+    return r;
+}
+
+ntp_reload_result ntp_service::reload(const ntp_config& next) {
+    std::lock_guard reload_guard(reload_mu_);
+    const auto t0 = std::chrono::steady_clock::now();
+    std::unique_ptr<pipelines::ntp_policy> built;
+    try {
+        built = build_policy(next);
+    } catch (const std::exception& e) {
+        return refused(e.what());
+    }
+    ntp_reload_result r;
+    r.load_ms = elapsed_ms(t0);
+    r.keys = built->keys.size();
+    r.access_rules = built->has_access ? built->access.size() : 0;
+    const auto t1 = std::chrono::steady_clock::now();
+    std::unique_ptr<pipelines::ntp_policy> old;
+    {
+        std::lock_guard g(mu_);
+        built->number = policy_->number + 1;
+        r.generation = built->number;
+        old = std::move(policy_);
+        policy_ = std::move(built);
+        keys_path_ = next.keys_path;
+        access_cfg_ = next.access;
+        r.message = loaded_text(*policy_, keys_path_);
+        // Release: the generation is whole before a worker can see its address.
+        shared_.policy.store(policy_.get(), std::memory_order_release);
+    }
+    // Grace period: every online serving worker reports quiescent state once per loop
+    // iteration, holding no policy there; an offline (stopped) worker is not waited for.
+    const std::uint64_t token = rte_rcu_qsbr_start(shared_.qsbr);
+    while (rte_rcu_qsbr_check(shared_.qsbr, token, false) == 0) {
+        std::this_thread::sleep_for(std::chrono::microseconds(20));
+    }
+    old.reset();
+    r.grace_ms = elapsed_ms(t1);
+    r.ok = true;
+    spdlog::info(
+        "ntp: reloaded {}: keys generation {}, loaded in {:.1f} ms, previous generation "
+        "freed {:.3f} ms after publication",
+        r.message, r.generation, r.load_ms, r.grace_ms);
+    std::lock_guard g(mu_);
+    ++reloads_ok_;
+    last_ = r;
+    return r;
+}
+
+ntp_reload_result ntp_service::reload_from(const std::string& config_file) {
+    ntp_config next = cfg_;
+    if (config_file.empty()) {
+        std::lock_guard g(mu_);
+        next.keys_path = keys_path_;
+        next.access = access_cfg_;
+    } else {
+        try {
+            const engine_config loaded = load_config(config_file);
+            if (!loaded.ntp.enabled) {
+                return refused(config_file +
+                               ": no ntp: section: a reload does not stop the NTP service "
+                               "(restart the engine for that)");
+            }
+            next = loaded.ntp;
+        } catch (const config_error& e) {
+            return refused(e.what());
+        }
+    }
+    return reload(next);
+}
+
+ntp_reload_result ntp_service::last_reload() const {
+    std::lock_guard g(mu_);
+    return last_;
+}
+
+nlohmann::ordered_json ntp_service::reload_json() const {
+    std::lock_guard g(mu_);
+    return {{"generation", policy_->number},
+            {"keys", policy_->keys.size()},
+            {"keys_file", keys_path_},
+            {"access_rules", policy_->has_access ? policy_->access.size() : 0},
+            {"reloads_ok", reloads_ok_},
+            {"reloads_failed", reloads_failed_},
+            {"last_reload",
+             {{"ok", last_.ok},
+              {"message", last_.message},
+              {"load_ms", last_.load_ms},
+              {"grace_ms", last_.grace_ms}}}};
+}
 
 void ntp_service::attach_ports(const std::vector<port_runtime>& ports) {
     int ts_offset = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, nullptr);
@@ -190,7 +349,9 @@ pipelines::service_lcore* ntp_service::make_lcore(unsigned lcore) {
             fmt::format("cannot allocate lcore {}'s NTP state on socket {}", lcore, socket));
     }
     std::unique_ptr<lcore_state, lcore_state_deleter> st(placed.release());
-    st->mac = std::make_unique<ntp::mac_engine>(keys_);
+    // Before any worker runs: the first generation gets this lcore's MAC engine in place.
+    policy_->macs.push_back(std::make_unique<ntp::mac_engine>(policy_->keys));
+    st->lcore.index = static_cast<unsigned>(lcores_.size());
     if (cfg_.ratelimit.enabled) {
         ntp::rate_limit_config rl;
         rl.interval_log2 = cfg_.ratelimit.interval;
@@ -220,7 +381,6 @@ pipelines::service_lcore* ntp_service::make_lcore(unsigned lcore) {
         st->lcore.nts = st->nts.get();
     }
     st->lcore.shared = &shared_;
-    st->lcore.mac = st->mac.get();
     st->lcore.limiter = st->limiter.get();
     st->lcore.counters = &st->counters;
     st->lcore.mono_ns_per_tsc_q32 = static_cast<std::uint64_t>(

@@ -46,6 +46,7 @@ int launch_worker(void* arg) {
 
 void runtime::start(const engine_config& cfg, std::vector<port_runtime> ports) {
     ports_ = std::move(ports);
+    config_file_ = cfg.file;
     if (cfg.ntp.enabled) {
         service_ = std::make_unique<ntp_service>(cfg.ntp, ports_);
         if (cfg.ntp.exception_path.enabled) {

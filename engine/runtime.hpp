@@ -70,12 +70,23 @@ class runtime {
         return true;
     }
 
+    // NTP keys and access list, re-read from the config file the engine started with (SIGHUP,
+    // /ports_engine/ntp_reload); synchronous, on the caller's thread (never a worker's).
+    // Without an ntp: section: not ok, nothing done.
+    ntp_reload_result reload_ntp() {
+        if (!service_) {
+            return {false, "no ntp: section: nothing to reload"};
+        }
+        return service_->reload_from(config_file_);
+    }
+
     void release();
 
   private:
     void build_lcores();
     void start_rules(const std::string& path, const std::string& alerts_path);
 
+    std::string config_file_;  // what reload_ntp() reads again; empty: the running config
     std::atomic<bool> stop_{false};
     std::atomic<bool> launched_{false};
     std::vector<port_runtime> ports_;

@@ -495,7 +495,12 @@ verdict serve_ntp(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, std::u
     }
     const ntp::address source = v4 ? ntp::address::from_ipv4(src) : ntp::address::from_ipv6(src);
     const service_shared& shared = *s.shared;
-    if (shared.access != nullptr && !shared.access->allowed(source)) {
+    if (s.policy == nullptr) {
+        // Acquire: pairs with the control side's release store of a whole generation.
+        s.policy = shared.policy.load(std::memory_order_acquire);
+    }
+    const ntp_policy& policy = *s.policy;
+    if (policy.has_access && !policy.access.allowed(source)) {
         c.add(sc::drop_access);
         return verdict::drop(drop_reason::access);
     }
@@ -589,7 +594,7 @@ verdict serve_ntp(service_lcore& s, const rx_queue_conf& rx, rte_mbuf* m, std::u
         }
     } else {
         r = ntp::build_reply(payload, parsers::parse_ntp(udp_payload), clock, rx_ts, shared.config,
-                             {shared.keys, s.mac});
+                             {policy.keys_or_null(), policy.macs[s.index].get()});
     }
     if (r.act == ntp::action::drop) {
         return verdict::drop(count_drop(c, r.reason));
@@ -648,6 +653,8 @@ flush_result flush_replies(lcore_conf& conf) {
     service_lcore& s = *conf.service;
     s.burst.fresh = false;  // the next burst reads the clock and its TSC anew
     s.late_count = 0;
+    const ntp_policy* const policy = s.policy;
+    s.policy = nullptr;  // held for this burst only: the loop's quiescent point comes next
     flush_result result;
     result.dropped = s.late.data();
     if (s.out_count == 0) {
@@ -703,7 +710,9 @@ flush_result flush_replies(lcore_conf& conf) {
                 r.reply_length = o.reply_length;
                 r.authenticated = true;
                 r.sign_key_id = o.sign_key_id;
-                if (!ntp::finalize_transmit(payload, r, tx_ts, {s.shared->keys, s.mac})) {
+                // The burst's policy: an authenticated reply was built under it (serve_ntp).
+                if (!ntp::finalize_transmit(
+                        payload, r, tx_ts, {policy->keys_or_null(), policy->macs[s.index].get()})) {
                     s.counters->add(sc::drop_sign_failed);
                     s.late[s.late_count++] = {o.m, drop_reason::auth_failed};
                     continue;
@@ -774,6 +783,16 @@ void forward_from_kernel(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** p
     }
     sent += rte_eth_tx_buffer_flush(rx.peer, conf.tx_queue[rx.peer], buffer);
     worker_stats::add(conf.stats->tx_packets, sent);
+}
+
+void service_worker_online(service_lcore& s) {
+    rte_rcu_qsbr_thread_register(s.shared->qsbr, s.index);
+    rte_rcu_qsbr_thread_online(s.shared->qsbr, s.index);
+}
+
+void service_worker_offline(service_lcore& s) {
+    rte_rcu_qsbr_thread_offline(s.shared->qsbr, s.index);
+    rte_rcu_qsbr_thread_unregister(s.shared->qsbr, s.index);
 }
 
 }  // namespace ports::pipelines

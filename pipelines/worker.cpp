@@ -204,6 +204,9 @@ int worker_main(void* arg) {
     if (conf.rules != nullptr) {
         rules_worker_online(*conf.rules);
     }
+    if (conf.service != nullptr) {
+        service_worker_online(*conf.service);
+    }
 
     while (!conf.stop->load(std::memory_order_relaxed)) {
         bool busy = false;
@@ -222,6 +225,7 @@ int worker_main(void* arg) {
         }
         // No rule generation is held here: reloads wait for every worker to pass this point.
         rules_quiescent(conf.rules);
+        service_quiescent(conf.service);  // nor an ntp_policy (flush_replies dropped it)
         const std::uint64_t now = rte_rdtsc();
         if (now - last_drain > drain_cycles) {
             drain_tx(conf);
@@ -238,6 +242,9 @@ int worker_main(void* arg) {
     drain_tx(conf);
     if (conf.rules != nullptr) {
         rules_worker_offline(*conf.rules);
+    }
+    if (conf.service != nullptr) {
+        service_worker_offline(*conf.service);
     }
     return 0;
 }

@@ -1,6 +1,7 @@
 """DPDK telemetry commands: /ports_engine/{classes,ntp,lcores,ports,rules} over the engine's
 telemetry socket (and through Debian's dpdk-telemetry.py where installed) give the figures
---stats-json writes at exit; /ports_engine/rules_reload reloads the rules file.
+--stats-json writes at exit; /ports_engine/rules_reload reloads the rules file;
+/ports_engine/ntp_reload (and SIGHUP) reload the NTP keys from the config file read again.
 
 usage: test_dpdk_telemetry.py ENGINE PORTS_GEN CONFIGS_DIR"""
 import json
@@ -66,6 +67,17 @@ class DpdkTelemetry(unittest.TestCase):
             stage = cls.client.ask("/ports_engine/rules")["stage"]
             return stage if stage["reloads_ok"] > before else None
         cls.after_reload = wait_for(reloaded, 20, proc=cls.engine)
+        # The config gains a key file: the NTP reload takes it (telemetry), then again (SIGHUP).
+        cls.ntp_status_before = cls.client.ask("/ports_engine/ntp_reload,status")
+        with open(cfg_path, "w") as f:
+            f.write(config.replace("  refid: DEMO\n", "  refid: DEMO\n  keys: "
+                                   + os.path.join(CONFIGS, "ntp-test.keys") + "\n")
+                    + f"rules: {rules}\n")
+        cls.ntp_reload_answer = cls.client.ask("/ports_engine/ntp_reload")
+        cls.engine.send_signal(1)
+        cls.ntp_after_sighup = wait_for(
+            lambda: (lambda s: s if s["generation"] >= 3 else None)(
+                cls.client.ask("/ports_engine/ntp_reload,status")), 20, proc=cls.engine)
         cls.tool_answer = None
         tool = shutil.which("dpdk-telemetry.py")
         if tool is not None:
@@ -136,6 +148,21 @@ class DpdkTelemetry(unittest.TestCase):
         self.assertIsNotNone(self.after_reload, "the requested reload never completed")
         self.assertEqual(self.after_reload["last_reload/ok"], 1)
         self.assertEqual(self.after_reload["reloads_failed"], 0)
+
+    def test_ntp_reload_command_and_sighup(self):
+        self.assertEqual(self.ntp_status_before["generation"], 1)
+        self.assertEqual(self.ntp_status_before["keys"], 0)
+        got = self.ntp_reload_answer
+        self.assertEqual(got["ok"], 1, got)
+        self.assertEqual(got["generation"], 2)
+        self.assertEqual(got["keys"], 3)
+        self.assertIn("3 key(s) from", got["message"])
+        self.assertIsNotNone(self.ntp_after_sighup, "SIGHUP did not reload the NTP keys")
+        self.assertEqual(self.ntp_after_sighup["last_reload"]["ok"], 1)
+        self.assertEqual(self.stats["ntp_reload"]["generation"], 3)
+        self.assertEqual(self.stats["ntp_reload"]["reloads_ok"], 2)
+        self.assertEqual(self.stats["ntp_reload"]["reloads_failed"], 0)
+        self.assertIn("keys generation 3", self.err)
 
     def test_dpdk_telemetry_tool(self):
         if self.tool_answer is None and shutil.which("dpdk-telemetry.py") is None:

@@ -10,13 +10,16 @@
 #pragma once
 
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
 
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "ports/neighbour/addresses.hpp"
 #include "ports/ntp/interleave.hpp"
@@ -172,13 +175,33 @@ struct port_service {
 
 static_assert(sizeof(ntp::clock_state) % 8 == 0);
 
+// What a reload of the symmetric keys and the access list replaces, as one generation: the
+// keys, the access list and each lcore's MAC engine bound to those keys (a CMAC key its engine
+// was not built with would be keyed per packet, an allocation inside OpenSSL). Immutable once
+// published but for the MAC engines' contexts, each used only by its own lcore.
+//
+// Publication (RCU, rte_rcu_qsbr, as rules_generation): the control side builds a whole
+// generation, stores its pointer (release) and frees the previous one once every serving worker
+// has reported a quiescent state after the store. A worker loads the pointer (acquire) at the
+// first NTP request of a burst and drops it at the burst's flush, so a request and the signing
+// of its reply use one generation; it reports quiescent once per loop iteration, between bursts.
+struct ntp_policy {
+    ntp::key_table keys;
+    ntp::access_list access;
+    bool has_access = false;  // false: no access list, every unicast source is served
+    std::vector<std::unique_ptr<ntp::mac_engine>> macs;  // by service_lcore::index
+    std::uint64_t number = 0;                            // 1 for the generation of the start
+
+    const ntp::key_table* keys_or_null() const { return keys.empty() ? nullptr : &keys; }
+};
+
 // Shared by every worker; the control thread writes the clock and the TSC map.
 struct service_shared {
     seqlocked<ntp::clock_state> clock;
     published_map tsc_map;
     ntp::server_config config;
-    const ntp::key_table* keys = nullptr;
-    const ntp::access_list* access = nullptr;
+    std::atomic<const ntp_policy*> policy{nullptr};  // set before any lcore is made
+    rte_rcu_qsbr* qsbr = nullptr;                    // the policy's grace periods
     bool kod = false;
     std::uint32_t kod_per_second = 100;        // per lcore: KoDs are replies too, never a flood
     const nts::key_store* nts_keys = nullptr;  // null: NTS requests are answered as plain NTP
@@ -219,7 +242,10 @@ struct nts_lcore {
 // One lcore's part of the service.
 struct service_lcore {
     const service_shared* shared = nullptr;
-    ntp::mac_engine* mac = nullptr;
+    unsigned index = 0;  // qsbr thread id, and this lcore's MAC engine in every ntp_policy
+    // The generation of keys and access list of the burst in progress (null between bursts:
+    // loaded at its first NTP request, dropped at flush_replies).
+    const ntp_policy* policy = nullptr;
     ntp::rate_limiter* limiter = nullptr;  // null: no rate limiting
     server_counters* counters = nullptr;
     std::uint64_t mono_ns_per_tsc_q32 = 0;  // TSC to monotonic ns for the rate limiter
@@ -321,6 +347,17 @@ struct flush_result {
 // and hands them to the lcore's TX buffers of their ports, which it flushes (the TX path of
 // every frame the lcore sends: one tx_dropped).
 flush_result flush_replies(lcore_conf& conf);
+
+// Worker start / loop / end for the ntp_policy grace periods (as rules_worker_online...):
+// register and go online; report a quiescent state where the worker holds no policy (between
+// bursts); go offline so a reload never waits on a stopped worker.
+void service_worker_online(service_lcore& s);
+[[gnu::always_inline]] inline void service_quiescent(service_lcore* s) {
+    if (s != nullptr) {
+        rte_rcu_qsbr_quiescent(s->shared->qsbr, s->index);
+    }
+}
+void service_worker_offline(service_lcore& s);
 
 // What the kernel sent into an exception path TAP queue: out by the port (rx.peer).
 void forward_from_kernel(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts,
