@@ -137,6 +137,11 @@ struct snmp_config {
     std::vector<snmp_threshold> thresholds;
 };
 
+// capture: whether the engine answers dpdk-dumpcap (rte_pdump). automatic: when dumpcap could
+// attach at all, i.e. EAL shares its config (no --no-shconf / --in-memory) and runs on
+// hugepages, which a secondary process maps.
+enum class capture_mode { automatic, on, off };
+
 struct engine_config {
     std::string file;  // where it was read from, for messages
     std::vector<port_config> ports;
@@ -149,6 +154,8 @@ struct engine_config {
     // empty: no rule stage.
     std::string rules_path;
     int rules_line = 0;
+    capture_mode capture = capture_mode::automatic;
+    int capture_line = 0;
 };
 
 // Throws config_error. The file must be a regular file (a FIFO would block, a directory

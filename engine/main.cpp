@@ -22,8 +22,10 @@
 #include <iostream>
 #include <new>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
+#include "capture.hpp"
 #include "check_config.hpp"
 #include "commands.hpp"
 #include "config.hpp"
@@ -305,14 +307,16 @@ int main(int argc, char** argv) {
     }
 
     engine_config cfg;
-    if (!opt.config_path.empty()) {
-        try {
+    capture_plan capture;
+    try {
+        if (!opt.config_path.empty()) {
             cfg = load_config(opt.config_path);
             check_config_files(cfg);  // before EAL touches a device
-        } catch (const config_error& e) {
-            spdlog::error("config: {}", e.what());
-            return 1;
         }
+        capture = plan_capture(cfg, eal_sharing_of({argv + 1, argv + split}));
+    } catch (const config_error& e) {
+        spdlog::error("config: {}", e.what());
+        return 1;
     }
 
     std::signal(SIGINT, on_signal);
@@ -324,6 +328,25 @@ int main(int argc, char** argv) {
     if (rte_eal_init(split, argv) < 0) {
         spdlog::error("EAL initialisation failed: {}", rte_strerror(rte_errno));
         return 1;
+    }
+
+    std::optional<capture_server> pdump;
+    if (capture.enable) {
+        try {
+            pdump.emplace();
+            for (const auto& w : capture_warnings(cfg)) {
+                spdlog::warn("{}", w);
+            }
+        } catch (const init_error& e) {
+            if (cfg.capture == capture_mode::on) {
+                spdlog::error("{}", e.what());
+                rte_eal_cleanup();
+                return 1;
+            }
+            spdlog::warn("{}; running without it", e.what());
+        }
+    } else {
+        spdlog::info("capture: off, dpdk-dumpcap cannot attach: {}", capture.why);
     }
 
     int rc = 0;
@@ -338,6 +361,7 @@ int main(int argc, char** argv) {
             rc = 1;
         }
     }
+    pdump.reset();  // after the ports stopped, before EAL goes
     rte_eal_cleanup();
     if (rc == 0) {
         spdlog::info("stopped cleanly");
