@@ -58,8 +58,12 @@ class Hugepages:
                                "2048")
         self.before = int(read_text(NR_HUGEPAGES))
         if meminfo("HugePages_Free") < PAGES:
-            with open(NR_HUGEPAGES, "w") as f:
-                f.write(str(self.before + PAGES))
+            try:
+                with open(NR_HUGEPAGES, "w") as f:
+                    f.write(str(self.before + PAGES))
+            except OSError as e:  # a container's read-only /proc/sys
+                self.before = None
+                raise RuntimeError(f"cannot write {NR_HUGEPAGES}: {e.strerror}")
         if meminfo("HugePages_Free") < PAGES:
             free = meminfo("HugePages_Free")
             self.release()
@@ -142,11 +146,13 @@ def udp_port(frame, port):
 
 
 class Dumpcap(unittest.TestCase):
+    # The directory and the hugepages: set by __main__ before the cases run.
+    tmp = None
+    huge = None
+
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="ports-dumpcap-")
         cls.engine = None
-        cls.huge = None
         try:
             cls.start()
         except BaseException:
@@ -155,10 +161,6 @@ class Dumpcap(unittest.TestCase):
 
     @classmethod
     def start(cls):
-        try:
-            cls.huge = Hugepages(cls.tmp)
-        except (RuntimeError, OSError) as e:
-            raise unittest.SkipTest(f"no hugepages: {e}")
         cls.frames = {}
         for name, seed in (("a0", 11), ("a1", 12), ("b", 13)):
             path = os.path.join(cls.tmp, f"{name}.pcap")
@@ -196,9 +198,6 @@ class Dumpcap(unittest.TestCase):
                     cls.engine.kill()
                     cls.engine.wait()
         finally:
-            if cls.huge is not None:
-                cls.huge.release()
-            shutil.rmtree(cls.tmp, ignore_errors=True)
             if getattr(cls, "prefix", None):
                 shutil.rmtree(os.path.join("/var/run/dpdk", cls.prefix), ignore_errors=True)
 
@@ -308,4 +307,15 @@ if __name__ == "__main__":
         skip("needs root: reserves hugepages and mounts hugetlbfs for the engine")
     if shutil.which("dpdk-dumpcap") is None:
         skip("no dpdk-dumpcap (Debian package dpdk)")
-    run_tests(sys.argv[3:])
+    Dumpcap.tmp = tempfile.mkdtemp(prefix="ports-dumpcap-")
+    try:
+        # Here, not in setUpClass: a class that skips there counts as no case run.
+        try:
+            Dumpcap.huge = Hugepages(Dumpcap.tmp)
+        except (RuntimeError, OSError) as e:
+            skip(f"no hugepages: {e}")
+        run_tests(sys.argv[3:])
+    finally:  # also on sys.exit
+        if Dumpcap.huge is not None:
+            Dumpcap.huge.release()
+        shutil.rmtree(Dumpcap.tmp, ignore_errors=True)
