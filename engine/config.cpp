@@ -578,7 +578,8 @@ engine_config parse_config(const std::string& text, const std::string& file_name
                            "the config is empty (no key at all); leave --config out to run "
                            "every port EAL probed in monitor mode");
     }
-    ctx.only_keys(root, {"ports", "lcores", "mbufs", "ntp", "snmp", "rules", "alerts"}, "the top level");
+    ctx.only_keys(root, {"ports", "lcores", "mbufs", "ntp", "snmp", "rules", "alerts", "capture"},
+                  "the top level");
     if (root["ports"]) {
         const YAML::Node ports_node = root["ports"];
         if (!ports_node.IsSequence()) {
@@ -626,6 +627,20 @@ engine_config parse_config(const std::string& text, const std::string& file_name
             ctx.fail(root["alerts"], "'alerts' needs 'rules' (only rules write alerts)");
         }
         cfg.alerts_path = ctx.relative_path(cfg.alerts_path);
+    }
+    if (root["capture"]) {
+        const YAML::Node n = root["capture"];
+        cfg.capture_line = yaml_reader::line_of(n);
+        const std::string s = n.IsScalar() ? n.Scalar() : "";
+        if (s == "auto") {
+            cfg.capture = capture_mode::automatic;
+        } else if (s == "true" || s == "yes" || s == "on") {
+            cfg.capture = capture_mode::on;
+        } else if (s == "false" || s == "no" || s == "off") {
+            cfg.capture = capture_mode::off;
+        } else {
+            ctx.fail(n, "'capture' must be auto, true or false");
+        }
     }
     if (root["mbufs"]) {
         cfg.mbufs = static_cast<std::uint32_t>(

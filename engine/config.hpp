@@ -137,6 +137,11 @@ struct snmp_config {
     std::vector<snmp_threshold> thresholds;
 };
 
+// capture: whether the engine answers dpdk-dumpcap (rte_pdump). automatic: when dumpcap could
+// attach at all, i.e. EAL shares its config (no --no-shconf / --in-memory) and runs on
+// hugepages, which a secondary process maps.
+enum class capture_mode { automatic, on, off };
+
 struct engine_config {
     std::string file;  // where it was read from, for messages
     std::vector<port_config> ports;
@@ -152,6 +157,8 @@ struct engine_config {
     // alerts: the file rule alerts are appended to, resolved against the config's directory;
     // empty: the engine's log. --alerts FILE replaces it.
     std::string alerts_path;
+    capture_mode capture = capture_mode::automatic;
+    int capture_line = 0;
 };
 
 // Throws config_error. The file must be a regular file (a FIFO would block, a directory

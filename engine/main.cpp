@@ -22,8 +22,10 @@
 #include <iostream>
 #include <new>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
+#include "capture.hpp"
 #include "check_config.hpp"
 #include "commands.hpp"
 #include "config.hpp"
@@ -310,14 +312,16 @@ int main(int argc, char** argv) {
     }
 
     engine_config cfg;
-    if (!opt.config_path.empty()) {
-        try {
+    capture_plan capture;
+    try {
+        if (!opt.config_path.empty()) {
             cfg = load_config(opt.config_path);
             check_config_files(cfg);  // before EAL touches a device
-        } catch (const config_error& e) {
-            spdlog::error("config: {}", e.what());
-            return 1;
         }
+        capture = plan_capture(cfg, eal_sharing_of({argv + 1, argv + split}));
+    } catch (const config_error& e) {
+        spdlog::error("config: {}", e.what());
+        return 1;
     }
     if (!opt.alerts_path.empty()) {
         if (cfg.rules_path.empty()) {
@@ -339,6 +343,25 @@ int main(int argc, char** argv) {
         return 1;
     }
 
+    std::optional<capture_server> pdump;
+    if (capture.enable) {
+        try {
+            pdump.emplace();
+            for (const auto& w : capture_warnings(cfg)) {
+                spdlog::warn("{}", w);
+            }
+        } catch (const init_error& e) {
+            if (cfg.capture == capture_mode::on) {
+                spdlog::error("{}", e.what());
+                rte_eal_cleanup();
+                return 1;
+            }
+            spdlog::warn("{}; running without it", e.what());
+        }
+    } else {
+        spdlog::info("capture: off, dpdk-dumpcap cannot attach: {}", capture.why);
+    }
+
     int rc = 0;
     {
         runtime rt;
@@ -351,6 +374,7 @@ int main(int argc, char** argv) {
             rc = 1;
         }
     }
+    pdump.reset();  // after the ports stopped, before EAL goes
     rte_eal_cleanup();
     if (rc == 0) {
         spdlog::info("stopped cleanly");

@@ -1,14 +1,19 @@
 // Mpps of one core over the net_ring PMD: the raw rx -> tx forward (inline mode without the
 // classify stage) next to the engine's inline path (rx -> parse -> classify -> count -> tx),
 // measured in the same run over the same mbufs, and their ratio.
-//   bench-forward [--seconds S] [--rounds N] [--shared DIR]
+//   bench-forward [--seconds S] [--rounds N] [--shared DIR] [--pdump on]
+// --pdump on: the inline path instead before rte_pdump_init, after it (what the engine runs
+// with capture on while nobody captures) and with an RX and a TX callback installed (what a
+// dpdk-dumpcap attach adds to the queues before pdump's copy), rounds interleaved.
 // A "wire" moves mbufs from port B's TX ring back to port A's RX ring, so the working set
 // circulates without allocation; both loops pay for it equally.
 #include <rte_eal.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_ether.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_pdump.h>
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 #include <unistd.h>
@@ -82,6 +87,15 @@ void forward_mac_swap(pipelines::lcore_conf& conf, const pipelines::rx_queue_con
     }
 }
 
+std::uint16_t pass_rx(std::uint16_t, std::uint16_t, rte_mbuf**, std::uint16_t n, std::uint16_t,
+                      void*) {
+    return n;
+}
+
+std::uint16_t pass_tx(std::uint16_t, std::uint16_t, rte_mbuf**, std::uint16_t n, void*) {
+    return n;
+}
+
 template <typename Stage>
 double run_mpps(pipelines::lcore_conf& conf, const ring_port& a, const ring_port& b, double seconds,
                 Stage stage) {
@@ -112,9 +126,12 @@ double run_mpps(pipelines::lcore_conf& conf, const ring_port& a, const ring_port
 
 int main(int argc, char** argv) {
     std::string shared = "../shared";
+    bool pdump = false;
     const auto opt = bench::parse_run_options(argc, argv, [&](const std::string& a, const char* v) {
         if (a == "--shared") {
             shared = v;
+        } else if (a == "--pdump") {
+            pdump = std::string(v) == "on";
         }
     });
     if (!opt.mode.empty() || opt.packets != 0) {
@@ -152,6 +169,8 @@ int main(int argc, char** argv) {
     double best_l2fwd = 0;
     double best_classify = 0;
     double best_rules_idle = 0;
+    double best_pdump_idle = 0;
+    double best_callbacks = 0;
     // The rule stage on, with a set whose only rule is on a class (snmp-trap) that is a sliver
     // of the mix: what the stage costs the frames it does not scan.
     const auto rules_file = std::filesystem::temp_directory_path() /
@@ -171,7 +190,28 @@ int main(int argc, char** argv) {
         pipelines::lcore_conf& conf = rt.blocks()[0]->conf;
         conf.rx_count = 1;  // poll A only: B's RX ring stays empty, the wire feeds A
         pipelines::rules_lcore* rules = conf.rules;
-        for (int r = 0; r < rounds; ++r) {
+        for (int r = 0; pdump && r < rounds; ++r) {
+            conf.rules = nullptr;
+            best_classify =
+                std::max(best_classify, run_mpps(conf, a, b, seconds, pipelines::process_burst));
+            if (rte_pdump_init() != 0) {
+                std::fprintf(stderr, "bench-forward: rte_pdump_init failed\n");
+                return 1;
+            }
+            best_pdump_idle =
+                std::max(best_pdump_idle, run_mpps(conf, a, b, seconds, pipelines::process_burst));
+            rte_pdump_uninit();
+            const auto* rx_cb = rte_eth_add_first_rx_callback(a.id, 0, pass_rx, nullptr);
+            const auto* tx_cb = rte_eth_add_tx_callback(b.id, 0, pass_tx, nullptr);
+            best_callbacks =
+                std::max(best_callbacks, run_mpps(conf, a, b, seconds, pipelines::process_burst));
+            // One thread polls: once removed, nothing can be inside them.
+            rte_eth_remove_rx_callback(a.id, 0, rx_cb);
+            rte_eth_remove_tx_callback(b.id, 0, tx_cb);
+            rte_free(const_cast<rte_eth_rxtx_callback*>(rx_cb));
+            rte_free(const_cast<rte_eth_rxtx_callback*>(tx_cb));
+        }
+        for (int r = 0; !pdump && r < rounds; ++r) {
             conf.rules = nullptr;  // the engine without a rules file
             best_forward = std::max(best_forward, run_mpps(conf, a, b, seconds, forward_only));
             best_l2fwd = std::max(best_l2fwd, run_mpps(conf, a, b, seconds, forward_mac_swap));
@@ -191,6 +231,22 @@ int main(int argc, char** argv) {
         std::printf("classified %llu packets in the classify rounds\n",
                     static_cast<unsigned long long>(snap.total_packets()));
         rt.release();
+    }
+    if (pdump) {
+        std::printf("engine inline, rte_pdump not initialised:        %7.2f Mpps/core\n",
+                    best_classify);
+        std::printf(
+            "engine inline, rte_pdump_init, nobody captures: %7.2f Mpps/core (ratio "
+            "%.3f)\n",
+            best_pdump_idle, best_pdump_idle / best_classify);
+        std::printf(
+            "engine inline, an RX and a TX callback on:       %7.2f Mpps/core (ratio "
+            "%.3f: a capture's hooks, before its copy)\n",
+            best_callbacks, best_callbacks / best_classify);
+        std::printf("(best of %d rounds of %.1f s each, interleaved, one core, same mbufs)\n",
+                    rounds, seconds);
+        rte_eal_cleanup();
+        return 0;
     }
     std::printf("net_ring raw forward (rx -> tx, data untouched): %7.2f Mpps/core\n", best_forward);
     std::printf("net_ring l2fwd-style forward (MAC rewrite):      %7.2f Mpps/core\n", best_l2fwd);

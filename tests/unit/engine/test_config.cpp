@@ -1,11 +1,11 @@
 // Config loading: the documented keys, and every refusal names file and line.
 #include <gtest/gtest.h>
-
 #include <rte_config.h>
 
 #include <filesystem>
 #include <string>
 
+#include "capture.hpp"
 #include "config.hpp"
 #include "options.hpp"
 
@@ -150,6 +150,66 @@ TEST(Config, ExplicitLcoresLoad) {
     ASSERT_EQ(cfg.lcores.size(), 2u);
     EXPECT_EQ(cfg.lcores[1].lcore, 2u);
     EXPECT_EQ(cfg.lcores[1].queue, 1);
+}
+
+TEST(Config, CaptureIsAutoTrueOrFalse) {
+    EXPECT_EQ(parse_config("ports: []\n", "t.yaml").capture, capture_mode::automatic);
+    EXPECT_EQ(parse_config("capture: auto\n", "t.yaml").capture, capture_mode::automatic);
+    EXPECT_EQ(parse_config("capture: true\n", "t.yaml").capture, capture_mode::on);
+    EXPECT_EQ(parse_config("capture: off\n", "t.yaml").capture, capture_mode::off);
+    const auto e = error_of("ports: []\ncapture: sometimes\n");
+    EXPECT_EQ(e, "t.yaml:2: 'capture' must be auto, true or false") << e;
+}
+
+TEST(Capture, EalArgumentsSayWhetherDumpcapCanAttach) {
+    const auto plain = eal_sharing_of({"-l", "0", "--file-prefix", "pe1"});
+    EXPECT_TRUE(plain.shared_config);
+    EXPECT_TRUE(plain.hugepages);
+    EXPECT_EQ(plain.file_prefix, "pe1");
+    EXPECT_EQ(eal_sharing_of({"--file-prefix=pe2"}).file_prefix, "pe2");
+    EXPECT_EQ(eal_sharing_of({}).file_prefix, "rte");
+    EXPECT_FALSE(eal_sharing_of({"--no-shconf"}).shared_config);
+    EXPECT_FALSE(eal_sharing_of({"--in-memory"}).shared_config);
+    EXPECT_FALSE(eal_sharing_of({"--no-huge", "-m", "256"}).hugepages);
+}
+
+TEST(Capture, AutoFollowsEalAndTrueRefusesWhatCannotWork) {
+    auto cfg = parse_config("ports: []\ncapture: auto\n", "t.yaml");
+    EXPECT_TRUE(plan_capture(cfg, eal_sharing_of({"-l", "0"})).enable);
+    const auto off = plan_capture(cfg, eal_sharing_of({"--no-huge", "--no-shconf"}));
+    EXPECT_FALSE(off.enable);
+    EXPECT_NE(off.why.find("--no-shconf"), std::string::npos) << off.why;
+    EXPECT_FALSE(plan_capture(cfg, eal_sharing_of({"--no-huge"})).enable);
+    cfg = parse_config("ports: []\ncapture: false\n", "t.yaml");
+    EXPECT_FALSE(plan_capture(cfg, eal_sharing_of({})).enable);
+    cfg = parse_config("ports: []\ncapture: true\n", "t.yaml");
+    EXPECT_TRUE(plan_capture(cfg, eal_sharing_of({})).enable);
+    try {
+        plan_capture(cfg, eal_sharing_of({"--in-memory"}));
+        ADD_FAILURE() << "capture: true with --in-memory was accepted";
+    } catch (const config_error& e) {
+        EXPECT_EQ(std::string(e.what()).rfind("t.yaml:2: capture: true, but EAL runs without a "
+                                              "shared config",
+                                              0),
+                  0u)
+            << e.what();
+    }
+}
+
+TEST(Capture, WarnsOfDevargsTooLongForDumpcap) {
+    const auto cfg = parse_config(
+        "ports:\n"
+        "  - {name: short, device: 'net_pcap0,rx_pcap=a.pcap,infinite_rx=1'}\n"
+        "  - {name: fits, device: 'net_pcap1,rx_pcap=/tmp/ports-dumpcap-abcdefgh/b.pcap,"
+        "infinite_rx=1'}\n"
+        "  - {name: long, device: 'net_pcap2,rx_pcap=/tmp/ports-dumpcap-abcdefgh/a0.pcap,"
+        "rx_pcap=/tmp/ports-dumpcap-abcdefgh/a1.pcap'}\n"
+        "  - {name: nic, device: '0000:03:00.0'}\n",
+        "t.yaml");
+    const auto w = capture_warnings(cfg);
+    ASSERT_EQ(w.size(), 1u);
+    EXPECT_NE(w[0].find("port 'long': its device arguments are 87 characters"), std::string::npos)
+        << w[0];
 }
 
 TEST(Config, YamlSyntaxErrorNamesLine) {
