@@ -629,8 +629,10 @@ verdict serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, const fram
         return verdict::pass();  // no other class is ever answered, nor sent to a kernel
     }
     service_lcore& s = *conf.service;
+    // Inside PPPoE or IP-in-IP the frame is someone's tunnel, not a request to this port: a
+    // reply would need the encapsulation rebuilt around it.
     if (s.out_count == s.out.size() || m->nb_segs != 1 || !r.has_layers ||
-        r.layer_status != parsers::status::ok || r.pppoe) {
+        r.layer_status != parsers::status::ok || r.pppoe || r.ip_in_ip != 0) {
         return verdict::pass();
     }
     auto* frame = rte_pktmbuf_mtod(m, std::uint8_t*);

@@ -1,4 +1,5 @@
-// libFuzzer target: Ethernet and raw-IP walks, then UDP and TCP at the offsets they report.
+// libFuzzer target: Ethernet and raw-IP walks, then UDP and TCP at the offsets they report, and
+// the IP-in-IP look-through inside them.
 #include <cstddef>
 #include <cstdint>
 
@@ -26,6 +27,18 @@ void check(const layers& l, byte_span in) {
     fuzz::require_within(t.payload, l4);
     if (t.st == status::ok) {
         fuzz::require(t.header_length >= 20 && t.header_length <= l4.size());
+    }
+    if ((l.l4_proto == ipproto_ipip || l.l4_proto == ipproto_ipv6) && !l.fragment &&
+        l.ip_in_ip < ip_in_ip_max_depth) {
+        const layers inner = parse_ip_in_ip(l, in);
+        fuzz::require(inner.ip_in_ip == l.ip_in_ip + 1 && inner.vlan_count == l.vlan_count);
+        fuzz::require(inner.l3_offset == l.l4_offset);
+        // The inner datagram lies within the outer one.
+        if (inner.st == status::ok && inner.l4_offset != 0) {
+            fuzz::require(static_cast<std::size_t>(inner.l4_offset) + inner.l4_length <=
+                          static_cast<std::size_t>(l.l4_offset) + l.l4_length);
+        }
+        check(inner, in);
     }
 }
 

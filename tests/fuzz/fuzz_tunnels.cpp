@@ -1,4 +1,4 @@
-// libFuzzer target: GRE, L2TP (with its AVP walk) and PPTP on the same input.
+// libFuzzer target: GRE, L2TP (with its AVP walk, and over IP) and PPTP on the same input.
 #include <cstddef>
 #include <cstdint>
 
@@ -28,6 +28,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             walked += avp->value.size() + 6;
         }
         fuzz::require(walked <= l.body.size());
+    }
+
+    const l2tp_view li = parse_l2tp_ip(in);
+    fuzz::require_within(li.body, in);
+    if (li.st == status::ok) {
+        fuzz::require(li.version == 3 && li.header_length <= size);
+        fuzz::require(li.control == (li.session_id == 0));
     }
 
     const pptp_view p = parse_pptp(in);

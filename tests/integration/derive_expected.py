@@ -25,7 +25,11 @@ Classification rule (classes: ntp, snmp, snmp-trap, l2tp, pptp, gre, other)
 Each frame is judged alone (IPv4/IPv6 reassembly and TCP reassembly are
 disabled).  Only the OUTERMOST IP header and the transport header directly
 after it decide; anything inside a tunnel is ignored (NTP inside GRE -> gre,
-GRE-in-GRE counts once as gre).
+GRE-in-GRE counts once as gre).  IP-in-IP is the exception, looked through
+like a VLAN tag: an IP header whose protocol (IPv6: final next header) is 4
+or 41, and which is not a fragment (IPv4 MF or offset, IPv6 fragment header),
+hands the decision to the IP header inside it, up to 2 such headers; a third
+IP-in-IP header is other.  A fragmented IP-in-IP datagram is other.
 
 * No IP header at all (ARP, STP, LLC, loopback, unparsable IP) -> other.
 * IP protocol 47 -> gre.  For IPv6 this is the final next-header after the
@@ -33,12 +37,13 @@ GRE-in-GRE counts once as gre).
   destination options (60) and AH (51).  Any fragment of a GRE datagram,
   first or not, is gre.
 * Otherwise a non-first fragment (fragment offset != 0) -> other.
+* IP protocol 115 (L2TPv3 over IP, RFC 3931) -> l2tp.
 * UDP: destination port 123 -> ntp, 161 -> snmp, 162 -> snmp-trap,
-  1701 -> l2tp; else the same lookup on the source port; else other.
+  1701 -> l2tp, 4754 -> gre (GRE in UDP, RFC 8086); else the same lookup on
+  the source port; else other.
 * TCP: destination port 1701 -> l2tp, 1723 -> pptp; else the same lookup on
   the source port; else other.
-* Everything else (ICMP, other IP protocols incl. L2TPv3-over-IP proto 115,
-  TCP/123, UDP/1723, GRE-in-UDP on 4754, ...) -> other.
+* Everything else (ICMP, other IP protocols, TCP/123, UDP/1723, ...) -> other.
 * bytes = captured length of the frame (frame.cap_len), summed per class.
 
 From TShark the outermost IP is the first ``ip``/``ipv6`` entry in
@@ -57,9 +62,9 @@ stricter rules.
 
 ``notes`` lists frames that deserve a human look: the outer IP reached via an
 L2 encapsulation other than Ethernet/802.1Q/802.1ad/QinQ (e.g. PPPoE; such a
-frame is still classified by that IP header), an outer IP carrying IP-in-IP
-(protocol 4/41, classified other even if GRE is inside), an IP header TShark
-could not dissect, or a TShark/raw-walk disagreement.
+frame is still classified by that IP header), an IP-in-IP header looked
+through (or not: fragmented, or nested too deep), an IP header TShark could
+not dissect, or a TShark/raw-walk disagreement.
 """
 
 import collections
@@ -70,12 +75,15 @@ import subprocess
 import sys
 
 CLASSES = ["ntp", "snmp", "snmp-trap", "l2tp", "pptp", "gre", "other"]
-UDP_PORTS = {123: "ntp", 161: "snmp", 162: "snmp-trap", 1701: "l2tp"}
+UDP_PORTS = {123: "ntp", 161: "snmp", 162: "snmp-trap", 1701: "l2tp",
+             4754: "gre"}
 TCP_PORTS = {1701: "l2tp", 1723: "pptp"}
 TSHARK_PROTO = {"ntp": "ntp", "snmp": "snmp", "snmp-trap": "snmp",
                 "l2tp": "l2tp", "pptp": "pptp", "gre": "gre"}
 SEV_ERROR = 0x00800000
 IPV6_EXT = {0, 43, 44, 60, 51}
+IP_IN_IP = (4, 41)
+IP_IN_IP_MAX_DEPTH = 2
 
 # libpcap LINKTYPE numbers -> DLT names
 DLT_NAMES = {0: "NULL", 1: "EN10MB", 12: "RAW", 14: "RAW", 101: "RAW",
@@ -95,9 +103,10 @@ TSHARK_PREFS = [
 
 FIELDS = [
     "frame.number", "frame.cap_len", "frame.protocols",
-    "ip.proto", "ip.frag_offset",
+    "ip.proto", "ip.frag_offset", "ip.flags.mf",
     "ipv6.nxt", "ipv6.hopopts.nxt", "ipv6.routing.nxt", "ipv6.fraghdr.nxt",
-    "ipv6.fraghdr.offset", "ipv6.dstopts.nxt", "ah.next_header",
+    "ipv6.fraghdr.offset", "ipv6.fraghdr.more", "ipv6.dstopts.nxt",
+    "ah.next_header",
     "udp.srcport", "udp.dstport", "tcp.srcport", "tcp.dstport",
     "_ws.malformed", "_ws.expert.severity",
 ]
@@ -123,6 +132,8 @@ def l4_class(proto, frag_off, ports):
         return "gre"
     if frag_off:
         return "other"
+    if proto == 115:
+        return "l2tp"
     if proto == 17 and ports is not None:
         return port_class(UDP_PORTS, *ports)
     if proto == 6 and ports is not None:
@@ -166,39 +177,71 @@ def tshark_classify(fr):
     l2 = [p for p in protos[:idx] if p not in PLAIN_L2]
     if l2:
         det["note"] = "outer IP reached via " + ":".join(protos[:idx])
-    if protos[idx] == "ip":
-        if not fr["ip.proto"]:
-            det["note"] = "tshark could not dissect the outer IPv4 header"
-            return "other", det
-        nh = int(fr["ip.proto"][0])
-        frag = int(fr["ip.frag_offset"][0]) if fr["ip.frag_offset"] else 0
-        j = idx + 1
-    else:
-        if not fr["ipv6.nxt"]:
-            det["note"] = "tshark could not dissect the outer IPv6 header"
-            return "other", det
-        nh = int(fr["ipv6.nxt"][0])
-        frag = 0
-        used = collections.Counter()
-        j = idx + 1
-        while j < len(protos) and protos[j] in IPV6_EXT_LAYERS:
-            name = protos[j]
-            vals = fr[IPV6_EXT_LAYERS[name]]
-            if used[name] < len(vals):
-                nh = int(vals[used[name]])
-            if name == "ipv6.fraghdr":
-                offs = fr["ipv6.fraghdr.offset"]
-                if used[name] < len(offs):
-                    frag = int(offs[used[name]])
-            used[name] += 1
+    # The k-th ip (ipv6) layer's fields are the k-th occurrence of ip.* (ipv6.*).
+    seen = collections.Counter()
+    used = collections.Counter()
+    depth = 0
+    j = idx
+    while True:
+        name = protos[j]
+        k = seen[name]
+        seen[name] += 1
+        more = False
+        if name == "ip":
+            if len(fr["ip.proto"]) <= k:
+                det["note"] = "tshark could not dissect an IPv4 header"
+                return "other", det
+            nh = int(fr["ip.proto"][k])
+            frag = (int(fr["ip.frag_offset"][k])
+                    if len(fr["ip.frag_offset"]) > k else 0)
+            more = (len(fr["ip.flags.mf"]) > k
+                    and fr["ip.flags.mf"][k] in ("1", "True"))
             j += 1
+        else:
+            if len(fr["ipv6.nxt"]) <= k:
+                det["note"] = "tshark could not dissect an IPv6 header"
+                return "other", det
+            nh = int(fr["ipv6.nxt"][k])
+            frag = 0
+            j += 1
+            while j < len(protos) and protos[j] in IPV6_EXT_LAYERS:
+                ext = protos[j]
+                vals = fr[IPV6_EXT_LAYERS[ext]]
+                if used[ext] < len(vals):
+                    nh = int(vals[used[ext]])
+                if ext == "ipv6.fraghdr":
+                    offs = fr["ipv6.fraghdr.offset"]
+                    if used[ext] < len(offs):
+                        frag = int(offs[used[ext]])
+                    mores = fr["ipv6.fraghdr.more"]
+                    more = more or (used[ext] < len(mores) and
+                                    mores[used[ext]] in ("1", "True"))
+                    more = more or frag != 0
+                used[ext] += 1
+                j += 1
+        if nh not in IP_IN_IP:
+            break
+        inner = protos[j] if j < len(protos) else None
+        if frag or more:
+            det["note"] = ("fragmented IP-in-IP (protocol %d): not looked"
+                           " through" % nh)
+            return "other", det
+        if depth == IP_IN_IP_MAX_DEPTH:
+            det["note"] = "IP-in-IP nested deeper than %d: other" % depth
+            return "other", det
+        if inner not in ("ip", "ipv6") or (inner == "ip") != (nh == 4):
+            det["note"] = ("IP-in-IP (protocol %d) followed by %s: other"
+                           % (nh, inner))
+            return "other", det
+        depth += 1
+        det["note"] = ("IP-in-IP looked through (%d header%s), stack %s"
+                       % (depth, "s" if depth > 1 else "",
+                          ":".join(protos[idx:])))
     det["nh"], det["frag"] = nh, frag
     nxt = protos[j] if j < len(protos) else None
-    if nh in (4, 41):
-        det["note"] = ("outer IP carries IP-in-IP (protocol %d); only the outer"
-                       " header decides, inner stack %s ignored"
-                       % (nh, ":".join(protos[j:])))
     ports = None
+    # The first udp/tcp layer is the one after the deciding IP header: no transport layer
+    # comes before it in the stack.
     if nh == 17 and nxt == "udp" and fr["udp.srcport"]:
         ports = (int(fr["udp.srcport"][0]), int(fr["udp.dstport"][0]))
     elif nh == 6 and nxt == "tcp" and fr["tcp.srcport"]:
@@ -298,27 +341,42 @@ def raw_classify(linktype, endian, pkt):
     if ip_off is None or ver not in (4, 6):
         return "other", note
     ip = pkt[ip_off:]
-    if ver == 4:
-        if len(ip) < 20 or ip[0] >> 4 != 4 or (ip[0] & 15) < 5:
-            return "other", "raw: bad/short IPv4 header"
-        nh = ip[9]
-        frag = struct.unpack(">H", ip[6:8])[0] & 0x1FFF
-        l4 = ip[(ip[0] & 15) * 4:]
-    else:
-        if len(ip) < 40 or ip[0] >> 4 != 6:
-            return "other", "raw: bad/short IPv6 header"
-        nh, off, frag = ip[6], 40, 0
-        while nh in IPV6_EXT:
-            if len(ip) < off + 8:
-                return l4_class(None, 0, None), "raw: truncated IPv6 ext hdr"
-            if nh == 44:
-                frag = struct.unpack(">H", ip[off + 2:off + 4])[0] >> 3
-                nh, off = ip[off], off + 8
-            elif nh == 51:
-                nh, off = ip[off], off + (ip[off + 1] + 2) * 4
-            else:
-                nh, off = ip[off], off + (ip[off + 1] + 1) * 8
-        l4 = ip[off:]
+    depth = 0
+    while True:
+        if ver == 4:
+            if len(ip) < 20 or ip[0] >> 4 != 4 or (ip[0] & 15) < 5:
+                return "other", "raw: bad/short IPv4 header"
+            nh = ip[9]
+            flags = struct.unpack(">H", ip[6:8])[0]
+            frag, more = flags & 0x1FFF, bool(flags & 0x2000)
+            total = struct.unpack(">H", ip[2:4])[0]
+            l4 = ip[(ip[0] & 15) * 4:total]
+        else:
+            if len(ip) < 40 or ip[0] >> 4 != 6:
+                return "other", "raw: bad/short IPv6 header"
+            nh, off, frag, more = ip[6], 40, 0, False
+            end = 40 + struct.unpack(">H", ip[4:6])[0]
+            while nh in IPV6_EXT:
+                if len(ip) < off + 8:
+                    return l4_class(None, 0, None), "raw: truncated IPv6 ext hdr"
+                if nh == 44:
+                    fo = struct.unpack(">H", ip[off + 2:off + 4])[0]
+                    frag, more = fo >> 3, more or bool(fo & 1)
+                    nh, off = ip[off], off + 8
+                elif nh == 51:
+                    nh, off = ip[off], off + (ip[off + 1] + 2) * 4
+                else:
+                    nh, off = ip[off], off + (ip[off + 1] + 1) * 8
+            l4 = ip[off:end]
+        if nh not in IP_IN_IP:
+            break
+        if frag or more:
+            return "other", "raw: fragmented IP-in-IP"
+        if depth == IP_IN_IP_MAX_DEPTH:
+            return "other", "raw: IP-in-IP nested too deep"
+        depth += 1
+        ip, ver = l4, 4 if nh == 4 else 6
+        note = "raw: IP-in-IP looked through"
     ports = struct.unpack(">HH", l4[:4]) if len(l4) >= 4 else None
     return l4_class(nh, frag, ports), note
 
@@ -418,11 +476,12 @@ def main(argv):
     problems = []
     result = {"generated_by": "tests/integration/derive_expected.py with "
                               "TShark " + tshark_version(),
-              "rule": "outermost IP only; proto 47 (IPv6: final next header)"
-                      " -> gre; non-first fragment -> other; UDP dst then src"
-                      " port 123 ntp/161 snmp/162 snmp-trap/1701 l2tp; TCP dst"
-                      " then src port 1701 l2tp/1723 pptp; else other; bytes ="
-                      " frame.cap_len",
+              "rule": "outermost IP only, IP-in-IP (4/41, unfragmented, at"
+                      " most 2) looked through; proto 47 (IPv6: final next"
+                      " header) -> gre; non-first fragment -> other; proto 115"
+                      " -> l2tp; UDP dst then src port 123 ntp/161 snmp/162"
+                      " snmp-trap/1701 l2tp/4754 gre; TCP dst then src port"
+                      " 1701 l2tp/1723 pptp; else other; bytes = frame.cap_len",
               "captures": {}}
     for rel in rels:
         result["captures"][rel] = process(root, rel, frames_out, problems)

@@ -444,6 +444,46 @@ TEST(L2tpV3, EveryCutOfData) {
     }
 }
 
+// ---- L2TPv3 over IP (protocol 115) ----
+
+TEST(L2tpV3OverIp, DataIsTheSessionIdThenTheBody) {
+    const bytes b = {0x00, 0x50, 0x0a, 0x30, 0xca, 0xfe};  // session, then cookie or data
+    const l2tp_view v = parse_l2tp_ip(b);
+    EXPECT_EQ(v.st, status::ok);
+    EXPECT_EQ(v.version, 3);
+    EXPECT_FALSE(v.control);
+    EXPECT_EQ(v.session_id, 0x00500a30u);
+    EXPECT_EQ(v.header_length, 4);
+    EXPECT_EQ(v.body.size(), 2u);
+}
+
+TEST(L2tpV3OverIp, SessionZeroCarriesTheControlHeader) {
+    const bytes b = cat({{0, 0, 0, 0}, l2tp3_sccrq});
+    const l2tp_view v = parse_l2tp_ip(b);
+    EXPECT_EQ(v.st, status::ok);
+    EXPECT_TRUE(v.control);
+    EXPECT_EQ(v.message_type, 1);
+    EXPECT_EQ(v.header_length, 16);
+    EXPECT_EQ(v.body.size(), 18u);
+}
+
+TEST(L2tpV3OverIp, SessionZeroWithADataHeaderIsBadValue) {
+    EXPECT_EQ(parse_l2tp_ip(cat({{0, 0, 0, 0}, l2tp3_data})).st, status::bad_value);
+}
+
+TEST(L2tpV3OverIp, SessionZeroWithVersion2IsBadVersion) {
+    EXPECT_EQ(parse_l2tp_ip(cat({{0, 0, 0, 0}, l2tp_sccrq})).st, status::bad_version);
+}
+
+TEST(L2tpV3OverIp, EveryCut) {
+    const bytes b = cat({{0, 0, 0, 0}, l2tp3_sccrq});
+    for (std::size_t n = 0; n < b.size(); ++n) {
+        const exact_copy c(b, n);
+        const status want = n < 16 ? status::truncated : status::bad_length;
+        EXPECT_EQ(parse_l2tp_ip(c.span()).st, want) << n;
+    }
+}
+
 // ---- AVP iterator ----
 
 TEST(L2tpAvp, LengthBelowSixFails) {

@@ -1,7 +1,11 @@
 // The classification rule, one behaviour per test, on frames built byte by byte.
 #include <gtest/gtest.h>
+#include <pcap/pcap.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "ports/pipelines/classify.hpp"
@@ -489,4 +493,255 @@ TEST(ClassifyAndCount, GreFastPathParsesAsTheGeneralWalk) {
         ++compared;
     }
     EXPECT_EQ(compared, 200000u);
+}
+
+// ---- Encapsulations: GRE in UDP (RFC 8086), IP-in-IP, L2TPv3 over IP (RFC 3931) ----
+
+namespace {
+
+// Frame `number` (1-based) of a shared capture, or nothing when the capture is absent (a clone
+// without ../shared): PORTS_SHARED_DIR is set by meson.
+std::optional<bytes> shared_frame(const std::string& rel, int number) {
+    const char* dir = std::getenv("PORTS_SHARED_DIR");
+    if (dir == nullptr) {
+        return std::nullopt;
+    }
+    const std::string path = std::string(dir) + "/pcaps/" + rel;
+    char err[PCAP_ERRBUF_SIZE];
+    pcap_t* p = pcap_open_offline(path.c_str(), err);
+    if (p == nullptr) {
+        return std::nullopt;
+    }
+    std::optional<bytes> out;
+    pcap_pkthdr* hdr = nullptr;
+    const u_char* data = nullptr;
+    for (int i = 1; pcap_next_ex(p, &hdr, &data) == 1; ++i) {
+        if (i == number) {
+            out = bytes(data, data + hdr->caplen);
+            break;
+        }
+    }
+    pcap_close(p);
+    return out;
+}
+
+#define SHARED_FRAME(var, rel, number)                                          \
+    const auto var##_opt = shared_frame(rel, number);                           \
+    if (!var##_opt) {                                                           \
+        GTEST_SKIP() << rel << " is absent (../shared/pcaps beside the clone)"; \
+    }                                                                           \
+    const bytes& var = *var##_opt
+
+// RFC 8086 3: the UDP payload is the GRE header itself (here key-less version 0 with IPv4).
+bytes gre_udp4_frame(const bytes& inner_ip) {
+    return udp4_frame(50000, 4754, cat({{0x00, 0x00, 0x08, 0x00}, inner_ip}));
+}
+
+bytes ntp_ipv4_datagram() {
+    const bytes l4 = udp(40000, 123, ntp_client());
+    return cat({ipv4(17, l4.size()), l4});
+}
+
+bytes ntp_ipv6_datagram() {
+    const bytes l4 = udp(40000, 123, ntp_client());
+    return cat({ipv6(17, l4.size()), l4});
+}
+
+}  // namespace
+
+TEST(ClassifyEncap, GreInUdp4754IsGreWithUdpEncap) {
+    const auto r = classify_frame(gre_udp4_frame(ntp_ipv4_datagram()));
+    EXPECT_EQ(r.cls, traffic_class::gre);
+    EXPECT_FALSE(r.malformed);
+    EXPECT_TRUE(has_detail(r, counter::gre_version_0));
+    EXPECT_TRUE(has_detail(r, counter::gre_udp_encap));
+    EXPECT_TRUE(has_detail(r, counter::gre_inner_ipv4));
+    // The source port decides too, as for every UDP service.
+    const auto back = classify_frame(udp4_frame(4754, 50000, {0x00, 0x00, 0x86, 0xdd}));
+    EXPECT_EQ(back.cls, traffic_class::gre);
+    EXPECT_TRUE(has_detail(back, counter::gre_no_payload));
+}
+
+TEST(ClassifyEncap, GreInUdpKeepsThePortsInTheRecord) {
+    const bytes f = gre_udp4_frame(ntp_ipv4_datagram());
+    const auto full = pipelines::classify_frame_full(parsers::byte_span(f.data(), f.size()));
+    ASSERT_TRUE(full.record.parsed);
+    EXPECT_EQ(full.record.src_port, 50000);
+    EXPECT_EQ(full.record.dst_port, 4754);
+    EXPECT_EQ(full.record.f.gre.protocol, 0x0800);
+    // l7 is the GRE payload: the inner IPv4 header.
+    EXPECT_EQ(full.record.l7.offset, 14 + 20 + 8 + 4);
+}
+
+TEST(ClassifyEncap, GreInUdpBrokenHeaderIsGreMalformed) {
+    const auto r = classify_frame(udp4_frame(50000, 4754, {0x00, 0x03, 0x08, 0x00}));  // version 3
+    EXPECT_EQ(r.cls, traffic_class::gre);
+    EXPECT_TRUE(r.malformed);
+    EXPECT_EQ(r.reason, parsers::status::bad_version);
+}
+
+TEST(ClassifyEncap, SharedCaptureGreOverUdp4754) {
+    // Zeek's capture: 172.17.0.2 -> 1.1.1.1 UDP -> 4754, GRE (protocol 0x0800), DNS inside.
+    SHARED_FRAME(f, "zeek/tunnels/gre-over-udp-4754.pcap", 1);
+    const auto r = classify_frame(f);
+    EXPECT_EQ(r.cls, traffic_class::gre);
+    EXPECT_FALSE(r.malformed);
+    EXPECT_TRUE(has_detail(r, counter::gre_udp_encap));
+    EXPECT_TRUE(has_detail(r, counter::gre_inner_ipv4));
+}
+
+TEST(ClassifyEncap, EveryIpInIpCombinationIsLookedThrough) {
+    const bytes v4 = ntp_ipv4_datagram();
+    const bytes v6 = ntp_ipv6_datagram();
+    struct shape {
+        const char* name;
+        bytes frame;
+        parsers::l3_kind inner;
+    };
+    const shape shapes[] = {
+        {"4in4", cat({ethernet(0x0800), ipv4(4, v4.size()), v4}), parsers::l3_kind::ipv4},
+        {"6in4", cat({ethernet(0x0800), ipv4(41, v6.size()), v6}), parsers::l3_kind::ipv6},
+        {"4in6", cat({ethernet(0x86dd), ipv6(4, v4.size()), v4}), parsers::l3_kind::ipv4},
+        {"6in6", cat({ethernet(0x86dd), ipv6(41, v6.size()), v6}), parsers::l3_kind::ipv6},
+    };
+    for (const auto& s : shapes) {
+        const parsers::byte_span in(s.frame.data(), s.frame.size());
+        const auto full = pipelines::classify_frame_full(in);
+        EXPECT_EQ(full.c.cls, traffic_class::ntp) << s.name;
+        EXPECT_FALSE(full.c.malformed) << s.name;
+        EXPECT_TRUE(has_detail(full.c, counter::ntp_mode_client)) << s.name;
+        EXPECT_EQ(full.record.ip_in_ip, 1) << s.name;
+        EXPECT_EQ(full.record.l3, s.inner) << s.name;
+        EXPECT_EQ(full.record.outer_l3_offset, 14) << s.name;
+        EXPECT_EQ(full.record.l3_offset,
+                  s.frame.size() - (s.inner == parsers::l3_kind::ipv4 ? v4.size() : v6.size()))
+            << s.name;
+        EXPECT_EQ(full.record.dst_port, 123) << s.name;
+        // The fused walk counts what the reference walk classifies.
+        pipelines::core_counters a;
+        pipelines::core_counters b;
+        pipelines::classify_and_count(a, in, 100);
+        pipelines::count(b, full.c, 100);
+        EXPECT_EQ(a.values, b.values) << s.name;
+    }
+}
+
+TEST(ClassifyEncap, IpInIpDepthIsBoundedAtTwo) {
+    const bytes v4 = ntp_ipv4_datagram();
+    const bytes two = cat({ipv4(4, 20 + v4.size()), ipv4(4, v4.size()), v4});
+    const bytes f2 = cat({ethernet(0x0800), two});
+    const auto r2 = pipelines::classify_frame_full(parsers::byte_span(f2.data(), f2.size()));
+    EXPECT_EQ(r2.c.cls, traffic_class::ntp);
+    EXPECT_EQ(r2.record.ip_in_ip, 2);
+    EXPECT_EQ(r2.record.outer_l3_offset, 14);
+    const bytes three = cat({ipv4(4, two.size()), two});
+    const auto r3 = classify_frame(cat({ethernet(0x0800), three}));
+    EXPECT_EQ(r3.cls, traffic_class::other);
+    EXPECT_TRUE(r3.malformed);
+    EXPECT_EQ(r3.reason, parsers::status::unsupported);
+}
+
+TEST(ClassifyEncap, FragmentedIpInIpIsNotLookedThrough) {
+    const bytes v4 = ntp_ipv4_datagram();
+    const auto r = classify_frame(cat({ethernet(0x0800), ipv4(4, v4.size(), 0x2000), v4}));
+    EXPECT_EQ(r.cls, traffic_class::other);
+    EXPECT_FALSE(r.malformed);
+    EXPECT_TRUE(has_detail(r, counter::other_ipv4));
+}
+
+TEST(ClassifyEncap, WrongInnerVersionIsOtherMalformed) {
+    const bytes v6 = ntp_ipv6_datagram();
+    const auto r = classify_frame(cat({ethernet(0x0800), ipv4(4, v6.size()), v6}));
+    EXPECT_EQ(r.cls, traffic_class::other);
+    EXPECT_TRUE(r.malformed);
+    EXPECT_EQ(r.reason, parsers::status::bad_version);
+}
+
+TEST(ClassifyEncap, InnerHeaderIsReadWithinTheOuterDatagram) {
+    // The outer datagram ends 8 bytes into the inner UDP header; Ethernet padding after it
+    // must not complete the inner datagram.
+    const bytes v4 = ntp_ipv4_datagram();
+    bytes f = cat({ethernet(0x0800), ipv4(4, 28), v4});
+    const auto r = classify_frame(f);
+    EXPECT_EQ(r.cls, traffic_class::ntp);
+    EXPECT_TRUE(r.malformed);
+    EXPECT_EQ(r.reason, parsers::status::bad_length);  // UDP's length runs past the datagram
+}
+
+TEST(ClassifyEncap, SharedCaptureGreInsideIpv4InIpv6) {
+    // Zeek's gre-pptp.pcap: VLAN, IPv6 (next header 4), IPv4, GRE v1 of PPTP call 6016.
+    SHARED_FRAME(f, "zeek/tunnels/gre-pptp.pcap", 1);
+    const auto full = pipelines::classify_frame_full(parsers::byte_span(f.data(), f.size()));
+    EXPECT_EQ(full.c.cls, traffic_class::gre);
+    EXPECT_FALSE(full.c.malformed);
+    EXPECT_TRUE(has_detail(full.c, counter::gre_version_1));
+    EXPECT_TRUE(has_detail(full.c, counter::gre_inner_ppp));
+    EXPECT_EQ(full.record.ip_in_ip, 1);
+    EXPECT_EQ(full.record.vlan_count, 1);
+    EXPECT_EQ(full.record.l3, parsers::l3_kind::ipv4);
+    EXPECT_EQ(full.record.outer_l3_offset, 18);
+    EXPECT_EQ(full.record.l3_offset, 18 + 40);
+    ASSERT_TRUE(full.record.parsed);
+    EXPECT_EQ(full.record.f.gre.call_id, 6016);
+}
+
+TEST(ClassifyEncap, L2tpv3OverIpDataIsL2tpOverIp) {
+    const bytes payload = {0x00, 0x50, 0x0a, 0x30, 0xde, 0xad, 0xbe, 0xef};  // session, cookie
+    const bytes f = cat({ethernet(0x0800), ipv4(115, payload.size()), payload});
+    const auto full = pipelines::classify_frame_full(parsers::byte_span(f.data(), f.size()));
+    EXPECT_EQ(full.c.cls, traffic_class::l2tp);
+    EXPECT_FALSE(full.c.malformed);
+    EXPECT_TRUE(has_detail(full.c, counter::l2tp_version_3));
+    EXPECT_TRUE(has_detail(full.c, counter::l2tp_data));
+    EXPECT_TRUE(has_detail(full.c, counter::l2tp_over_ip));
+    ASSERT_TRUE(full.record.parsed);
+    EXPECT_EQ(full.record.f.l2tp.session_id, 0x00500a30u);
+    EXPECT_FALSE(full.record.f.l2tp.control);
+}
+
+TEST(ClassifyEncap, L2tpv3OverIpSessionZeroIsControl) {
+    // RFC 3931 4.1.1.2: session ID 0, then T=1 L=1 S=1 version 3, length 20, control
+    // connection 0x01020304, Ns 0, Nr 0, Message Type AVP SCCRQ (1).
+    const bytes payload = {0, 0, 0, 0, 0xc8, 0x03, 0x00, 0x14, 0x01, 0x02, 0x03, 0x04,
+                           0, 0, 0, 0, 0x80, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01};
+    const bytes f = cat({ethernet(0x0800), ipv4(115, payload.size()), payload});
+    const auto full = pipelines::classify_frame_full(parsers::byte_span(f.data(), f.size()));
+    EXPECT_EQ(full.c.cls, traffic_class::l2tp);
+    EXPECT_FALSE(full.c.malformed);
+    EXPECT_TRUE(has_detail(full.c, counter::l2tp_control));
+    EXPECT_TRUE(has_detail(full.c, counter::l2tp_over_ip));
+    EXPECT_EQ(full.record.f.l2tp.tunnel_id, 0x01020304u);
+    EXPECT_EQ(full.record.f.l2tp.message_type, 1);
+    // A version 2 header there is nobody's.
+    bytes v2 = payload;
+    v2[5] = 0x02;
+    const auto bad = classify_frame(cat({ethernet(0x0800), ipv4(115, v2.size()), v2}));
+    EXPECT_EQ(bad.cls, traffic_class::l2tp);
+    EXPECT_TRUE(bad.malformed);
+    // Fewer than 4 bytes: truncated.
+    const auto cut = classify_frame(cat({ethernet(0x0800), ipv4(115, 2), {0, 0}}));
+    EXPECT_EQ(cut.cls, traffic_class::l2tp);
+    EXPECT_EQ(cut.reason, parsers::status::truncated);
+}
+
+TEST(ClassifyEncap, L2tpv3OverIpLaterFragmentIsOther) {
+    const bytes payload = {0x00, 0x50, 0x0a, 0x30, 0xde, 0xad, 0xbe, 0xef};
+    const auto r = classify_frame(cat({ethernet(0x0800), ipv4(115, payload.size(), 100), payload}));
+    EXPECT_EQ(r.cls, traffic_class::other);
+    const auto first =
+        classify_frame(cat({ethernet(0x0800), ipv4(115, payload.size(), 0x2000), payload}));
+    EXPECT_EQ(first.cls, traffic_class::l2tp);
+    EXPECT_TRUE(first.fragment);
+}
+
+TEST(ClassifyEncap, SharedCaptureL2tpv3OverIp) {
+    // nDPI's fuzz-2006-09-29-28586.pcap frame 122: 172.20.3.13 -> 172.20.3.5, protocol 115,
+    // session 0x00500A30 (TShark: "L2TPv3 D[S:0x00500A30]").
+    SHARED_FRAME(f, "ndpi/fuzz-2006-09-29-28586.pcap", 122);
+    const auto full = pipelines::classify_frame_full(parsers::byte_span(f.data(), f.size()));
+    EXPECT_EQ(full.c.cls, traffic_class::l2tp);
+    EXPECT_FALSE(full.c.malformed);
+    EXPECT_TRUE(has_detail(full.c, counter::l2tp_over_ip));
+    EXPECT_TRUE(has_detail(full.c, counter::l2tp_data));
+    EXPECT_EQ(full.record.f.l2tp.session_id, 0x00500a30u);
 }

@@ -19,6 +19,14 @@ inline constexpr std::uint16_t ethertype_pppoe_session = 0x8864;
 inline constexpr std::uint8_t ipproto_tcp = 6;
 inline constexpr std::uint8_t ipproto_udp = 17;
 inline constexpr std::uint8_t ipproto_gre = 47;
+inline constexpr std::uint8_t ipproto_ipip = 4;    // IPv4 inside (RFC 2003; in IPv6, RFC 2473)
+inline constexpr std::uint8_t ipproto_ipv6 = 41;   // IPv6 inside (RFC 4213; in IPv6, RFC 2473)
+inline constexpr std::uint8_t ipproto_l2tp = 115;  // L2TPv3 directly over IP (RFC 3931)
+
+// How many IP-in-IP headers parse_ip_in_ip looks through, like the two VLAN tags: one covers
+// every tunnel seen in practice (6in4, 4in6, IPIP), the second a tunnel inside one of those;
+// deeper nesting is unsupported, which bounds the walk.
+inline constexpr std::uint8_t ip_in_ip_max_depth = 2;
 
 enum class l3_kind : std::uint8_t { none, ipv4, ipv6 };
 
@@ -39,6 +47,10 @@ struct layers {
     // Bytes from l4_offset to the end of the IP datagram as IP declares it, cut at the end of
     // the frame: trailing Ethernet padding is not part of it.
     std::uint16_t l4_length = 0;
+    // IP-in-IP headers looked through (0..ip_in_ip_max_depth): l3 and the offsets above are
+    // then the innermost IP header's, and outer_l3_offset the outermost one's.
+    std::uint8_t ip_in_ip = 0;
+    std::uint16_t outer_l3_offset = 0;
 };
 
 // Ethernet II frame (with up to two VLAN tags, then optionally a PPPoE session header) down to
@@ -53,6 +65,15 @@ inline std::optional<layers> parse_ethernet_simple_ipv4(byte_span frame);
 // Same walk starting at a network header whose ethertype is already known (pcap link types
 // without Ethernet: raw IP, Linux cooked, BSD loopback). Offsets are from l3.data().
 inline layers parse_l3(std::uint16_t ethertype, byte_span l3);
+
+// The IP header inside an IP-in-IP datagram: outer is an ok result (of parse_ethernet,
+// parse_l3 or this) whose l4_proto is ipproto_ipip or ipproto_ipv6, not a fragment, with
+// outer.ip_in_ip < ip_in_ip_max_depth; frame: the span its offsets count from. The inner
+// header is read within the outer datagram only (never its Ethernet padding); tags, PPPoE
+// and ethertype stay the outer frame's, truncated is set when either datagram was cut.
+// A protocol 4 header that is not IPv4 (41, not IPv6) is bad_version, as a broken IP header
+// after a tag is.
+inline layers parse_ip_in_ip(const layers& outer, byte_span frame);
 
 struct udp_view {
     status st = status::ok;  // truncated: < 8 bytes; bad_length: length field < 8 or > bytes

@@ -56,6 +56,12 @@ struct l2tp_view {
 // The payload of UDP (or TCP) port 1701.
 inline l2tp_view parse_l2tp(byte_span payload);
 
+// L2TPv3 directly over IP (IP protocol 115, RFC 3931 4.1.1): a 32-bit session ID, zero for a
+// control message, whose header (the one over UDP, version 3 with T set) follows it. A data
+// message's body is what follows the session ID: the cookie and the L2-specific sublayer,
+// whose lengths only the session's configuration knows.
+inline l2tp_view parse_l2tp_ip(byte_span ip_payload);
+
 // One attribute-value pair of an L2TP control message.
 struct l2tp_avp {
     bool mandatory = false;

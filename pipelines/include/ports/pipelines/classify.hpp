@@ -2,10 +2,14 @@
 // valid or malformed, and the result names the counters to bump. Pure code over byte spans,
 // shared by the engine's workers (mbuf data) and ports-analyze (pcap records).
 //
-// Rule: IP protocol 47 -> gre; else the destination port when it is a known service port, else
-// the source port: UDP/123 ntp, UDP/161 snmp, UDP/162 snmp-trap, UDP or TCP/1701 l2tp,
-// TCP/1723 pptp; everything else other. A later IP fragment is never read as transport; a first
-// fragment is counted by its ports (and as a fragment) without parsing its partial payload.
+// Rule: IP protocol 47 -> gre; IP protocol 115 -> l2tp (L2TPv3 over IP); else the destination
+// port when it is a known service port, else the source port: UDP/123 ntp, UDP/161 snmp,
+// UDP/162 snmp-trap, UDP or TCP/1701 l2tp, UDP/4754 gre (GRE in UDP, RFC 8086), TCP/1723 pptp;
+// everything else other. IP-in-IP (protocols 4 and 41, either family in either) is looked
+// through like a VLAN tag, up to parsers::ip_in_ip_max_depth (2) headers, deeper is other,
+// unsupported; a fragmented outer datagram is not looked through (other). A later IP fragment
+// is never read as transport; a first fragment is counted by its ports (and as a fragment)
+// without parsing its partial payload.
 #pragma once
 
 #include <array>
@@ -133,6 +137,8 @@ struct record_sink {
         r->l3_offset = l.l3_offset;
         r->l4_offset = l.l4_offset;
         r->l4_length = l.l4_length;
+        r->ip_in_ip = l.ip_in_ip;
+        r->outer_l3_offset = l.outer_l3_offset;
     }
     [[gnu::always_inline]] void l7(parsers::byte_span payload, std::uint16_t src_port,
                                    std::uint16_t dst_port, bool l4_ok = true) const {
@@ -218,6 +224,8 @@ constexpr traffic_class udp_port_class(std::uint16_t port) {
             return traffic_class::snmp_trap;
         case 1701:
             return traffic_class::l2tp;
+        case 4754:
+            return traffic_class::gre;
         default:
             return traffic_class::other;
     }
@@ -332,10 +340,13 @@ template <traffic_class Cls, typename Sink>
     classify_snmp_general<Cls>(payload, s);
 }
 
-// over_tcp: L2TP carried in a TCP segment's payload (l2tp_over_tcp follows its other details).
+enum class l2tp_carrier : std::uint8_t { udp, tcp, ip };
+
+// carrier: what the L2TP header came in (over TCP and over IP add a detail after the others).
 template <typename Sink>
-[[gnu::noinline]] void classify_l2tp(byte_span payload, bool over_tcp, Sink s) {
-    const auto v = parsers::parse_l2tp(payload);
+[[gnu::noinline]] void classify_l2tp(byte_span payload, l2tp_carrier carrier, Sink s) {
+    const auto v = carrier == l2tp_carrier::ip ? parsers::parse_l2tp_ip(payload)
+                                               : parsers::parse_l2tp(payload);
     if (v.st != status::ok) {
         s.packet(traffic_class::l2tp, v.st, false);
         return;
@@ -350,8 +361,10 @@ template <typename Sink>
     } else {
         s.detail(index_of(counter::l2tp_control));
     }
-    if (over_tcp) {
+    if (carrier == l2tp_carrier::tcp) {
         s.detail(index_of(counter::l2tp_over_tcp));
+    } else if (carrier == l2tp_carrier::ip) {
+        s.detail(index_of(counter::l2tp_over_ip));
     }
 }
 
@@ -367,18 +380,24 @@ template <typename Sink>
     s.detail(plus(counter::pptp_sccrq, v.control_type - 1u));
 }
 
-// A whole (not fragmented, not cut) GRE datagram.
-template <typename Sink>
-[[gnu::always_inline]] inline void classify_gre(byte_span ip_payload, Sink s) {
+// A whole (not fragmented, not cut) GRE datagram: the IP payload of protocol 47 or, with
+// UdpEncap, a UDP/4754 payload (RFC 8086), whose ports stay in the record.
+template <bool UdpEncap = false, typename Sink>
+[[gnu::always_inline]] inline void classify_gre(byte_span ip_payload, Sink s,
+                                                std::uint16_t src_port = 0,
+                                                std::uint16_t dst_port = 0) {
     const auto v = parsers::parse_gre(ip_payload);
     if (v.st != status::ok) {
         s.packet(traffic_class::gre, v.st, false);
         return;
     }
     s.gre(v);
-    s.l7(v.payload, 0, 0);
+    s.l7(v.payload, src_port, dst_port);
     s.packet(traffic_class::gre, status::ok, false);
     s.detail(index_of(v.version == 0 ? counter::gre_version_0 : counter::gre_version_1));
+    if constexpr (UdpEncap) {
+        s.detail(index_of(counter::gre_udp_encap));
+    }
     if (v.payload.empty()) {
         s.detail(index_of(counter::gre_no_payload));
         return;
@@ -471,7 +490,57 @@ template <typename Sink>
         s.detail(index_of(counter::l2tp_tcp_no_payload));
         return;
     }
-    classify_l2tp(t.payload, true, s);
+    classify_l2tp(t.payload, l2tp_carrier::tcp, s);
+}
+
+// The layers of a datagram classify_ip_rare takes, packed into two registers: passing the
+// layers themselves (by reference or, at their size, by value in memory) made GCC keep them on
+// the stack on every path of the inlined walk, the common ones too.
+struct rare_ip {
+    std::uint16_t l3_offset;
+    std::uint16_t l4_offset;
+    std::uint16_t l4_length;
+    std::uint16_t ethertype;
+    std::uint16_t outer_l3_offset;
+    std::uint8_t l4_proto;
+    std::uint8_t ip_in_ip;
+    std::uint8_t vlan_count;
+    parsers::l3_kind l3;
+    bool pppoe : 1;
+    bool truncated : 1;
+    bool fragment : 1;
+
+    static rare_ip of(const parsers::layers& l) {
+        return {l.l3_offset, l.l4_offset,  l.l4_length, l.ethertype, l.outer_l3_offset, l.l4_proto,
+                l.ip_in_ip,  l.vlan_count, l.l3,        l.pppoe,     l.truncated,       l.fragment};
+    }
+    parsers::layers layers() const {
+        parsers::layers l;
+        l.vlan_count = vlan_count;
+        l.pppoe = pppoe;
+        l.ethertype = ethertype;
+        l.l3 = l3;
+        l.l4_proto = l4_proto;
+        l.fragment = fragment;
+        l.truncated = truncated;
+        l.l3_offset = l3_offset;
+        l.l4_offset = l4_offset;
+        l.l4_length = l4_length;
+        l.ip_in_ip = ip_in_ip;
+        l.outer_l3_offset = outer_l3_offset;
+        return l;
+    }
+};
+static_assert(sizeof(rare_ip) <= 16, "rare_ip must fit two registers");
+
+template <typename Sink>
+[[gnu::noinline]] void classify_ip_rare(rare_ip ip, byte_span frame, Sink s);
+
+// GRE in UDP, out of line: rare, and the inlined UDP path stays small.
+template <typename Sink>
+[[gnu::noinline]] void classify_gre_in_udp(byte_span payload, std::uint16_t src_port,
+                                           std::uint16_t dst_port, Sink s) {
+    classify_gre<true>(payload, s, src_port, dst_port);
 }
 
 // frame: the bytes the layers were parsed from.
@@ -565,13 +634,53 @@ template <typename Sink>
             case traffic_class::snmp_trap:
                 classify_snmp<traffic_class::snmp_trap>(u.payload, s);
                 return;
+            case traffic_class::gre:
+                classify_gre_in_udp(u.payload, u.src_port, u.dst_port, s);
+                return;
             default:
-                classify_l2tp(u.payload, false, s);
+                classify_l2tp(u.payload, l2tp_carrier::udp, s);
                 return;
         }
     }
+    // Past every common protocol: what is left is rare enough to pay for these compares.
+    if (l.l4_proto == parsers::ipproto_ipip || l.l4_proto == parsers::ipproto_ipv6 ||
+        l.l4_proto == parsers::ipproto_l2tp) [[unlikely]] {
+        classify_ip_rare(rare_ip::of(l), frame, s);
+        return;
+    }
     s.l7(l4, 0, 0);
     classify_other(l, s);
+}
+
+// IP-in-IP and L2TPv3 over IP (l: ok layers, not a later fragment, l4_proto 4, 41 or 115).
+// IP-in-IP takes the walk again from the inner header, which recurses at most
+// ip_in_ip_max_depth times.
+template <typename Sink>
+[[gnu::noinline]] void classify_ip_rare(rare_ip ip, byte_span frame, Sink s) {
+    // Not a later fragment (classify_layers took those), and ok.
+    const parsers::layers l = ip.layers();
+    if (l.l4_proto == parsers::ipproto_l2tp) {
+        const byte_span l4 = frame.subspan(l.l4_offset, l.l4_length);
+        s.l7(l4, 0, 0);
+        if (l.fragment || l.truncated) {
+            s.packet(traffic_class::l2tp, l.truncated ? status::truncated : status::ok, l.fragment);
+            return;
+        }
+        classify_l2tp(l4, l2tp_carrier::ip, s);
+        return;
+    }
+    if (l.fragment) {
+        // Only a whole outer datagram is looked through: the inner header of a first fragment
+        // may be there, but what follows it is not.
+        s.l7(frame.subspan(l.l4_offset, l.l4_length), 0, 0);
+        classify_other(l, s);
+        return;
+    }
+    if (l.ip_in_ip == parsers::ip_in_ip_max_depth) {
+        s.packet(traffic_class::other, status::unsupported, false);
+        return;
+    }
+    classify_layers(parsers::parse_ip_in_ip(l, frame), frame, s);
 }
 
 // Every frame but untagged IPv4: the same walk, out of line.

@@ -46,7 +46,7 @@ inline constexpr std::array<std::string_view, class_count> class_names = {
     PORTS_MALFORMED(X, snmp_trap)                                                 \
     PORTS_CLASS_BASE(X, l2tp)                                                     \
     X(l2tp, version_2) X(l2tp, version_3) X(l2tp, control) X(l2tp, data)          \
-    X(l2tp, zlb) X(l2tp, over_tcp) X(l2tp, tcp_no_payload)                        \
+    X(l2tp, zlb) X(l2tp, over_tcp) X(l2tp, tcp_no_payload) X(l2tp, over_ip)       \
     PORTS_MALFORMED(X, l2tp)                                                      \
     PORTS_CLASS_BASE(X, pptp)                                                     \
     X(pptp, sccrq) X(pptp, sccrp) X(pptp, stopccrq) X(pptp, stopccrp)             \
@@ -57,7 +57,7 @@ inline constexpr std::array<std::string_view, class_count> class_names = {
     PORTS_CLASS_BASE(X, gre)                                                      \
     X(gre, version_0) X(gre, version_1) X(gre, inner_ipv4) X(gre, inner_ipv6)     \
     X(gre, inner_ppp) X(gre, inner_ethernet) X(gre, inner_erspan)                 \
-    X(gre, inner_other) X(gre, no_payload)                                        \
+    X(gre, inner_other) X(gre, no_payload) X(gre, udp_encap)                      \
     PORTS_MALFORMED(X, gre)                                                       \
     PORTS_CLASS_BASE(X, other)                                                    \
     X(other, non_ip) X(other, arp) X(other, ipv4) X(other, ipv6)                  \

@@ -93,6 +93,9 @@ struct frame_record {
     std::uint16_t l3_offset = 0;
     std::uint16_t l4_offset = 0;
     std::uint16_t l4_length = 0;
+    // IP-in-IP headers looked through: l3 and the offsets above are the innermost IP's.
+    std::uint8_t ip_in_ip = 0;
+    std::uint16_t outer_l3_offset = 0;
     // The transport's payload (UDP by its length when it fits, TCP after its header, GRE after
     // its header; the IP payload of any other protocol and of a later fragment).
     frame_part l7;
@@ -123,6 +126,8 @@ struct frame_record {
         l.l3_offset = l3_offset;
         l.l4_offset = l4_offset;
         l.l4_length = l4_length;
+        l.ip_in_ip = ip_in_ip;
+        l.outer_l3_offset = outer_l3_offset;
         return l;
     }
     // A whole datagram: neither a fragment nor cut short.

@@ -294,6 +294,29 @@ inline layers parse_l3(std::uint16_t ethertype, byte_span l3) {
     };
 }
 
+inline layers parse_ip_in_ip(const layers& outer, byte_span frame) {
+    const byte_span datagram = frame.first(std::size_t{outer.l4_offset} + outer.l4_length);
+    const std::size_t off = outer.l4_offset;
+    layers out;
+    if (outer.l4_proto == ipproto_ipip) {
+        out = layers_detail::parse_ipv4(datagram, off);
+    } else {
+        out = layers_detail::parse_ipv6(datagram.subspan(off));
+        out.l3_offset = static_cast<std::uint16_t>(off);
+        if (out.l4_offset != 0) {
+            out.l4_offset = static_cast<std::uint16_t>(out.l4_offset + off);
+        }
+    }
+    // An IPv6 header inside protocol 4 (or IPv4 inside 41) is refused, not re-dispatched: the
+    // outer header said which one follows.
+    out.vlan_count = outer.vlan_count;
+    out.pppoe = outer.pppoe;
+    out.ethertype = outer.ethertype;
+    out.truncated = out.truncated || outer.truncated;
+    out.ip_in_ip = static_cast<std::uint8_t>(outer.ip_in_ip + 1);
+    out.outer_l3_offset = outer.ip_in_ip == 0 ? outer.l3_offset : outer.outer_l3_offset;
+    return out;
+}
 
 // udp_view and tcp_view are built in one expression per outcome: partial writes into a
 // default-initialised view made GCC keep it on the stack in the inlined classify path.

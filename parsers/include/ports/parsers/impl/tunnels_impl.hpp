@@ -342,6 +342,34 @@ inline l2tp_view parse_l2tp(byte_span payload) {
     return out;
 }
 
+inline l2tp_view parse_l2tp_ip(byte_span ip_payload) {
+    constexpr std::size_t session_id_length = 4;
+    if (ip_payload.size() < session_id_length) {
+        l2tp_view out;
+        out.version = 3;
+        out.st = status::truncated;
+        return out;
+    }
+    const std::uint32_t session_id = load_be32(ip_payload.data());
+    if (session_id != 0) {
+        l2tp_view out;
+        out.version = 3;
+        out.session_id = session_id;
+        out.header_length = static_cast<std::uint8_t>(session_id_length);
+        out.body = ip_payload.subspan(session_id_length);
+        return out;
+    }
+    l2tp_view out = parse_l2tp(ip_payload.subspan(session_id_length));
+    if (out.st == status::ok && out.version != 3) {
+        out.st = status::bad_version;
+    } else if (out.st == status::ok && !out.control) {
+        // Session ID 0 announces a control message; a data header there is nobody's.
+        out.st = status::bad_value;
+    }
+    out.header_length = static_cast<std::uint8_t>(out.header_length + session_id_length);
+    return out;
+}
+
 inline std::optional<l2tp_avp> l2tp_avp_iterator::next() {
     using namespace tunnels_detail;
     if (rest_.empty()) {
