@@ -2,6 +2,7 @@
 // Parallel with oneTBB: read (serial, in order) -> classify (parallel) -> merge (serial, in
 // order), so per-packet output keeps capture order and counters match a single-threaded run.
 
+#include <fmt/format.h>
 #include <pcap/pcap.h>
 #include <tbb/enumerable_thread_specific.h>
 #include <tbb/global_control.h>
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -23,6 +25,7 @@
 #include "ports/pipelines/classify.hpp"
 #include "ports/rules/rules.hpp"
 #include "ports/telemetry/stats_json.hpp"
+#include "ports/tunnels/table.hpp"
 
 namespace {
 
@@ -34,6 +37,8 @@ struct options {
     bool json = false;
     std::string per_packet_path;
     std::string rules_path;
+    std::string tunnels_path;
+    std::uint32_t tunnel_entries = 1u << 16;
     unsigned threads = 0;
     std::vector<std::string> captures;
 };
@@ -51,6 +56,11 @@ struct options {
            "  --threads N       classify on N threads (default: all cores)\n"
            "  --rules FILE      apply a rules file (configs/README.md): matches per rule in\n"
            "                    the output, matched rule ids per packet in --per-packet\n"
+           "  --tunnels F       write the tunnel table (PPTP calls, L2TP tunnels and sessions,\n"
+           "                    GRE tunnels) as CSV: kind,client,server,client_id,server_id,\n"
+           "                    packets,bytes,...; --json has it as \"tunnels\"\n"
+           "  --tunnel-entries N  objects the tunnel table holds (default 65536; more are\n"
+           "                    counted as table_full)\n"
            "exit status: 0; 1 when a capture cannot be opened, or is cut short (the records\n"
            "  read before the break are counted and printed); 2 on a usage error\n";
     std::exit(2);
@@ -72,6 +82,20 @@ options parse_args(int argc, char** argv) {
                 usage("--rules needs a file name");
             }
             o.rules_path = argv[i];
+        } else if (a == "--tunnels") {
+            if (++i >= argc) {
+                usage("--tunnels needs a file name");
+            }
+            o.tunnels_path = argv[i];
+        } else if (a == "--tunnel-entries") {
+            if (++i >= argc) {
+                usage("--tunnel-entries needs a number");
+            }
+            const unsigned long n = std::strtoul(argv[i], nullptr, 10);
+            if (n == 0 || n > (1ul << 24)) {
+                usage("--tunnel-entries needs a number in 1..16777216");
+            }
+            o.tunnel_entries = static_cast<std::uint32_t>(n);
         } else if (a == "--threads") {
             if (++i >= argc) {
                 usage("--threads needs a number");
@@ -189,6 +213,7 @@ class capture_source {
     struct record {
         int dlt;
         parsers::byte_span bytes;
+        std::uint64_t time_ns;  // the record's time (0: the pcapng fallback does not say)
     };
 
     explicit capture_source(const std::string& path) : path_(path) {
@@ -211,7 +236,10 @@ class capture_source {
             const int rc = pcap_next_ex(pcap_.get(), &hdr, &bytes);
             if (rc == 1) {
                 ++records_;
-                return record{dlt_, {bytes, hdr->caplen}};
+                return record{dlt_,
+                              {bytes, hdr->caplen},
+                              static_cast<std::uint64_t>(hdr->ts.tv_sec) * 1000000000u +
+                                  static_cast<std::uint64_t>(hdr->ts.tv_usec) * 1000u};
             }
             if (rc != PCAP_ERROR) {
                 return std::nullopt;
@@ -227,7 +255,7 @@ class capture_source {
             return std::nullopt;
         }
         ++records_;
-        return record{r->linktype, r->bytes};
+        return record{r->linktype, r->bytes, 0};
     }
 
   private:
@@ -259,7 +287,12 @@ struct batch {
     std::vector<std::uint8_t> data;
     std::vector<std::size_t> offsets;  // size()+1 entries
     std::vector<int> dlts;
+    std::vector<std::uint64_t> times;  // with the tunnel table only
     std::vector<pipelines::classification> results;
+    // With the tunnel table: each packet's record, fed to the table in frame order (a call's
+    // setup before its data) by the serial stage.
+    std::vector<pipelines::frame_record> records;
+    std::vector<std::size_t> view_offsets;  // where view_record's bytes start in the record
     pipelines::core_counters counters;
     // With --rules: matches per rule index, and the rule indexes each packet matched
     // (packet i's are match_list[match_offsets[i] .. match_offsets[i + 1]]).
@@ -280,6 +313,84 @@ std::string detail_text(const pipelines::classification& r) {
         out += pipelines::counter_defs[r.detail[i]].key;
     }
     return out;
+}
+
+// An ID column: empty when the side's ID was never seen.
+std::string id_text(bool known, std::uint64_t id) {
+    return known ? std::to_string(id) : "";
+}
+
+// A CSV field: quoted when it holds a comma, a quote or a line break (host names are the
+// peers' bytes).
+std::string csv_field(std::string_view s) {
+    if (s.find_first_of(",\"\r\n") == std::string_view::npos) {
+        return std::string(s);
+    }
+    std::string out = "\"";
+    for (const char c : s) {
+        out += c;
+        if (c == '"') {
+            out += '"';
+        }
+    }
+    return out + "\"";
+}
+
+std::string seconds_text(std::uint64_t ns) {
+    return ns == 0 ? "" : fmt::format("{}.{:06}", ns / 1000000000u, ns % 1000000000u / 1000u);
+}
+
+// One row per tracked object; the issue's seven columns first, in their order.
+std::string tunnel_csv(const std::vector<tunnels::row>& rows) {
+    std::string out =
+        "kind,client,server,client_id,server_id,packets,bytes,state,client_packets,"
+        "server_packets,client_bytes,server_bytes,client_host,server_host,vendor,first_seen,"
+        "last_seen\n";
+    for (const auto& r : rows) {
+        const auto& e = r.e;
+        out += fmt::format(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.kind_name(), e.client.text(),
+            e.server.text(), id_text(e.has_client_id, e.client_id),
+            id_text(e.has_server_id, e.server_id), e.total_packets(), e.total_bytes(),
+            tunnels::state_names[static_cast<std::size_t>(e.st)], e.packets[0], e.packets[1],
+            e.bytes[0], e.bytes[1], csv_field(e.client_host()), csv_field(e.server_host()),
+            csv_field(e.vendor_name()), seconds_text(e.first_ns), seconds_text(e.last_ns));
+    }
+    return out;
+}
+
+nlohmann::ordered_json tunnel_json(const std::vector<tunnels::row>& rows,
+                                   const tunnels::table_stats& st, std::uint32_t capacity) {
+    nlohmann::ordered_json objects = nlohmann::ordered_json::array();
+    for (const auto& r : rows) {
+        const auto& e = r.e;
+        nlohmann::ordered_json o = {
+            {"kind", r.kind_name()},
+            {"client", e.client.text()},
+            {"server", e.server.text()},
+            {"state", tunnels::state_names[static_cast<std::size_t>(e.st)]}};
+        if (e.has_client_id) {
+            o["client_id"] = e.client_id;
+        }
+        if (e.has_server_id) {
+            o["server_id"] = e.server_id;
+        }
+        o["packets"] = {e.packets[0], e.packets[1]};  // client -> server, server -> client
+        o["bytes"] = {e.bytes[0], e.bytes[1]};
+        if (e.client_name_length != 0) {
+            o["client_host"] = std::string(e.client_host());
+        }
+        if (e.server_name_length != 0) {
+            o["server_host"] = std::string(e.server_host());
+        }
+        if (e.vendor_length != 0) {
+            o["vendor"] = std::string(e.vendor_name());
+        }
+        objects.push_back(std::move(o));
+    }
+    return {{"capacity", capacity},        {"frames", st.frames}, {"created", st.created},
+            {"table_full", st.table_full}, {"reused", st.reused}, {"unknown", st.unknown},
+            {"objects", objects}};
 }
 
 }  // namespace
@@ -315,6 +426,13 @@ int main(int argc, char** argv) {
             return 1;
         }
         csv << (rule_set ? "frame,class,valid,detail,rules\n" : "frame,class,valid,detail\n");
+    }
+
+    // The tunnel table (--tunnels, --json): one, fed in frame order; no aging offline (a
+    // capture's objects all stay to be printed).
+    std::optional<tunnels::table> tunnels;
+    if (!opt.tunnels_path.empty() || opt.json) {
+        tunnels.emplace(opt.tunnel_entries, std::numeric_limits<std::uint64_t>::max());
     }
 
     pipelines::counter_snapshot total;
@@ -357,6 +475,9 @@ int main(int argc, char** argv) {
                            b->data.insert(b->data.end(), rec->bytes.begin(), rec->bytes.end());
                            b->offsets.push_back(b->data.size());
                            b->dlts.push_back(rec->dlt);
+                           if (tunnels) {
+                               b->times.push_back(rec->time_ns);
+                           }
                        }
                        frame += b->offsets.size() - 1;
                        if (b->offsets.size() == 1) {
@@ -370,6 +491,10 @@ int main(int argc, char** argv) {
                        [&](std::shared_ptr<batch> b) {
                            const std::size_t n = b->offsets.size() - 1;
                            b->results.resize(n);
+                           if (tunnels) {
+                               b->records.resize(n);
+                               b->view_offsets.resize(n);
+                           }
                            rules::scratch* scratch = rule_set ? &scratches.local() : nullptr;
                            if (rule_set) {
                                b->rule_matches.assign(rule_set->size(), 0);
@@ -383,6 +508,11 @@ int main(int argc, char** argv) {
                                // One walk: the record is what the rules read.
                                const pipelines::classified c = classify_view(view);
                                b->results[i] = c.c;
+                               if (tunnels) {
+                                   b->records[i] = c.record;
+                                   b->view_offsets[i] =
+                                       static_cast<std::size_t>(view.bytes.data() - rec.data());
+                               }
                                pipelines::count(b->counters, c.c,
                                                 static_cast<std::uint32_t>(rec.size()));
                                if (rule_set) {
@@ -399,6 +529,17 @@ int main(int argc, char** argv) {
                    tbb::make_filter<std::shared_ptr<batch>, void>(
                        tbb::filter_mode::serial_in_order, [&](std::shared_ptr<batch> b) {
                            total.accumulate(b->counters);
+                           if (tunnels) {
+                               for (std::size_t i = 0; i < b->records.size(); ++i) {
+                                   const std::size_t at = b->offsets[i] + b->view_offsets[i];
+                                   const parsers::byte_span view(b->data.data() + at,
+                                                                 b->offsets[i + 1] - at);
+                                   tunnels->update(b->records[i], view,
+                                                   static_cast<std::uint32_t>(b->offsets[i + 1] -
+                                                                              b->offsets[i]),
+                                                   b->times[i]);
+                               }
+                           }
                            for (std::size_t r = 0; r < b->rule_matches.size(); ++r) {
                                rule_total[r] += b->rule_matches[r];
                            }
@@ -435,12 +576,28 @@ int main(int argc, char** argv) {
             cut_short.push_back(read_error_text);
         }
     }
+    std::vector<tunnels::row> tunnel_rows;
+    if (tunnels) {
+        const tunnels::table* one[] = {&*tunnels};
+        tunnel_rows = tunnels::merge(one);
+    }
+    if (!opt.tunnels_path.empty()) {
+        std::ofstream out(opt.tunnels_path, std::ios::trunc);
+        out << tunnel_csv(tunnel_rows);
+        if (!out.flush()) {
+            std::cerr << "ports-analyze: cannot write " << opt.tunnels_path << "\n";
+            return 1;
+        }
+    }
     if (opt.json) {
         auto doc = telemetry::classes_json(total);
         // What the counts stand on: records read, those of a link type not read (in other),
         // the captures not read to their end.
         doc["input"] = {
             {"frames", frame}, {"unknown_link_type", unknown_link_type}, {"cut_short", cut_short}};
+        if (tunnels) {
+            doc["tunnels"] = tunnel_json(tunnel_rows, tunnels->stats(), tunnels->capacity());
+        }
         if (rule_set) {
             auto& by_id = doc["rules"] = nlohmann::ordered_json::object();
             for (std::size_t r = 0; r < rule_set->size(); ++r) {
