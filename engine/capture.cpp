@@ -1,11 +1,18 @@
 #include "capture.hpp"
 
+#include <dlfcn.h>
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_ethdev.h>
 #include <rte_pdump.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <cerrno>
 #include <filesystem>
+#include <memory>
+#include <mutex>
 #include <string_view>
 
 #include "ports.hpp"
@@ -93,4 +100,75 @@ capture_server::~capture_server() {
     rte_pdump_uninit();
 }
 
+namespace {
+
+using loop_counters = std::vector<const std::uint64_t*>;
+// Read by EAL's multi-process thread (rte_pdump's handler), published by the main thread. A
+// list once published is never freed (one per engine run): the handler may still hold it.
+std::atomic<const loop_counters*> watched{nullptr};
+std::mutex kept_mutex;
+std::vector<std::unique_ptr<const loop_counters>> kept;
+
+void wait_for_workers() {
+    const loop_counters* loops = watched.load(std::memory_order_acquire);
+    if (loops == nullptr) {
+        return;
+    }
+    std::vector<std::uint64_t> before;
+    before.reserve(loops->size());
+    for (const std::uint64_t* l : *loops) {
+        before.push_back(__atomic_load_n(l, __ATOMIC_ACQUIRE));
+    }
+    const std::uint64_t deadline = rte_get_tsc_cycles() + rte_get_tsc_hz() / 5;  // 200 ms
+    for (std::size_t i = 0; i < loops->size(); ++i) {
+        while (__atomic_load_n((*loops)[i], __ATOMIC_ACQUIRE) == before[i] &&
+               rte_get_tsc_cycles() < deadline) {
+            rte_delay_us_sleep(10);  // a worker's loop is microseconds; a stopped one never moves
+        }
+    }
+}
+
+template <typename Fn>
+Fn next_definition(const char* name) {
+    // The ethdev library's own, behind this executable's (see extern "C" below).
+    return reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
+}
+
+}  // namespace
+
+capture_watch::capture_watch(std::vector<const std::uint64_t*> loops) {
+    auto held = std::make_unique<const loop_counters>(std::move(loops));
+    watched.store(held.get(), std::memory_order_release);
+    const std::lock_guard lock(kept_mutex);
+    kept.push_back(std::move(held));
+}
+
+capture_watch::~capture_watch() {
+    watched.store(nullptr, std::memory_order_release);
+}
+
 }  // namespace ports::engine
+
+// These definitions in the executable come before librte_ethdev's in the dynamic linker's
+// lookup, for librte_pdump's calls too: the removal, then the wait above.
+extern "C" int rte_eth_remove_rx_callback(uint16_t port_id, uint16_t queue_id,
+                                          const struct rte_eth_rxtx_callback* user_cb) {
+    using fn = int (*)(uint16_t, uint16_t, const rte_eth_rxtx_callback*);
+    static const fn real = ports::engine::next_definition<fn>("rte_eth_remove_rx_callback");
+    const int rc = real != nullptr ? real(port_id, queue_id, user_cb) : -ENOTSUP;
+    if (rc == 0) {
+        ports::engine::wait_for_workers();
+    }
+    return rc;
+}
+
+extern "C" int rte_eth_remove_tx_callback(uint16_t port_id, uint16_t queue_id,
+                                          const struct rte_eth_rxtx_callback* user_cb) {
+    using fn = int (*)(uint16_t, uint16_t, const rte_eth_rxtx_callback*);
+    static const fn real = ports::engine::next_definition<fn>("rte_eth_remove_tx_callback");
+    const int rc = real != nullptr ? real(port_id, queue_id, user_cb) : -ENOTSUP;
+    if (rc == 0) {
+        ports::engine::wait_for_workers();
+    }
+    return rc;
+}

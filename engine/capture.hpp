@@ -2,6 +2,7 @@
 // dpdk-dumpcap against the running engine: rte_pdump's server side (the capture callbacks are
 // installed on a port's queues only when a dumpcap asks, and removed when it stops).
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,20 @@ class capture_server {
     ~capture_server();
     capture_server(const capture_server&) = delete;
     capture_server& operator=(const capture_server&) = delete;
+};
+
+// While one exists, removing a capture callback from a queue (rte_eth_remove_rx_callback and
+// _tx_, which rte_pdump calls when a dumpcap stops) returns only after every worker in `loops`
+// (each worker's loop counter, worker_stats::loops) has finished the loop it was in, so no
+// worker is still inside the callback when dumpcap frees the ring and mempool it writes to.
+// DPDK 22.11's rte_pdump answers dumpcap's disable at once; under load a preempted worker
+// was caught inside the callback then (SIGSEGV in the dumpcap test). At most 200 ms a removal.
+class capture_watch {
+  public:
+    explicit capture_watch(std::vector<const std::uint64_t*> loops);
+    ~capture_watch();
+    capture_watch(const capture_watch&) = delete;
+    capture_watch& operator=(const capture_watch&) = delete;
 };
 
 }  // namespace ports::engine

@@ -139,6 +139,11 @@ int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
     auto ports = resolve_ports(cfg);
     threads::place(plan_lcores(cfg, ports).lcores);  // before any thread of the engine starts
     rt.start(cfg, std::move(ports));
+    std::vector<const std::uint64_t*> loops;
+    for (const auto* b : rt.blocks()) {
+        loops.push_back(&b->stats.loops);
+    }
+    const capture_watch watch(std::move(loops));  // a dumpcap's stop waits for the workers
     const published_commands commands(rt);
     const auto started = std::chrono::steady_clock::now();
     // The SNMP subagent (snmp: section) on its own thread; stopped (portsEngineStopping sent)
