@@ -359,40 +359,6 @@ std::string tunnel_csv(const std::vector<tunnels::row>& rows) {
     return out;
 }
 
-nlohmann::ordered_json tunnel_json(const std::vector<tunnels::row>& rows,
-                                   const tunnels::table_stats& st, std::uint32_t capacity) {
-    nlohmann::ordered_json objects = nlohmann::ordered_json::array();
-    for (const auto& r : rows) {
-        const auto& e = r.e;
-        nlohmann::ordered_json o = {
-            {"kind", r.kind_name()},
-            {"client", e.client.text()},
-            {"server", e.server.text()},
-            {"state", tunnels::state_names[static_cast<std::size_t>(e.st)]}};
-        if (e.has_client_id) {
-            o["client_id"] = e.client_id;
-        }
-        if (e.has_server_id) {
-            o["server_id"] = e.server_id;
-        }
-        o["packets"] = {e.packets[0], e.packets[1]};  // client -> server, server -> client
-        o["bytes"] = {e.bytes[0], e.bytes[1]};
-        if (e.client_name_length != 0) {
-            o["client_host"] = std::string(e.client_host());
-        }
-        if (e.server_name_length != 0) {
-            o["server_host"] = std::string(e.server_host());
-        }
-        if (e.vendor_length != 0) {
-            o["vendor"] = std::string(e.vendor_name());
-        }
-        objects.push_back(std::move(o));
-    }
-    return {{"capacity", capacity},        {"frames", st.frames}, {"created", st.created},
-            {"table_full", st.table_full}, {"reused", st.reused}, {"unknown", st.unknown},
-            {"objects", objects}};
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -510,8 +476,13 @@ int main(int argc, char** argv) {
                                b->results[i] = c.c;
                                if (tunnels) {
                                    b->records[i] = c.record;
+                                   // An empty view (a link type we cannot read) may
+                                   // point nowhere: it starts at the record's end.
                                    b->view_offsets[i] =
-                                       static_cast<std::size_t>(view.bytes.data() - rec.data());
+                                       view.bytes.empty()
+                                           ? rec.size()
+                                           : static_cast<std::size_t>(view.bytes.data() -
+                                                                      rec.data());
                                }
                                pipelines::count(b->counters, c.c,
                                                 static_cast<std::uint32_t>(rec.size()));
@@ -596,7 +567,8 @@ int main(int argc, char** argv) {
         doc["input"] = {
             {"frames", frame}, {"unknown_link_type", unknown_link_type}, {"cut_short", cut_short}};
         if (tunnels) {
-            doc["tunnels"] = tunnel_json(tunnel_rows, tunnels->stats(), tunnels->capacity());
+            doc["tunnels"] =
+                telemetry::tunnels_json(tunnel_rows, tunnels->stats(), tunnels->capacity());
         }
         if (rule_set) {
             auto& by_id = doc["rules"] = nlohmann::ordered_json::object();

@@ -1,5 +1,7 @@
 #include "commands.hpp"
 
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -16,7 +18,7 @@ published_commands::published_commands(runtime& rt) {
     telemetry::publish_command(
         "classes", "Per-class counters (all classes; or one: /ports_engine/classes,<class>)",
         [&rt](const std::string& params) {
-            const auto doc = telemetry::classes_json(snapshot_of(rt.counters()));
+            const auto doc = telemetry::classes_json(snapshot_of(rt.read_coherent().counter_ptrs()));
             if (params.empty()) {
                 // One dict per class (the telemetry library nests one level), then the total.
                 ordered_json out = doc["classes"];
@@ -67,7 +69,7 @@ published_commands::published_commands(runtime& rt) {
         return out;
     });
     telemetry::publish_command("lcores", "Per-lcore loop figures",
-                               [&rt](const std::string&) { return lcores_json(rt.lcores()); });
+                               [&rt](const std::string&) { return lcores_json(rt.read_coherent().lcores()); });
     telemetry::publish_command(
         "threads",
         "Every thread of the engine: role (worker lcore or other), allowed CPUs, last CPU; the "
@@ -75,8 +77,43 @@ published_commands::published_commands(runtime& rt) {
         [](const std::string&) { return threads::json(); });
     telemetry::publish_command("ports", "Per-port ethdev figures and link",
                                [&rt](const std::string&) {
-                                   return ports_json(rt.ports(), rt.lcores(), rt.service());
+                                   const auto reading = rt.read_coherent();
+                                   return ports_json(rt.ports(), reading.lcores(), rt.service());
                                });
+    telemetry::publish_command(
+        "tunnels",
+        "Tunnel tables: figures, then the largest objects by bytes, one line each (tunnels.top)",
+        [&rt](const std::string&) {
+            const tunnel_reading t = rt.read_tunnels();
+            if (!t.enabled) {
+                return ordered_json::object({{"enabled", false}});
+            }
+            const auto doc = telemetry::tunnels_json(t.rows, t.stats, t.capacity, rt.tunnels().top);
+            // DPDK's telemetry nests one level: the figures flat, each object one line of
+            // text "kind client server client_id server_id packets bytes state".
+            ordered_json out = ordered_json::object({{"enabled", true}});
+            for (const auto& [k, v] : doc.items()) {
+                if (k != "objects") {
+                    out[k] = v;
+                }
+            }
+            out["lcores_missing"] = t.lcores_missing;
+            std::size_t i = 0;
+            for (const auto& o : doc["objects"]) {
+                const auto id = [&](const char* key) {
+                    return o.contains(key) ? std::to_string(o[key].get<std::uint64_t>())
+                                           : std::string("-");
+                };
+                out[std::to_string(i++)] = fmt::format(
+                    "{} {} {} {} {} {} {} {}", o["kind"].get<std::string>(),
+                    o["client"].get<std::string>(), o["server"].get<std::string>(),
+                    id("client_id"), id("server_id"),
+                    o["packets"][0].get<std::uint64_t>() + o["packets"][1].get<std::uint64_t>(),
+                    o["bytes"][0].get<std::uint64_t>() + o["bytes"][1].get<std::uint64_t>(),
+                    o["state"].get<std::string>());
+            }
+            return out;
+        });
     telemetry::publish_command(
         "rules", "Per-rule matches of the running rule set, and the rule stage's figures",
         [&rt](const std::string&) {

@@ -578,7 +578,9 @@ engine_config parse_config(const std::string& text, const std::string& file_name
                            "the config is empty (no key at all); leave --config out to run "
                            "every port EAL probed in monitor mode");
     }
-    ctx.only_keys(root, {"ports", "lcores", "mbufs", "ntp", "snmp", "rules", "alerts", "capture"},
+    ctx.only_keys(root,
+                  {"ports", "lcores", "mbufs", "ntp", "snmp", "rules", "alerts", "capture",
+                   "tunnels"},
                   "the top level");
     if (root["ports"]) {
         const YAML::Node ports_node = root["ports"];
@@ -640,6 +642,31 @@ engine_config parse_config(const std::string& text, const std::string& file_name
             cfg.capture = capture_mode::off;
         } else {
             ctx.fail(n, "'capture' must be auto, true or false");
+        }
+    }
+    if (root["tunnels"]) {
+        const YAML::Node n = root["tunnels"];
+        cfg.tunnels.enabled = true;
+        if (!n.IsNull()) {
+            if (!n.IsMap()) {
+                ctx.fail(n, "'tunnels' must be a map (entries, idle_timeout, top) or empty");
+            }
+            ctx.only_keys(n, {"enabled", "entries", "idle_timeout", "top"}, "tunnels");
+            if (n["enabled"]) {
+                cfg.tunnels.enabled = ctx.bool_of(n["enabled"], "enabled");
+            }
+            if (n["entries"]) {
+                cfg.tunnels.entries = static_cast<std::uint32_t>(
+                    ctx.integer_of(n["entries"], "entries", 1, 4 * 1024 * 1024));
+            }
+            if (n["idle_timeout"]) {
+                cfg.tunnels.idle_timeout_s = static_cast<std::uint32_t>(
+                    ctx.integer_of(n["idle_timeout"], "idle_timeout", 1, 7 * 24 * 3600));
+            }
+            if (n["top"]) {
+                cfg.tunnels.top =
+                    static_cast<std::uint32_t>(ctx.integer_of(n["top"], "top", 1, 100));
+            }
         }
     }
     if (root["mbufs"]) {

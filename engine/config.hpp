@@ -142,6 +142,18 @@ struct snmp_config {
 // hugepages, which a secondary process maps.
 enum class capture_mode { automatic, on, off };
 
+// tunnels: per-lcore tunnel tables (PPTP calls with their GRE, L2TP tunnels and sessions, GRE
+// tunnels; pipelines/tunnels). Off unless configured: tracking needs each frame's record, which a
+// monitor-only engine otherwise never writes.
+struct tunnels_config {
+    bool enabled = false;
+    std::uint32_t entries = 16384;  // per worker lcore
+    std::uint32_t idle_timeout_s = 300;
+    // Objects /ports_engine/tunnels shows, the largest by bytes: at most 100 (DPDK
+    // telemetry's reply is 16 KiB).
+    std::uint32_t top = 100;
+};
+
 struct engine_config {
     std::string file;  // where it was read from, for messages
     std::vector<port_config> ports;
@@ -159,6 +171,7 @@ struct engine_config {
     std::string alerts_path;
     capture_mode capture = capture_mode::automatic;
     int capture_line = 0;
+    tunnels_config tunnels;
 };
 
 // Throws config_error. The file must be a regular file (a FIFO would block, a directory

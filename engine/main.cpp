@@ -236,6 +236,22 @@ int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
     if (rt.rules() != nullptr) {
         std::cout << rt.rules()->summary_line() << "\n";
     }
+    // Workers stopped: each table is read as it is.
+    const tunnel_reading tunnels = rt.read_tunnels();
+    if (tunnels.enabled) {
+        std::size_t calls = 0;
+        std::size_t l2tp = 0;
+        std::size_t gre = 0;
+        for (const auto& r : tunnels.rows) {
+            calls += r.e.k == ports::tunnels::kind::pptp_call;
+            l2tp += r.e.k == ports::tunnels::kind::l2tp_tunnel;
+            gre += r.e.k == ports::tunnels::kind::gre_tunnel;
+        }
+        std::cout << fmt::format(
+            "tunnels: {} objects ({} PPTP calls, {} L2TP tunnels, {} GRE tunnels) from {} "
+            "frames; {} frames found the table full\n",
+            tunnels.rows.size(), calls, l2tp, gre, tunnels.stats.frames, tunnels.stats.table_full);
+    }
     std::cout << std::flush;
     if (!opt.stats_json_path.empty()) {
         auto doc = telemetry::classes_json(snap);
@@ -253,6 +269,9 @@ int run(runtime& rt, const engine_config& cfg, const app_options& opt) {
         if (rt.rules() != nullptr) {
             doc["rules"] = rt.rules()->rules_json();
             doc["rule_engine"] = rt.rules()->engine_json();
+        }
+        if (tunnels.enabled) {
+            doc["tunnels"] = telemetry::tunnels_json(tunnels.rows, tunnels.stats, tunnels.capacity);
         }
         telemetry::write_file(opt.stats_json_path, doc.dump(2) + "\n");
         spdlog::info("statistics written to {}", opt.stats_json_path);

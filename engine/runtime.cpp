@@ -76,6 +76,9 @@ void runtime::start(const engine_config& cfg, std::vector<port_runtime> ports) {
         service_->tick();
     }
     build_lcores();
+    if (cfg.tunnels.enabled) {
+        start_tunnels(cfg.tunnels);
+    }
     if (nts_) {
         nts_->start();
     }
@@ -102,6 +105,7 @@ void runtime::build_lcores() {
         b->conf.lcore_id = lcore;
         b->conf.counters = &b->counters;
         b->conf.stats = &b->stats;
+        b->conf.mirror = &b->mirror;
         b->conf.stop = &stop_;
         b->conf.rx_count = static_cast<std::uint16_t>(plan_.rx[i].size());
         std::copy(plan_.rx[i].begin(), plan_.rx[i].end(), b->conf.rx.begin());
@@ -140,6 +144,67 @@ void runtime::build_lcores() {
             b->conf.tx_queue[rx.port] = rx.queue;
         }
     }
+}
+
+void runtime::start_tunnels(const tunnels_config& cfg) {
+    tunnels_cfg_ = cfg;
+    for (auto* b : blocks_) {
+        // Heap memory of this thread's node, like the rules' tables: the table's vectors.
+        b->tunnels = std::make_unique<pipelines::tunnel_lcore>(cfg.entries, cfg.idle_timeout_s);
+        b->conf.tunnels = b->tunnels.get();
+    }
+    if (!blocks_.empty()) {
+        spdlog::info("tunnels: {} entries per lcore ({:.1f} MiB each with its reader copy), "
+                     "idle timeout {} s",
+                     cfg.entries,
+                     static_cast<double>(blocks_.front()->tunnels->table.memory_bytes() +
+                                         std::size_t{cfg.entries} * sizeof(tunnels::entry)) /
+                         (1024.0 * 1024.0),
+                     cfg.idle_timeout_s);
+    }
+}
+
+tunnel_reading runtime::read_tunnels() const {
+    // A copy takes capacity / copy_step loop iterations of each worker (16384 entries: 256
+    // iterations, well under a millisecond while it polls); 2 s covers a descheduled worker.
+    constexpr auto patience = std::chrono::seconds(2);
+    tunnel_reading r;
+    if (!tunnels_cfg_.enabled) {
+        return r;
+    }
+    r.enabled = true;
+    const std::lock_guard<std::mutex> one_reader(tunnels_mutex_);
+    std::vector<std::uint64_t> tickets;
+    for (auto* b : blocks_) {
+        tickets.push_back(b->tunnels->mirror.request());
+    }
+    const auto deadline = std::chrono::steady_clock::now() + patience;
+    std::vector<std::span<const tunnels::entry>> lists;
+    for (std::size_t i = 0; i < blocks_.size(); ++i) {
+        auto& t = *blocks_[i]->tunnels;
+        r.capacity += t.table.capacity();
+        for (;;) {
+            if (t.mirror.ready(tickets[i])) {
+                lists.push_back(t.mirror.entries());
+                r.stats = r.stats + t.mirror.stats();
+                break;
+            }
+            // Not looping (before launch, after stop): the table does not move.
+            const std::uint32_t phase = blocks_[i]->mirror.phase.load(std::memory_order_acquire);
+            if (phase % 2 == 0) {
+                lists.push_back(t.table.slots());
+                r.stats = r.stats + t.table.stats();
+                break;
+            }
+            if (std::chrono::steady_clock::now() >= deadline) {
+                ++r.lcores_missing;  // left out, and said so
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::microseconds(100));
+        }
+    }
+    r.rows = tunnels::merge(std::span<const std::span<const tunnels::entry>>(lists));
+    return r;
 }
 
 void runtime::start_rules(const std::string& path, const std::string& alerts_path) {
@@ -206,6 +271,47 @@ std::vector<const pipelines::core_counters*> runtime::counters() const {
     std::vector<const pipelines::core_counters*> out;
     for (auto* b : blocks_) {
         out.push_back(&b->counters);
+    }
+    return out;
+}
+
+coherent_reading runtime::read_coherent() const {
+    // A worker answers within one loop iteration (a burst); 100 ms covers one descheduled
+    // for a while on a busy machine, and bounds how long a walk waits for a stuck one.
+    constexpr auto patience = std::chrono::milliseconds(100);
+    const std::lock_guard<std::mutex> one_reader(read_mutex_);
+    coherent_reading r;
+    const auto deadline = std::chrono::steady_clock::now() + patience;
+    for (std::size_t i = 0; i < blocks_.size(); ++i) {
+        auto* b = blocks_[i];
+        auto m = pipelines::read_mirrored(b->mirror, b->counters, b->stats, deadline);
+        r.lcore_ids.push_back(plan_.lcores[i]);
+        r.counters.push_back(m.counters);
+        r.stats.push_back(m.stats);
+        if (!m.coherent) {
+            ++r.incoherent;
+            if (!warned_incoherent_.exchange(true)) {
+                spdlog::warn("lcore {} did not copy its counters within {} ms (descheduled or "
+                             "stuck): read live this time, said once",
+                             plan_.lcores[i], patience.count());
+            }
+        }
+    }
+    return r;
+}
+
+std::vector<const pipelines::core_counters*> coherent_reading::counter_ptrs() const {
+    std::vector<const pipelines::core_counters*> out;
+    for (const auto& c : counters) {
+        out.push_back(&c);
+    }
+    return out;
+}
+
+std::vector<lcore_figures> coherent_reading::lcores() const {
+    std::vector<lcore_figures> out;
+    for (std::size_t i = 0; i < lcore_ids.size(); ++i) {
+        out.push_back({lcore_ids[i], &stats[i]});
     }
     return out;
 }

@@ -113,9 +113,9 @@ void snmp_source::check_if_indexes() {
     }
 }
 
-std::vector<telemetry::port_row> snmp_source::port_rows() const {
+std::vector<telemetry::port_row> snmp_source::port_rows(
+    const std::vector<lcore_figures>& lcores) const {
     std::vector<telemetry::port_row> rows;
-    const auto lcores = rt_.lcores();
     const auto now = std::chrono::steady_clock::now();
     std::size_t position = 0;
     // IF-MIB's fields of port p (position in rt_.ports()).
@@ -207,8 +207,12 @@ telemetry::mib_snapshot snmp_source::snapshot() const {
                                    10);
     s.started = started_;
     s.taken = std::chrono::system_clock::now();
-    s.ports = port_rows();
-    s.classes = snapshot_of(rt_.counters());
+    // One reading of every lcore: within a walk, a class's packets equal the sum of its
+    // details and an lcore's rx the sum of its fates, even while the counters move.
+    const coherent_reading reading = rt_.read_coherent();
+    const auto lcores = reading.lcores();
+    s.ports = port_rows(lcores);
+    s.classes = snapshot_of(reading.counter_ptrs());
     if (auto* svc = rt_.service(); svc != nullptr) {
         const auto cores = svc->counters();
         auto sum = [&](server_counter c) { return sum_over_lcores(cores, c); };
@@ -235,7 +239,7 @@ telemetry::mib_snapshot snmp_source::snapshot() const {
         // Replies leave by the lcores' TX path with every other frame: its one count of
         // frames a full TX ring refused.
         n.tx_dropped = 0;
-        for (const auto& l : rt_.lcores()) {
+        for (const auto& l : lcores) {
             n.tx_dropped += pipelines::worker_stats::load(l.stats->tx_dropped);
         }
         // As the replies say it (ntp::make_reply_header): the configured stratum overrides the
@@ -283,7 +287,7 @@ telemetry::mib_snapshot snmp_source::snapshot() const {
         t.key_reloads = f.key_reloads;
         t.key_reload_failures = f.key_reload_failures;
     }
-    for (const auto& l : rt_.lcores()) {
+    for (const auto& l : lcores) {
         const lcore_reading reading = read_lcore(*l.stats);
         const std::uint64_t total = reading.total_cycles;
         const std::uint64_t busy = reading.busy_cycles;
@@ -335,7 +339,7 @@ std::vector<telemetry::notification> snmp_source::watch() {
     }
 
     if (cfg_.trap_link) {
-        const auto rows = port_rows();
+        const auto rows = port_rows(rt_.lcores());
         if (first_watch_) {
             for (const auto& r : rows) {
                 link_up_.push_back(r.link_up);

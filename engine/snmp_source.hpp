@@ -60,7 +60,7 @@ class snmp_source {
         std::chrono::steady_clock::time_point since{};
     };
 
-    std::vector<telemetry::port_row> port_rows() const;
+    std::vector<telemetry::port_row> port_rows(const std::vector<lcore_figures>& lcores) const;
     void check_if_indexes();
     std::uint64_t value_of(const threshold_state& t) const;
 

@@ -7,6 +7,7 @@
 #include "ports/pipelines/classify.hpp"
 #include "ports/pipelines/rules_stage.hpp"
 #include "ports/pipelines/service.hpp"
+#include "ports/pipelines/tunnel_stage.hpp"
 
 namespace ports::pipelines {
 
@@ -82,7 +83,7 @@ void process_burst(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, s
     // The rule generation of this burst (null: none published, or no rules file).
     rules_generation* const rules = current_rules(conf.rules);
     cast_count casts;
-    if (rules == nullptr && rx.service == nullptr) {
+    if (rules == nullptr && rx.service == nullptr && conf.tunnels == nullptr) {
         // No stage after classify: no record is read, none is written.
         for (std::uint16_t i = 0; i < n; ++i) {
             if (i + prefetch_offset < n) {
@@ -116,6 +117,10 @@ void process_burst(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, s
     // A frame of a class without rules pays nothing here: one test per burst.
     if (rules != nullptr && (rules->class_mask & classes) != 0) [[unlikely]] {
         apply_rules(*conf.rules, *rules, pkts, records, verdicts.data(), n, rx.port, conf.lcore_id);
+    }
+    // Before the service: a reply may reuse the request's mbuf.
+    if (conf.tunnels != nullptr && (classes & tunnel_classes) != 0) [[unlikely]] {
+        track_tunnels(*conf.tunnels, pkts, records, n);
     }
     if (rx.service != nullptr) {
         for (std::uint16_t i = 0; i < n; ++i) {
@@ -207,6 +212,9 @@ int worker_main(void* arg) {
     if (conf.service != nullptr) {
         service_worker_online(*conf.service);
     }
+    if (conf.mirror != nullptr) {
+        mirror_online(*conf.mirror, true);
+    }
 
     while (!conf.stop->load(std::memory_order_relaxed)) {
         bool busy = false;
@@ -238,8 +246,18 @@ int worker_main(void* arg) {
         if (busy) {
             worker_stats::add(conf.stats->busy_cycles, spent);
         }
+        // Between two iterations: every frame so far counted whole, in counters and fates.
+        if (conf.mirror != nullptr) {
+            publish_if_asked(*conf.mirror, *conf.counters, *conf.stats);
+        }
+        if (conf.tunnels != nullptr) {
+            tunnel_housekeeping(*conf.tunnels, now);
+        }
     }
     drain_tx(conf);
+    if (conf.mirror != nullptr) {
+        mirror_online(*conf.mirror, false);  // after the last count: readers read directly
+    }
     if (conf.rules != nullptr) {
         rules_worker_offline(*conf.rules);
     }

@@ -1,5 +1,7 @@
 #include "ports/telemetry/stats_json.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -61,6 +63,57 @@ void write_file(const std::string& path, const std::string& text) {
     if (std::rename(tmp.c_str(), path.c_str()) != 0) {
         throw std::runtime_error("cannot rename " + tmp + " to " + path);
     }
+}
+
+nlohmann::ordered_json tunnels_json(const std::vector<tunnels::row>& all,
+                                    const tunnels::table_stats& st, std::uint64_t capacity,
+                                    std::size_t limit) {
+    std::vector<const tunnels::row*> rows;
+    for (const auto& r : all) {
+        rows.push_back(&r);
+    }
+    if (rows.size() > limit) {
+        // The largest by bytes, then back in merge's order (kind, then bytes).
+        std::vector<const tunnels::row*> largest = rows;
+        std::stable_sort(largest.begin(), largest.end(), [](const auto* a, const auto* b) {
+            return a->e.total_bytes() > b->e.total_bytes();
+        });
+        largest.resize(limit);
+        std::stable_sort(largest.begin(), largest.end(),
+                         [&](const auto* a, const auto* b) { return a < b; });  // rows' order
+        rows = std::move(largest);
+    }
+    nlohmann::ordered_json objects = nlohmann::ordered_json::array();
+    for (const auto* r : rows) {
+        const auto& e = r->e;
+        nlohmann::ordered_json o = {
+            {"kind", r->kind_name()},
+            {"client", e.client.text()},
+            {"server", e.server.text()},
+            {"state", tunnels::state_names[static_cast<std::size_t>(e.st)]}};
+        if (e.has_client_id) {
+            o["client_id"] = e.client_id;
+        }
+        if (e.has_server_id) {
+            o["server_id"] = e.server_id;
+        }
+        o["packets"] = {e.packets[0], e.packets[1]};  // client -> server, server -> client
+        o["bytes"] = {e.bytes[0], e.bytes[1]};
+        if (e.client_name_length != 0) {
+            o["client_host"] = std::string(e.client_host());
+        }
+        if (e.server_name_length != 0) {
+            o["server_host"] = std::string(e.server_host());
+        }
+        if (e.vendor_length != 0) {
+            o["vendor"] = std::string(e.vendor_name());
+        }
+        objects.push_back(std::move(o));
+    }
+    return {{"capacity", capacity},        {"frames", st.frames},   {"created", st.created},
+            {"table_full", st.table_full}, {"expired", st.expired}, {"reused", st.reused},
+            {"unknown", st.unknown},       {"objects_total", all.size()},
+            {"objects", objects}};
 }
 
 }  // namespace ports::telemetry

@@ -245,7 +245,7 @@ void table::index_remove(const key& k) {
     index_[i] = 0;
 }
 
-std::uint32_t table::keys_of(const entry& e, std::array<key, 2>& out) const {
+std::uint32_t table::keys_of(const entry& e, std::array<key, 2>& out) {
     std::uint32_t n = 0;
     switch (e.k) {
         case kind::pptp_control: {
@@ -779,6 +779,19 @@ void table::on_l2tp(const pipelines::frame_record& r, parsers::byte_span frame,
 }
 
 std::vector<row> merge(std::span<const table* const> tables) {
+    std::vector<std::span<const entry>> lists;
+    for (const table* t : tables) {
+        lists.emplace_back(t->entries_.data(), t->entries_.size());
+    }
+    return merge(std::span<const std::span<const entry>>(lists));
+}
+
+table_stats operator+(const table_stats& a, const table_stats& b) {
+    return {a.frames + b.frames,         a.created + b.created, a.table_full + b.table_full,
+            a.expired + b.expired,       a.reused + b.reused,   a.unknown + b.unknown};
+}
+
+std::vector<row> merge(std::span<const std::span<const entry>> lists) {
     std::vector<row> rows;
     // Every key of every call-like row -> its row.
     std::unordered_map<std::string, std::size_t> by_key;
@@ -786,14 +799,18 @@ std::vector<row> merge(std::span<const table* const> tables) {
         return std::string(reinterpret_cast<const char*>(k.b.data()), k.b.size());
     };
     std::vector<entry> data;
-    for (const table* t : tables) {
-        t->for_each([&](const entry& e) {
+    for (const auto& list : lists) {
+        for (const entry& e : list) {
+            if (e.k == kind::none) {
+                continue;
+            }
             if (e.k == kind::pptp_data || e.k == kind::l2tp_data) {
                 data.push_back(e);
-                return;
+                continue;
             }
             std::array<table::key, 2> keys;
-            const std::uint32_t n = t->keys_of(e, keys);
+            const std::uint32_t n = table::keys_of(e, keys);
+            bool merged = false;
             for (std::uint32_t i = 0; i < n; ++i) {
                 const auto it = by_key.find(key_text(keys[i]));
                 if (it == by_key.end()) {
@@ -812,13 +829,17 @@ std::vector<row> merge(std::span<const table* const> tables) {
                     to.last_ns = e.last_ns;
                     to.st = e.st;
                 }
-                return;
+                merged = true;
+                break;
+            }
+            if (merged) {
+                continue;
             }
             rows.push_back(row{e});
             for (std::uint32_t i = 0; i < n; ++i) {
                 by_key.emplace(key_text(keys[i]), rows.size() - 1);
             }
-        });
+        }
     }
     std::unordered_map<std::string, std::size_t> data_rows;
     for (const entry& d : data) {

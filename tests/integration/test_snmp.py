@@ -285,7 +285,8 @@ class SnmpWalks(unittest.TestCase):
     def test_a_walk_is_one_snapshot_while_counters_move(self):
         # infinite_rx: the counters move all the time. Within one walk the total (read first)
         # still equals the sum of the class rows (read later), and each class's packets the
-        # sum of its detail rows that partition it (NTP modes): one snapshot per walk.
+        # sum of its detail rows that partition it (NTP modes): one snapshot per walk, and one
+        # coherent copy of each lcore's counters in it.
         pcap = os.path.join(self.tmp, "loop.pcap")
         subprocess.run([PORTS_GEN, "--out", pcap, "--count", "2000", "--seed", "46"], check=True)
         self.snmpd = snmp.Snmpd(self.tmp).start()
@@ -307,6 +308,12 @@ class SnmpWalks(unittest.TestCase):
                          int(v["portsEngineClassFragments.1"]))
             self.assertEqual(ntp_valid, sum(int(v[f"portsEngineClassDetailValue.1.{d}"])
                                             for d in range(1, 9)))
+            # Each lcore's fates partition what it received (one copy per lcore, taken by the
+            # worker between two loop iterations).
+            rx = int(v["portsEngineLcoreRxPackets.1"])
+            self.assertEqual(rx, sum(int(v[f"portsEngineLcore{f}.1"]) for f in (
+                "Forwarded", "Replied", "ToKernel", "Released", "Dropped")))
+            self.assertEqual(rx, total)  # one lcore: every frame it counted, it received
             totals.append(total)
             # Not a wait for something: the flood runs on between two walks, and the next
             # walk must show more (the behaviour under test).

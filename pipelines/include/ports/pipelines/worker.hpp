@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "ports/pipelines/counter_mirror.hpp"
 #include "ports/pipelines/counters.hpp"
 #include "ports/pipelines/frame_record.hpp"
 #include "ports/pipelines/verdict.hpp"
@@ -23,6 +24,7 @@ inline constexpr std::uint16_t no_peer = UINT16_MAX;
 struct port_service;
 struct service_lcore;
 struct rules_lcore;
+struct tunnel_lcore;
 
 struct rx_queue_conf {
     std::uint16_t port = 0;
@@ -82,8 +84,11 @@ struct alignas(64) lcore_conf {
     std::array<rte_eth_dev_tx_buffer*, RTE_MAX_ETHPORTS> tx_buffer{};
     core_counters* counters = nullptr;
     worker_stats* stats = nullptr;
+    // Where readers get a coherent copy of both (counter_mirror.hpp); null: none asked.
+    counter_mirror<worker_stats>* mirror = nullptr;
     service_lcore* service = nullptr;  // set when any port this lcore polls has a service
     rules_lcore* rules = nullptr;      // set when the engine has a rules file
+    tunnel_lcore* tunnels = nullptr;   // set when the config has a tunnels: section
     // The burst's frame records (classify -> rules -> service), by frame index.
     std::array<frame_record, burst_size> records{};
     const std::atomic<bool>* stop = nullptr;

@@ -23,10 +23,14 @@
 //
 // Threads: only the owner calls update() and expire(). A reader on another thread must not
 // walk a table the owner is writing: the owner publishes a copy (copy_to(), no allocation:
-// into a table of the same capacity) at a point of its choosing, and readers merge copies.
+// into a table of the same capacity) at a point of its choosing, or - a worker, which cannot
+// stop for a whole copy - answers a table_mirror's request a few entries per loop iteration,
+// and readers merge the copies.
 #pragma once
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -124,6 +128,7 @@ struct table_stats {
 struct row;
 class table;
 std::vector<row> merge(std::span<const table* const> tables);
+std::vector<row> merge(std::span<const std::span<const entry>> lists);
 
 class table {
   public:
@@ -154,11 +159,16 @@ class table {
     }
     // The whole state into `to`, which must have the same capacity: no allocation.
     void copy_to(table& to) const;
+    // Slot i (< capacity()): kind none when free.
+    const entry& slot(std::uint32_t i) const { return entries_[i]; }
+    // Every slot (free ones of kind none), for merge() of a table nobody writes now.
+    std::span<const entry> slots() const { return {entries_.data(), entries_.size()}; }
     // Bytes of memory the table holds for its capacity.
     std::size_t memory_bytes() const;
 
   private:
     friend std::vector<row> merge(std::span<const table* const> tables);
+    friend std::vector<row> merge(std::span<const std::span<const entry>> lists);
     struct key {
         std::array<std::uint8_t, 48> b{};
         friend bool operator==(const key&, const key&) = default;
@@ -173,7 +183,7 @@ class table {
     std::uint32_t allocate(std::uint64_t now_ns);  // npos when full
     void release(std::uint32_t e);
     // The keys entry e is indexed under (0, 1 or 2 of them).
-    std::uint32_t keys_of(const entry& e, std::array<key, 2>& out) const;
+    static std::uint32_t keys_of(const entry& e, std::array<key, 2>& out);
     void reindex(std::uint32_t e, const std::array<key, 2>& before, std::uint32_t n_before);
     void count(entry& e, int direction, std::uint32_t bytes, std::uint64_t now_ns);
     void absorb_data(std::uint32_t into, kind data_kind, const ip_address& receiver,
@@ -199,6 +209,64 @@ class table {
     table_stats stats_;
 };
 
+// A table's copy for readers on other threads, made by the table's owner a few slots at a
+// time: each entry whole, the pass spread over capacity / step calls of step() (an entry
+// created meanwhile in a slot already passed is in the next copy). The memory is the table's
+// entries once more, allocated at construction; step() never allocates.
+//
+// One reader at a time (the caller serializes readers): request() asks, ready() says the copy
+// of that request is complete (acquire), entries() and stats() read it until the next request.
+class table_mirror {
+  public:
+    explicit table_mirror(std::uint32_t capacity) : copy_(std::max<std::uint32_t>(capacity, 1)) {}
+
+    std::uint64_t request() {
+        const std::uint64_t ticket = requested_.load(std::memory_order_relaxed) + 1;
+        requested_.store(ticket, std::memory_order_release);
+        return ticket;
+    }
+    bool ready(std::uint64_t ticket) const {
+        return published_.load(std::memory_order_acquire) == ticket;
+    }
+    std::span<const entry> entries() const { return {copy_.data(), count_}; }
+    const table_stats& stats() const { return stats_; }
+
+    // The owner: copies up to max_slots slots of `t` (same capacity) when a request is open.
+    // Cost when none is: one load.
+    void step(const table& t, std::uint32_t max_slots) {
+        if (working_ == 0) {
+            const std::uint64_t want = requested_.load(std::memory_order_acquire);
+            if (want == published_.load(std::memory_order_relaxed)) [[likely]] {
+                return;
+            }
+            working_ = want;
+            cursor_ = 0;
+            count_ = 0;
+        }
+        const std::uint32_t end = std::min(t.capacity(), cursor_ + max_slots);
+        for (; cursor_ < end; ++cursor_) {
+            const entry& e = t.slot(cursor_);
+            if (e.k != kind::none && count_ < copy_.size()) {
+                copy_[count_++] = e;
+            }
+        }
+        if (cursor_ == t.capacity()) {
+            stats_ = t.stats();
+            published_.store(working_, std::memory_order_release);
+            working_ = 0;
+        }
+    }
+
+  private:
+    std::atomic<std::uint64_t> requested_{0};  // the reader
+    alignas(64) std::atomic<std::uint64_t> published_{0};
+    std::uint64_t working_ = 0;  // the request being answered (owner only); 0: none
+    std::uint32_t cursor_ = 0;
+    std::uint32_t count_ = 0;
+    std::vector<entry> copy_;
+    table_stats stats_;
+};
+
 // One tracked object, merged over tables: what readers print.
 struct row {
     entry e;
@@ -209,5 +277,9 @@ struct row {
 // one table folded into the call or session of another that carries their key (the rest stay
 // as rows of their own), sorted by kind, then bytes (largest first). Not for the data path.
 std::vector<row> merge(std::span<const table* const> tables);
+// The same over entry lists (table_mirror copies); free entries are skipped.
+std::vector<row> merge(std::span<const std::span<const entry>> lists);
+// Stats summed over tables or copies.
+table_stats operator+(const table_stats& a, const table_stats& b);
 
 }  // namespace ports::tunnels
