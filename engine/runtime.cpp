@@ -149,7 +149,7 @@ void runtime::build_lcores() {
 void runtime::start_tunnels(const tunnels_config& cfg) {
     tunnels_cfg_ = cfg;
     for (auto* b : blocks_) {
-        // Heap memory of this thread's node, like the rules' tables: the table's vectors.
+        // The table's vectors: heap memory, allocated once here (not yet on the lcore's socket).
         b->tunnels = std::make_unique<pipelines::tunnel_lcore>(cfg.entries, cfg.idle_timeout_s);
         b->conf.tunnels = b->tunnels.get();
     }
@@ -180,6 +180,8 @@ tunnel_reading runtime::read_tunnels() const {
     }
     const auto deadline = std::chrono::steady_clock::now() + patience;
     std::vector<std::span<const tunnels::entry>> lists;
+    std::vector<std::vector<tunnels::entry>> idle_copies;  // tables read while not looping
+    idle_copies.reserve(blocks_.size());  // spans point into them
     for (std::size_t i = 0; i < blocks_.size(); ++i) {
         auto& t = *blocks_[i]->tunnels;
         r.capacity += t.table.capacity();
@@ -190,10 +192,15 @@ tunnel_reading runtime::read_tunnels() const {
                 break;
             }
             // Not looping (before launch, after stop): the table does not move.
-            const std::uint32_t phase = blocks_[i]->mirror.phase.load(std::memory_order_acquire);
-            if (phase % 2 == 0) {
-                lists.push_back(t.table.slots());
-                r.stats = r.stats + t.table.stats();
+            auto idle = pipelines::read_if_idle(blocks_[i]->mirror.phase, [&] {
+                const auto slots = t.table.slots();
+                return std::make_pair(std::vector<tunnels::entry>(slots.begin(), slots.end()),
+                                      t.table.stats());
+            });
+            if (idle) {
+                idle_copies.push_back(std::move(idle->first));
+                lists.emplace_back(idle_copies.back().data(), idle_copies.back().size());
+                r.stats = r.stats + idle->second;
                 break;
             }
             if (std::chrono::steady_clock::now() >= deadline) {

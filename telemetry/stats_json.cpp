@@ -79,8 +79,7 @@ nlohmann::ordered_json tunnels_json(const std::vector<tunnels::row>& all,
             return a->e.total_bytes() > b->e.total_bytes();
         });
         largest.resize(limit);
-        std::stable_sort(largest.begin(), largest.end(),
-                         [&](const auto* a, const auto* b) { return a < b; });  // rows' order
+        std::sort(largest.begin(), largest.end());  // pointers into rows: rows' order
         rows = std::move(largest);
     }
     nlohmann::ordered_json objects = nlohmann::ordered_json::array();

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <thread>
 #include <type_traits>
 
@@ -43,8 +44,11 @@ struct alignas(64) counter_mirror {
 template <typename Stats>
 inline void publish_if_asked(counter_mirror<Stats>& m, const core_counters& counters,
                              const Stats& stats) {
-    const std::uint64_t want = m.requested.load(std::memory_order_acquire);
+    // Relaxed on every iteration; the fence, only when asked, orders the copy after the
+    // previous reader's reads of it (it asked again only once done).
+    const std::uint64_t want = m.requested.load(std::memory_order_relaxed);
     if (want != m.published.load(std::memory_order_relaxed)) [[unlikely]] {
+        std::atomic_thread_fence(std::memory_order_acquire);
         m.counters = counters;
         m.stats = stats;
         m.published.store(want, std::memory_order_release);
@@ -62,6 +66,24 @@ inline void mirror_online(counter_mirror<Stats>& m, bool online) {
     } else {
         m.phase.store(next, std::memory_order_release);  // after the loop's last count
     }
+}
+
+// Reads what a worker owns while it is not looping (not yet, or no more), when nothing moves:
+// read() then, unless the worker started or stopped during it (the phase moved). Empty when
+// the worker is looping or its phase moved.
+template <typename F>
+inline auto read_if_idle(const std::atomic<std::uint32_t>& phase, F&& read)
+    -> std::optional<decltype(read())> {
+    const std::uint32_t before = phase.load(std::memory_order_acquire);
+    if (before % 2 != 0) {
+        return std::nullopt;
+    }
+    auto value = read();
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (phase.load(std::memory_order_relaxed) != before) {
+        return std::nullopt;
+    }
+    return value;
 }
 
 template <typename Stats>
@@ -97,16 +119,14 @@ inline mirrored<Stats> read_mirrored(counter_mirror<Stats>& m, const core_counte
         if (m.published.load(std::memory_order_acquire) == want) {
             return {m.counters, m.stats, true};
         }
-        // Not looping (not yet, or no more): nothing moves, the live values are one moment -
-        // unless the worker started or stopped during the read (the phase then differs).
-        const std::uint32_t before = m.phase.load(std::memory_order_acquire);
-        if (before % 2 == 0) {
-            mirrored<Stats> live{load_words(counters), load_words(stats), true};
-            std::atomic_thread_fence(std::memory_order_acquire);
-            if (m.phase.load(std::memory_order_relaxed) == before) {
-                return live;
-            }
-            continue;
+        // Not looping: the live values are one moment.
+        if (auto idle = read_if_idle(m.phase, [&] {
+                return mirrored<Stats>{load_words(counters), load_words(stats), true};
+            })) {
+            return *idle;
+        }
+        if (m.phase.load(std::memory_order_relaxed) % 2 == 0) {
+            continue;  // it started or stopped during the read: ask again
         }
         if (std::chrono::steady_clock::now() >= deadline) {
             return {load_words(counters), load_words(stats), false};

@@ -235,10 +235,12 @@ class table_mirror {
     // Cost when none is: one load.
     void step(const table& t, std::uint32_t max_slots) {
         if (working_ == 0) {
-            const std::uint64_t want = requested_.load(std::memory_order_acquire);
+            const std::uint64_t want = requested_.load(std::memory_order_relaxed);
             if (want == published_.load(std::memory_order_relaxed)) [[likely]] {
                 return;
             }
+            // Only when asked: the copy is overwritten after the last reader's reads of it.
+            std::atomic_thread_fence(std::memory_order_acquire);
             working_ = want;
             cursor_ = 0;
             count_ = 0;
