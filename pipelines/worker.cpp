@@ -33,11 +33,8 @@ void pass_on(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, std::ui
         worker_stats::add(conf.stats->released, n);
         return;
     }
-    rte_eth_dev_tx_buffer* buffer = conf.tx_buffer[rx.peer];
-    std::uint64_t sent = 0;
-    for (std::uint16_t i = 0; i < n; ++i) {
-        sent += rte_eth_tx_buffer(rx.peer, conf.tx_queue[rx.peer], buffer, pkts[i]);
-    }
+    const std::uint64_t sent =
+        tx_buffer_bulk(rx.peer, conf.tx_queue[rx.peer], conf.tx_buffer[rx.peer], pkts, n);
     worker_stats::add(conf.stats->forwarded, n);
     worker_stats::add(conf.stats->tx_packets, sent);
 }
@@ -104,9 +101,28 @@ void process_burst(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, s
     frame_record* const records = conf.records.data();
     std::array<verdict, burst_size> verdicts;  // written before read: no zeroing
     std::uint32_t classes = 0;
-    for (std::uint16_t i = 0; i < n; ++i) {
+    // The NTP server's fast lane (serve_ntp_lane): the plain IPv4 client requests to us are
+    // counted and answered first, without records, unless rules want to see NTP frames.
+    constexpr std::uint32_t ntp_bit = 1u << static_cast<unsigned>(traffic_class::ntp);
+    static_assert(burst_size <= 32, "a burst's frames are bits of one word");
+    const lane_result lane =
+        rx.service != nullptr && (rules == nullptr || (rules->class_mask & ntp_bit) == 0)
+            ? serve_ntp_lane(conf, rx, pkts, n, verdicts.data(), window)
+            : lane_result{};
+    const std::uint32_t taken = lane.taken;
+    if (taken != 0) {
+        classes |= ntp_bit;
+    }
+    const std::uint32_t all = n == 32 ? ~0u : (1u << n) - 1;
+    for (std::uint16_t i = 0; i < n && taken != all; ++i) {
         if (i + prefetch_offset < n) {
             rte_prefetch0(rte_pktmbuf_mtod(pkts[i + prefetch_offset], void*));
+        }
+        if (((taken >> i) & 1) != 0) {
+            // Sent to this port's unicast MAC: nothing for casts to count. The later stages
+            // skip it by class (no rules for ntp) or verdict.
+            records[i].cls = traffic_class::ntp;
+            continue;
         }
         classify_count_record(counters, frame_of(pkts[i]), pkts[i]->pkt_len, records[i]);
         casts.add(pkts[i]);
@@ -123,7 +139,8 @@ void process_burst(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, s
         track_tunnels(*conf.tunnels, pkts, records, n);
     }
     if (rx.service != nullptr) {
-        for (std::uint16_t i = 0; i < n; ++i) {
+        for (std::uint32_t left = all & ~taken; left != 0; left &= left - 1) {
+            const unsigned i = static_cast<unsigned>(__builtin_ctz(left));
             if (verdicts[i].passes()) {
                 verdicts[i] = serve(conf, rx, pkts[i], records[i], window);
             }
@@ -134,11 +151,13 @@ void process_burst(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, s
     std::array<rte_mbuf*, burst_size> freed;
     std::uint16_t kept_count = 0;
     std::uint16_t freed_count = 0;
-    std::uint64_t replied = 0;
+    // The lane's replies are staged already: counted here, nothing else to do for them.
+    std::uint64_t replied = static_cast<std::uint64_t>(__builtin_popcount(lane.replied));
     std::uint64_t to_kernel = 0;
     std::uint64_t sent = 0;
     worker_stats& stats = *conf.stats;
-    for (std::uint16_t i = 0; i < n; ++i) {
+    for (std::uint32_t left = all & ~lane.replied; left != 0; left &= left - 1) {
+        const unsigned i = static_cast<unsigned>(__builtin_ctz(left));
         switch (verdicts[i].what) {
             case verdict::kind::pass:
                 kept[kept_count++] = pkts[i];
@@ -161,7 +180,7 @@ void process_burst(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, s
     if (rx.service != nullptr) {
         // Replies leave here, by the same TX buffers as everything else; an NTS request that
         // failed at flush comes back as a drop.
-        const flush_result f = flush_replies(conf);
+        const flush_result f = flush_replies(conf, rx.port);
         sent += f.sent;
         for (std::uint16_t k = 0; k < f.dropped_count; ++k) {
             freed[freed_count++] = f.dropped[k].m;

@@ -11,6 +11,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -21,6 +22,8 @@
 #include "eal_environment.hpp"
 #include "engine_port.hpp"
 #include "fates.hpp"
+#include "ports/pipelines/classify.hpp"
+#include "ports/pipelines/service.hpp"
 #include "runtime.hpp"
 #include "trafficgen.hpp"
 
@@ -252,6 +255,149 @@ TEST_F(NtpStamps, ABasicClientEchoingOurTransmitStampStaysBasic) {
     ASSERT_EQ(second.size(), 1u);
     EXPECT_EQ(second[0].origin, gen::ntp_timestamp(21));
     EXPECT_EQ(server(sc::interleaved_replies), 0u);
+}
+
+// The NTP server's fast lane (serve_ntp_lane: the plain IPv4 request, answered before the
+// classifier) against the general path (classify_count_record, serve, flush_replies) on the
+// same frames with the same arrival window: the same reply bytes but for the receive and
+// transmit stamps (unique per reply, and later for the second) and the checksum that follows
+// from them, which must verify; the same class, detail and server counts.
+using NtpLane = NtpStamps;
+
+struct lane_run {
+    std::vector<std::uint8_t> reply;
+    std::array<std::uint64_t, pipelines::counter_count> classes{};
+    std::array<std::uint64_t, pipelines::server_counter_count> server{};
+};
+
+// The UDP checksum of an untagged IPv4 frame verifies (RFC 768 with the pseudo header).
+bool udp_checksum_verifies(const std::vector<std::uint8_t>& f) {
+    const std::size_t udp_length = (std::size_t{f[38]} << 8) | f[39];
+    std::uint32_t sum = 17 + static_cast<std::uint32_t>(udp_length);
+    for (std::size_t i = 26; i < 34; i += 2) {
+        sum += (std::uint32_t{f[i]} << 8) | f[i + 1];
+    }
+    for (std::size_t i = 0; i < udp_length; i += 2) {
+        const std::uint32_t hi = f[34 + i];
+        const std::uint32_t lo = i + 1 < udp_length ? f[35 + i] : 0;
+        sum += (hi << 8) | lo;
+    }
+    while (sum >> 16) {
+        sum = (sum & 0xFFFF) + (sum >> 16);
+    }
+    return sum == 0xFFFF;
+}
+
+TEST_F(NtpLane, ItsRepliesAndCountsAreTheGeneralPathsByteForByte) {
+    start(0);
+    auto& conf = *conf_;
+    pipelines::rx_queue_conf& rx = conf.rx[0];
+    const std::uint64_t t0 = rte_rdtsc();
+    const pipelines::rx_window window{t0, t0 + 1000};
+    const auto counts = [&](lane_run& r, const lane_run& before) {
+        for (std::size_t i = 0; i < r.classes.size(); ++i) {
+            r.classes[i] = conf.counters->values[i] - before.classes[i];
+        }
+        for (std::size_t i = 0; i < r.server.size(); ++i) {
+            r.server[i] = conf.service->counters->values[i] - before.server[i];
+        }
+    };
+    const auto snapshot = [&] {
+        lane_run r;
+        std::copy(conf.counters->values.begin(), conf.counters->values.end(), r.classes.begin());
+        std::copy(conf.service->counters->values.begin(), conf.service->counters->values.end(),
+                  r.server.begin());
+        return r;
+    };
+    const auto take_reply = [&] {
+        rte_mbuf* m = nullptr;
+        EXPECT_EQ(rte_ring_dequeue(tx_, reinterpret_cast<void**>(&m)), 0);
+        std::vector<std::uint8_t> out;
+        if (m != nullptr) {
+            const auto* p = rte_pktmbuf_mtod(m, const std::uint8_t*);
+            out.assign(p, p + m->data_len);
+            rte_pktmbuf_free(m);
+        }
+        return out;
+    };
+    const auto mbuf_of = [&](const gen::bytes& frame) {
+        rte_mbuf* m = rte_pktmbuf_alloc(eal_environment::pool());
+        std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame.size())), frame.data(),
+                    frame.size());
+        return m;
+    };
+    std::vector<gen::bytes> requests;
+    for (std::uint8_t v = 1; v <= 4; ++v) {
+        gen::ntp_header h;
+        h.version = v;
+        h.poll = static_cast<std::int8_t>(v + 3);
+        h.transmit_ts = gen::ntp_timestamp(100 + v);
+        requests.push_back(gen::ntp_packet(h));
+    }
+    requests.push_back(basic(gen::ntp_timestamp(200)));  // SNTP's body
+    gen::ntp_header ntpd;  // an RFC 5905 client: origin and receive of the last exchange
+    ntpd.origin_ts = gen::ntp_timestamp(300);
+    ntpd.receive_ts = gen::ntp_timestamp(299);
+    ntpd.transmit_ts = gen::ntp_timestamp(301);
+    requests.push_back(gen::ntp_packet(ntpd));
+    for (const auto& payload : requests) {
+        const auto frame = gen::udp_frame(client_, payload);
+        ASSERT_TRUE(pipelines::plain_ntp_v4::matches(frame.data(), frame.size()));
+        // The lane: the worker's burst.
+        lane_run lane;
+        const lane_run before_lane = snapshot();
+        rte_mbuf* a = mbuf_of(frame);
+        rx.earliest_tsc = window.earliest_tsc;
+        rx.latest_tsc = window.latest_tsc;
+        pipelines::process_burst(conf, rx, &a, 1);
+        counts(lane, before_lane);
+        lane.reply = take_reply();
+        // The general path, step by step.
+        lane_run general;
+        const lane_run before_general = snapshot();
+        rte_mbuf* b = mbuf_of(frame);
+        pipelines::frame_record record;
+        pipelines::classify_count_record(*conf.counters, {frame.data(), frame.size()},
+                                         static_cast<std::uint32_t>(frame.size()), record);
+        ASSERT_EQ(pipelines::serve(conf, rx, b, record, window).what,
+                  pipelines::verdict::kind::reply);
+        const pipelines::flush_result f = pipelines::flush_replies(conf, rx.port);
+        EXPECT_EQ(f.dropped_count, 0u);
+        counts(general, before_general);
+        general.reply = take_reply();
+
+        ASSERT_EQ(lane.reply.size(), 90u);
+        ASSERT_EQ(general.reply.size(), lane.reply.size());
+        EXPECT_TRUE(udp_checksum_verifies(lane.reply));
+        EXPECT_TRUE(udp_checksum_verifies(general.reply));
+        // The receive stamps differ by the uniqueness step only: the same window.
+        EXPECT_EQ(be64_at(general.reply.data() + 74) - be64_at(lane.reply.data() + 74), 1u);
+        for (const std::size_t at : {40, 41}) {  // the UDP checksum
+            lane.reply[at] = general.reply[at] = 0;
+        }
+        for (std::size_t at = 74; at < 90; ++at) {  // receive and transmit stamps
+            lane.reply[at] = general.reply[at] = 0;
+        }
+        EXPECT_EQ(lane.reply, general.reply);
+        EXPECT_EQ(lane.classes, general.classes);
+        EXPECT_EQ(lane.server, general.server);
+        EXPECT_EQ(lane.classes[pipelines::index_of(pipelines::counter::ntp_mode_client)], 1u);
+        EXPECT_EQ(lane.server[static_cast<std::size_t>(sc::replies)], 1u);
+    }
+}
+
+TEST_F(NtpLane, APlainRequestToAnotherAddressIsCountedOnceAndPassesOn) {
+    start(0);
+    client_.dst_ip4 = {192, 0, 2, 99};  // not a service address: transit
+    send(basic(gen::ntp_timestamp(1)));
+    EXPECT_EQ(poll(), 1);
+    EXPECT_TRUE(replies().empty());
+    EXPECT_EQ(conf_->counters->values[pipelines::index_of(pipelines::counter::ntp_mode_client)],
+              1u);
+    EXPECT_EQ(server(sc::requests), 0u);
+    const auto f = test::fates(rt_);
+    EXPECT_EQ(f.released, 1u);
+    EXPECT_EQ(f.accounted(), f.rx);
 }
 
 }  // namespace

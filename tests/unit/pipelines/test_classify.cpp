@@ -745,3 +745,119 @@ TEST(ClassifyEncap, SharedCaptureL2tpv3OverIp) {
     EXPECT_TRUE(has_detail(full.c, counter::l2tp_data));
     EXPECT_EQ(full.record.f.l2tp.session_id, 0x00500a30u);
 }
+
+// The NTP server's fast lane recognises its request shape itself (plain_ntp_v4::matches) and
+// counts such a frame without the walk: both must be the walk's own verdict, on every frame.
+namespace {
+
+// The walk's definition of the shape: untagged IPv4 without options, whole, UDP to port 123
+// carrying exactly 56 bytes of UDP (IP's length too), 48 of NTP, valid, client mode.
+bool walk_says_plain_ntp_v4(const bytes& f) {
+    const auto full = pipelines::classify_frame_full({f.data(), f.size()});
+    const pipelines::frame_record& r = full.record;
+    return full.c.cls == traffic_class::ntp && !full.c.malformed && r.has_layers &&
+           r.vlan_count == 0 && !r.pppoe && r.ip_in_ip == 0 && r.l3 == parsers::l3_kind::ipv4 &&
+           r.l3_offset == 14 && r.l4_offset == 34 && r.whole() && r.l4_length == 56 &&
+           r.l4_proto == parsers::ipproto_udp && r.dst_port == 123 && r.l7.length == 48 &&
+           r.parsed && r.f.ntp.mode == 3;
+}
+
+bool lane_says(const bytes& f) {
+    return pipelines::plain_ntp_v4::matches(f.data(), f.size());
+}
+
+// The lane's count of a frame, next to classify_and_count's.
+void expect_lane_counts_as_the_walk(const bytes& f) {
+    pipelines::core_counters lane;
+    pipelines::core_counters walk;
+    pipelines::plain_ntp_v4::count(lane, 1, f.size(),
+                                   pipelines::plain_ntp_v4::sntp(f.data()) ? 1 : 0);
+    pipelines::classify_and_count(walk, {f.data(), f.size()}, static_cast<std::uint32_t>(f.size()));
+    EXPECT_EQ(lane.values, walk.values);
+}
+
+bytes plain_request(std::uint8_t version, bool sntp) {
+    gen::endpoint_options ep;
+    ep.dst_port = 123;
+    gen::ntp_header h;
+    h.version = version;
+    h.mode = 3;
+    if (!sntp) {
+        h.poll = 6;
+        h.origin_ts = 0x1122334455667788ULL;
+    }
+    h.transmit_ts = 0x0102030405060708ULL;
+    return gen::udp_frame(ep, gen::ntp_packet(h));
+}
+
+}  // namespace
+
+TEST(PlainNtpV4, EveryVersionOfThePlainRequestIsTheLanesAndCountsAsTheWalk) {
+    for (std::uint8_t v = 1; v <= 4; ++v) {
+        for (const bool sntp : {false, true}) {
+            const bytes f = plain_request(v, sntp);
+            ASSERT_TRUE(walk_says_plain_ntp_v4(f)) << int{v};
+            EXPECT_TRUE(lane_says(f)) << int{v};
+            EXPECT_EQ(pipelines::plain_ntp_v4::sntp(f.data()), sntp);
+            expect_lane_counts_as_the_walk(f);
+        }
+    }
+}
+
+TEST(PlainNtpV4, EthernetPaddingAfterTheRequestStillMatches) {
+    bytes f = plain_request(4, false);
+    f.resize(f.size() + 6, 0);  // IP's length still says 76
+    EXPECT_TRUE(walk_says_plain_ntp_v4(f));
+    EXPECT_TRUE(lane_says(f));
+    expect_lane_counts_as_the_walk(f);
+}
+
+TEST(PlainNtpV4, AgreesWithTheWalkOnEverySingleByteChangeOfTheHeaders) {
+    // Every byte the shape depends on (Ethernet to the NTP mode octet), set to every value:
+    // the lane claims exactly the frames the walk calls plain; and where it claims one, its
+    // count is the walk's.
+    std::size_t claimed = 0;
+    std::size_t refused = 0;
+    for (const bool sntp : {false, true}) {
+        const bytes base = plain_request(4, sntp);
+        for (std::size_t at = 12; at <= 42; ++at) {
+            for (unsigned v = 0; v < 256; ++v) {
+                bytes f = base;
+                f[at] = static_cast<std::uint8_t>(v);
+                const bool walk = walk_says_plain_ntp_v4(f);
+                ASSERT_EQ(lane_says(f), walk) << "byte " << at << " = " << v;
+                if (walk) {
+                    ++claimed;
+                    expect_lane_counts_as_the_walk(f);
+                } else {
+                    ++refused;
+                }
+            }
+        }
+    }
+    // 31 bytes x 256 values x 2 requests: most bytes are free (addresses, ports, TTL...).
+    EXPECT_GT(claimed, 5000u);
+    EXPECT_GT(refused, 5000u);
+}
+
+TEST(PlainNtpV4, ShortFramesAndOtherShapesAreNotTheLanes) {
+    const bytes f = plain_request(4, false);
+    for (std::size_t n = 0; n < f.size(); ++n) {
+        const bytes cut(f.begin(), f.begin() + static_cast<std::ptrdiff_t>(n));
+        EXPECT_FALSE(lane_says(cut)) << n;
+    }
+    bytes tagged = f;  // the same request behind an 802.1Q tag: ntp, but not the lane's
+    const std::uint8_t tag[] = {0x81, 0x00, 0x00, 0x0a};
+    tagged.insert(tagged.begin() + 12, std::begin(tag), std::end(tag));
+    EXPECT_EQ(classify_frame({tagged.data(), tagged.size()}).cls, traffic_class::ntp);
+    EXPECT_FALSE(lane_says(tagged));
+}
+
+TEST(PlainNtpV4, NoFrameOfTheSharedCapturesOrTheMixDisagrees) {
+    std::size_t frames = 0;
+    for (const auto& g : gen::make_mix({.count = 20000, .seed = 13, .malformed_share = 0.2})) {
+        ASSERT_EQ(lane_says(g.bytes), walk_says_plain_ntp_v4(g.bytes));
+        ++frames;
+    }
+    EXPECT_EQ(frames, 20000u);
+}

@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 
 #include "ports/parsers/layers.hpp"
 #include "ports/parsers/ntp.hpp"
@@ -748,6 +749,68 @@ inline void count(core_counters& c, const classification& r, std::uint32_t bytes
     r.parsed = false;
     classify_frame_into(frame, counting_record_sink{{&r, frame.data()}, {{}, &c, bytes}});
 }
+
+// The NTP server's fast lane (pipelines/service.cpp, serve_plain_ntp_v4): the one request shape
+// that is most of an NTP server's traffic - untagged IPv4 without options, not a fragment,
+// UDP to port 123 carrying exactly a 48-byte NTP header in client mode, versions 1-4 - is
+// recognised from four fixed-offset words, and for it the whole classification is known:
+// class ntp, valid, detail mode_client and, when the body is SNTP's, sntp_requests. This is
+// the classifier's own rule for that shape written out (nothing else decides it twice): the
+// unit test PlainNtpV4 checks it against classify_frame on every frame it accepts and on
+// mutations of each checked byte.
+namespace plain_ntp_v4 {
+
+inline constexpr std::size_t frame_length = 14 + 20 + 8 + 48;  // 90: Ethernet, IP, UDP, NTP
+inline constexpr std::size_t payload_offset = 42;
+
+// Little-endian views of the checked words: bytes 12-19 (ethertype, version/IHL, total length),
+// 20-27 (flags/fragment, protocol) and 34-41 (destination port, UDP length).
+inline constexpr std::uint64_t w12_mask = 0x0000FFFF00FFFFFFULL;
+inline constexpr std::uint64_t w12_want = 0x00004C0000450008ULL;   // 08 00 | 45 | tos | 00 4C
+inline constexpr std::uint64_t w20_mask = 0x00000000FF00FF3FULL;   // MF + offset, protocol
+inline constexpr std::uint64_t w20_want = 0x0000000011000000ULL;   // not a fragment, UDP
+inline constexpr std::uint64_t w34_mask = 0x0000FFFFFFFF0000ULL;   // destination port, length
+inline constexpr std::uint64_t w34_want = 0x00003800'7B000000ULL;  // 00 7B | 00 38
+
+inline std::uint64_t load64(const std::uint8_t* p) {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+}
+
+// Whether a frame of `length` bytes at p (at least frame_length readable when it says yes)
+// has the shape.
+[[gnu::always_inline]] inline bool matches(const std::uint8_t* p, std::size_t length) {
+    if (length < frame_length) {
+        return false;
+    }
+    const std::uint8_t b0 = p[payload_offset];
+    // mode 3, version 1..4: (b0 & 0x07) == 3 and ((b0 >> 3) & 7) - 1 < 4
+    const bool client = (b0 & 0x07) == 3 && static_cast<unsigned>(((b0 >> 3) & 0x07) - 1) < 4;
+    return ((load64(p + 12) & w12_mask) == w12_want) & ((load64(p + 20) & w20_mask) == w20_want) &
+           ((load64(p + 34) & w34_mask) == w34_want) & client;
+}
+
+// Whether the request's body is SNTP's (RFC 4330: everything but the first octet and the
+// transmit timestamp zero), as parse_ntp decides it.
+[[gnu::always_inline]] inline bool sntp(const std::uint8_t* p) {
+    return parsers::ntp_detail::sntp_request_body(p + payload_offset);
+}
+
+// What classify_and_count counts for `frames` such frames of `bytes` bytes in all, `sntp` of
+// them with SNTP's body.
+[[gnu::always_inline]] inline void count(core_counters& c, std::uint64_t frames,
+                                         std::uint64_t bytes, std::uint64_t sntp) {
+    constexpr std::uint16_t base = class_base[static_cast<std::size_t>(traffic_class::ntp)];
+    c.add(base, frames);
+    c.add(base + offset_bytes, bytes);
+    c.add(detail::plus(counter::ntp_mode_reserved, 3), frames);
+    if (sntp != 0) {
+        c.add(index_of(counter::ntp_sntp_requests), sntp);
+    }
+}
+
+}  // namespace plain_ntp_v4
 
 // A frame's classification and record (ports-analyze, tests).
 struct classified {

@@ -116,22 +116,25 @@ constexpr std::uint16_t malformed_reason_index(traffic_class c, Status reason) {
                                       static_cast<unsigned>(reason) - 1);
 }
 
+// A counter that one core writes and any thread reads, moved on by n. One add to memory: an
+// aligned quadword written by one instruction is seen whole by a reader on another core
+// (x86-64 single-copy atomicity, as the kernel's this_cpu_add), and it takes a third of what
+// a relaxed load + add + store does (three instructions: atomics are never fused). Elsewhere,
+// the relaxed pair. Every per-core counter of the engine is bumped through this.
+[[gnu::always_inline]] inline void single_writer_add(std::uint64_t& field, std::uint64_t n) {
+#if defined(__x86_64__)
+    asm("addq %1, %0" : "+m"(field) : "er"(n));
+#else
+    std::atomic_ref<std::uint64_t> v(field);
+    v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+#endif
+}
+
 // The counters of one worker core. Only that core writes; anyone reads.
 struct alignas(64) core_counters {
     std::array<std::uint64_t, counter_count> values{};
 
-    // One add to memory: an aligned quadword written by one instruction is seen whole by a
-    // reader on another core (x86-64 single-copy atomicity, as the kernel's this_cpu_add), and
-    // it takes a third of what a relaxed load + add + store does (three instructions: atomics
-    // are never fused). Elsewhere, the relaxed pair.
-    void add(std::uint16_t index, std::uint64_t n) {
-#if defined(__x86_64__)
-        asm("addq %1, %0" : "+m"(values[index]) : "er"(n));
-#else
-        std::atomic_ref<std::uint64_t> v(values[index]);
-        v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-#endif
-    }
+    void add(std::uint16_t index, std::uint64_t n) { single_writer_add(values[index], n); }
     std::uint64_t load(std::size_t index) const {
         // atomic_ref<const T> is C++26; the const_cast only lets the load be atomic.
         return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(values[index]))

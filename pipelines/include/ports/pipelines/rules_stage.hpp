@@ -83,10 +83,7 @@ struct alignas(64) rules_lcore_stats {
     std::uint64_t alerts_ring_full = 0;  // alert records lost: the ring was full
     std::uint64_t alerts_gated = 0;      // alerts over the rule's rate, held back by the worker
 
-    static void add(std::uint64_t& field, std::uint64_t n) {
-        std::atomic_ref<std::uint64_t> v(field);
-        v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-    }
+    static void add(std::uint64_t& field, std::uint64_t n) { single_writer_add(field, n); }
     static std::uint64_t load(const std::uint64_t& field) {
         return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(field))
             .load(std::memory_order_relaxed);

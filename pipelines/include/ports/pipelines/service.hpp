@@ -67,11 +67,10 @@ inline constexpr std::size_t server_counter_count = std::size(server_counter_nam
 struct alignas(64) server_counters {
     std::array<std::uint64_t, server_counter_count> values{};
 
-    // Always inline: a counter bump is two instructions, a call several more (GCC kept it out
+    // Always inline: a counter bump is one instruction, a call several more (GCC kept it out
     // of line where the index is computed).
     [[gnu::always_inline]] void add(server_counter c, std::uint64_t n = 1) {
-        std::atomic_ref<std::uint64_t> v(values[static_cast<std::size_t>(c)]);
-        v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+        single_writer_add(values[static_cast<std::size_t>(c)], n);
     }
     std::uint64_t load(std::size_t i) const {
         return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(values[i]))
@@ -307,6 +306,20 @@ struct service_lcore {
     static constexpr std::uint8_t no_nts = 0xFF;
     std::array<staged, 64> out{};  // a burst's replies, sent at the end of the burst
     std::uint16_t out_count = 0;
+    // The fast lane's replies (serve_ntp_lane): plain IPv4, each lacking only its transmit
+    // timestamp (or carrying its interleaved one) and the UDP checksum that follows from it.
+    struct lane_reply {
+        rte_mbuf* m;
+        std::uint8_t* ntp;              // the reply's NTP header in the frame
+        std::uint64_t partial_udp_sum;  // everything but the transmit timestamp
+        std::uint64_t fixed_tx_be;      // interleaved: its transmit field; 0: stamped at flush
+    };
+    std::array<lane_reply, 32> lane_out{};
+    std::uint16_t lane_count = 0;
+    // The receive stamps of the burst's replies that the RX->TX map remembers once they have
+    // left, in the order the stamps were given (increasing): the lane's, then the others'.
+    std::array<std::uint64_t, 96> remembered{};
+    std::uint16_t remembered_count = 0;
     // Staged replies that could not be sent after all (an NTS request failing verification at
     // flush, a MAC that could not be computed): handed back to process_burst, which frees and
     // counts them.
@@ -335,6 +348,19 @@ struct rx_window {
 verdict serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, const frame_record& r,
               rx_window window);
 
+// The fast lane of the NTP server, run on a burst before classification: each frame of
+// classify.hpp's plain_ntp_v4 shape to this port's MAC and one of its IPv4 service addresses
+// is counted as the classifier would count it and answered (or dropped, counted) without a
+// frame record; its verdict (reply or drop, as serve's) is written and its bit (1 << index)
+// set in taken, and in replied when the verdict is reply. Every other frame is left
+// untouched, uncounted: it takes the general path (classify, rules, serve). n <= 32.
+struct lane_result {
+    std::uint32_t taken = 0;
+    std::uint32_t replied = 0;
+};
+lane_result serve_ntp_lane(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* const* pkts,
+                           std::uint16_t n, verdict* verdicts, rx_window window);
+
 // What flush_replies did: frames handed to the PMD, and the staged replies that turned into
 // drops (in service_lcore::late, valid until the next burst).
 struct flush_result {
@@ -344,9 +370,10 @@ struct flush_result {
 };
 
 // Stamps the transmit time into the staged NTP replies, signs them, finishes their checksums
-// and hands them to the lcore's TX buffers of their ports, which it flushes (the TX path of
-// every frame the lcore sends: one tx_dropped).
-flush_result flush_replies(lcore_conf& conf);
+// and hands them to the lcore's TX buffer of `port` - the burst's RX port, which every reply of
+// the burst leaves by - and flushes it (the TX path of every frame the lcore sends: one
+// tx_dropped).
+flush_result flush_replies(lcore_conf& conf, std::uint16_t port);
 
 // Worker start / loop / end for the ntp_policy grace periods (as rules_worker_online...):
 // register and go online; report a quiescent state where the worker holds no policy (between

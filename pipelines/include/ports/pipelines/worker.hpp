@@ -9,6 +9,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 
 #include "ports/pipelines/counter_mirror.hpp"
 #include "ports/pipelines/counters.hpp"
@@ -64,10 +65,7 @@ struct alignas(64) worker_stats {
     std::uint64_t total_cycles = 0;
     std::uint64_t loops = 0;
 
-    static void add(std::uint64_t& field, std::uint64_t n) {
-        std::atomic_ref<std::uint64_t> v(field);
-        v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-    }
+    static void add(std::uint64_t& field, std::uint64_t n) { single_writer_add(field, n); }
     static std::uint64_t load(const std::uint64_t& field) {
         return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(field))
             .load(std::memory_order_relaxed);
@@ -111,6 +109,28 @@ inline std::uint16_t poll_queue(rx_queue_conf& rx, rte_mbuf** pkts) {
         rx.drained_tsc = start;  // nothing older than this poll's start is left behind
     }
     return n;
+}
+
+// Hands n frames to an lcore's TX buffer of a port, as rte_eth_tx_buffer does for each (the
+// buffer sends when full; the frames a full TX ring refuses go to its error callback, the
+// lcore's tx_dropped), with one copy per buffer's worth instead of a call per frame. Returns
+// the frames the PMD took.
+inline std::uint64_t tx_buffer_bulk(std::uint16_t port, std::uint16_t queue,
+                                    rte_eth_dev_tx_buffer* buffer, rte_mbuf* const* pkts,
+                                    std::uint16_t n) {
+    std::uint64_t sent = 0;
+    while (n != 0) {
+        const std::uint16_t room = static_cast<std::uint16_t>(buffer->size - buffer->length);
+        const std::uint16_t take = n < room ? n : room;
+        std::memcpy(&buffer->pkts[buffer->length], pkts, std::size_t{take} * sizeof(rte_mbuf*));
+        buffer->length = static_cast<std::uint16_t>(buffer->length + take);
+        pkts += take;
+        n = static_cast<std::uint16_t>(n - take);
+        if (buffer->length == buffer->size) {
+            sent += rte_eth_tx_buffer_flush(port, queue, buffer);
+        }
+    }
+    return sent;
 }
 
 // Processes one received burst (the part benchmarks and in-process tests call directly).

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -97,9 +98,11 @@ class service_addresses {
 
     // Straight from packet bytes: a linear scan of at most 16 entries beats hashing here.
     constexpr bool contains_v4(std::span<const std::uint8_t, 4> a) const {
+        // Each entry and the address as one 32-bit word: a compare per entry.
+        const std::uint32_t want =
+            std::bit_cast<std::uint32_t>(std::array<std::uint8_t, 4>{a[0], a[1], a[2], a[3]});
         for (std::size_t i = 0; i < v4_count_; ++i) {
-            const auto& e = v4_[i];
-            if (e[0] == a[0] && e[1] == a[1] && e[2] == a[2] && e[3] == a[3]) {
+            if (std::bit_cast<std::uint32_t>(v4_[i]) == want) {
                 return true;
             }
         }

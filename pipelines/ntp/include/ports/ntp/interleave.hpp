@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory_resource>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <vector>
 
@@ -44,6 +45,31 @@ class tx_map {
             ++evictions_;
         }
         return true;
+    }
+
+    // insert(rx, tx_ts) for each stamp of rx in order (a burst's replies, which left together),
+    // with the ring's state in registers for the whole run.
+    void insert_all(std::span<const std::uint64_t> rx, std::uint64_t tx_ts) noexcept {
+        entry* const slots = slots_.data();
+        std::size_t head = head_;
+        // insert's rule: newer than the newest remembered (0, never a stamp, when none is).
+        std::uint64_t newest = count_ != 0 ? slots[(head - 1) & mask_].rx : 0;
+        std::size_t inserted = 0;
+        for (const std::uint64_t r : rx) {
+            if (r > newest) {
+                slots[head].rx = r;
+                slots[head].tx = tx_ts;
+                head = (head + 1) & mask_;
+                newest = r;
+                ++inserted;
+            }
+        }
+        head_ = head;
+        count_ += inserted;
+        if (count_ > slots_.size()) {
+            evictions_ += count_ - slots_.size();
+            count_ = slots_.size();
+        }
     }
 
     // The transmit time of the reply that carried rx_ts, if it is still remembered.

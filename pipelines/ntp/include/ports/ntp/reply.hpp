@@ -107,12 +107,17 @@ struct reply_result {
 // Bytes 0-23 of a reply as far as they depend on the clock and the configuration alone: what
 // every reply of a burst shares, computed once per burst by the fast path and per reply by
 // build_reply (the same function, so both write the same bytes).
+// Laid out as the reply's bytes 0-23 are (byte 2, the poll, is the request's), so that
+// write_reply_header copies it whole.
 struct reply_header {
     std::uint8_t li_mode = 0;  // LI and mode 4; the version is the request's
     std::uint8_t stratum = 0;
+    std::uint8_t poll_slot = 0;  // never written: the reply keeps the request's poll
     std::uint8_t precision = 0;
     std::uint8_t words[20] = {};  // root delay, root dispersion, refid, reference, wire order
 };
+static_assert(sizeof(reply_header) == 24 && offsetof(reply_header, precision) == 3 &&
+              offsetof(reply_header, words) == 4);
 
 namespace reply_detail {
 
@@ -165,10 +170,10 @@ inline void write_reply_header(std::uint8_t* p, const reply_header& h, std::uint
                                std::uint64_t rx_ts) noexcept {
     std::uint64_t origin;
     std::memcpy(&origin, p + 40, 8);
+    const std::uint8_t poll = p[2];
+    std::memcpy(p, &h, sizeof(h));  // bytes 0-23 in two stores
     p[0] = static_cast<std::uint8_t>(h.li_mode | (version << 3));
-    p[1] = h.stratum;
-    p[3] = h.precision;
-    std::memcpy(p + 4, h.words, sizeof(h.words));
+    p[2] = poll;
     std::memcpy(p + 24, &origin, 8);
     reply_detail::store_be64(p + 32, rx_ts);
     std::memset(p + 40, 0, 8);

@@ -108,10 +108,7 @@ class slot_map {
 struct alignas(64) rule_counters {
     std::array<std::uint64_t, max_rule_slots> matches{};
 
-    void add(std::uint32_t slot) {
-        std::atomic_ref<std::uint64_t> v(matches[slot]);
-        v.store(v.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    }
+    void add(std::uint32_t slot) { pipelines::single_writer_add(matches[slot], 1); }
     std::uint64_t load(std::uint32_t slot) const {
         return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(matches[slot]))
             .load(std::memory_order_relaxed);
