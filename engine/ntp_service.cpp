@@ -300,6 +300,9 @@ void ntp_service::attach_ports(const std::vector<port_runtime>& ports) {
         rte_ether_addr mac{};
         rte_eth_macaddr_get(p.id, &mac);
         std::copy(std::begin(mac.addr_bytes), std::end(mac.addr_bytes), svc->mac.bytes.begin());
+        // PMDs over a kernel socket send inside tx_burst (port_service::tx_in_call).
+        svc->tx_in_call =
+            p.driver == "net_af_packet" || p.driver == "net_tap" || p.driver == "net_pcap";
         const bool stamped = ts_offset >= 0 && ts_bit >= 0;
         if (p.driver == "net_pcap" && stamped) {
             // DPDK 22.11's net_pcap stamps every mbuf with the record's time, in microseconds,

@@ -963,7 +963,7 @@ verdict serve(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* m, const fram
 
 static_assert(RTE_MAX_ETHPORTS <= 64, "flush_replies marks ports in one 64-bit word");
 
-flush_result flush_replies(lcore_conf& conf, std::uint16_t port) {
+flush_result flush_replies(lcore_conf& conf, const port_service& svc, std::uint16_t port) {
     service_lcore& s = *conf.service;
     s.burst.fresh = false;  // the next burst reads the clock and its TSC anew
     s.late_count = 0;
@@ -1014,7 +1014,6 @@ flush_result flush_replies(lcore_conf& conf, std::uint16_t port) {
     std::uint16_t late_count = s.late_count;
     std::array<rte_mbuf*, std::tuple_size_v<decltype(s.out)> + 32> leaving;  // in staging order
     std::uint16_t leaving_count = 0;
-    const std::uint64_t handoff_start = rte_rdtsc();  // the replies go to the PMD from here
     // The lane's replies: the transmit timestamp, or the interleaved one already in, is all
     // their UDP checksum lacked.
     const service_lcore::lane_reply* const lane = s.lane_out.data();
@@ -1091,17 +1090,17 @@ flush_result flush_replies(lcore_conf& conf, std::uint16_t port) {
     s.late_count = late_count;
     // By the lcore's TX buffer of the port (the path forwarded frames take too), and out now,
     // not at the drain timer: the transmit stamps are already in.
+    const std::uint64_t handoff_start = rte_rdtsc();  // the replies go to the PMD from here
     sent += tx_buffer_bulk(port, tx_queue, tx_buffer, leaving.data(), leaving_count);
     sent += rte_eth_tx_buffer_flush(port, tx_queue, tx_buffer);
     if (s.tx_times != nullptr && remembered_count != 0) {
-        // Every reply of the burst is with the PMD now. When each really left, as near as this
-        // core can tell, for the interleaved requests that will name them: the middle of the
-        // hand-off. A NIC sends once tx_burst has rung its doorbell, a software PMD
-        // (net_af_packet's sendto, net_tap's write) while the call runs; the TSC after the
-        // call alone was late by the whole system call on veth (30 us offsets, measured).
+        // Every reply of the burst is with the PMD now. When they really left, as near as
+        // this core can tell, for the interleaved requests that will name them: the start of
+        // the hand-off for a PMD that sends inside the call, its end for a NIC
+        // (port_service::tx_in_call). The middle, once used for both, was 10 us late on veth.
         const std::uint64_t handoff_end = rte_rdtsc();
-        const std::uint64_t left = ntp_from_unix_ns(s.shared->tsc_map.read().to_ns(
-            handoff_start + (handoff_end - handoff_start) / 2));
+        const std::uint64_t left = ntp_from_unix_ns(
+            s.shared->tsc_map.read().to_ns(svc.tx_in_call ? handoff_start : handoff_end));
         s.tx_times->insert_all({remembered, remembered_count}, left);
     }
     s.counters->add(sc::replies, replies);

@@ -180,7 +180,7 @@ void process_burst(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, s
     if (rx.service != nullptr) {
         // Replies leave here, by the same TX buffers as everything else; an NTS request that
         // failed at flush comes back as a drop.
-        const flush_result f = flush_replies(conf, rx.port);
+        const flush_result f = flush_replies(conf, *rx.service, rx.port);
         sent += f.sent;
         for (std::uint16_t k = 0; k < f.dropped_count; ++k) {
             freed[freed_count++] = f.dropped[k].m;

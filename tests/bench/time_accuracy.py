@@ -6,10 +6,12 @@ whatever the client measures is the server's error (plus the client's own, equal
 
 Conditions: basic and interleaved (chronyd `xleave`), each with and without a CPU hog (a busy
 loop) on the server's CPU (CPU 0: the engine's lcore, chronyd pinned there); the client on
-CPU 1. A round without an answer is allowed and counted: the engine refuses a request whose
-receive stamp's bound exceeds ntp.max_timestamp_error (10 us) instead of serving wrong time.
+CPU 1. Then basic mode while ntpperf (../shared/tools/ntpperf, built from a copy) loads the
+server with --load-rate requests/s (default 50000) from 198.18.0.0/16 on the same veth. A round
+without an answer is allowed and counted: the engine refuses a request whose receive stamp's
+bound exceeds ntp.max_timestamp_error (10 us) instead of serving wrong time.
 
-Usage (root): python3 time_accuracy.py ENGINE [--samples 8]
+Usage (root): python3 time_accuracy.py ENGINE [--samples 8] [--load-rate 50000] [--shared DIR]
 Prints one line per condition: max |offset| and samples of each server, then the engine's
 refusals.
 """
@@ -56,6 +58,44 @@ def offsets(server, xleave, samples, tmp):
     return out
 
 
+def build_ntpperf(shared, tmp):
+    """ntpperf built from a copy of SHARED/tools/ntpperf (shared/ is read-only), or None."""
+    src = os.path.join(shared, "tools", "ntpperf")
+    if not os.path.isdir(src) or not shutil.which("make") or not shutil.which("gcc"):
+        return None
+    build = os.path.join(tmp, "ntpperf")
+    shutil.copytree(src, build)
+    if rig.sh("make", "-C", build, check=False).returncode != 0:
+        return None
+    # ntpperf reads the replies with libpcap; the client's kernel must not take them.
+    rig.sh("ip", "netns", "exec", rig.CLI_NS, "iptables", "-t", "raw", "-A", "PREROUTING",
+           "-p", "udp", "-d", "198.18.0.0/15", "-j", "DROP")
+    return os.path.join(build, "ntpperf")
+
+
+def mac_of(ns, dev):
+    args = ["ip", "-n", ns] if ns else ["ip"]
+    out = rig.sh(*args, "-o", "link", "show", dev).stdout
+    return re.search(r"link/ether ([0-9a-f:]{17})", out).group(1)
+
+
+def load(ntpperf, dev, mac, server, rate, seconds):
+    """ntpperf at a fixed rate from the client namespace (CPU 1), in the background."""
+    return subprocess.Popen(
+        ["ip", "netns", "exec", rig.CLI_NS, "taskset", "-c", "1", ntpperf, "-B", "-i", dev,
+         "-m", mac, "-d", server, "-s", "198.18.0.0/16", "-r", f"{rate}-{rate}", "-t",
+         str(seconds)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def load_summary(p):
+    """ntpperf's result row: rate, clients, lost %."""
+    out, _ = p.communicate(timeout=120)
+    rows = [l.split() for l in out.splitlines() if re.match(r"^\s*\d+\s", l)]
+    if not rows:
+        return "ntpperf: no result"
+    return f"load {rows[0][0]}/s, {rows[0][2]} lost"
+
+
 def describe(samples, want_interleaved):
     if not samples:
         return "no sample"
@@ -70,6 +110,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("engine")
     ap.add_argument("--samples", type=int, default=8)
+    ap.add_argument("--load-rate", type=int, default=50000)
+    ap.add_argument("--shared", default=os.path.join(HERE, "..", "..", "..", "shared"))
     a = ap.parse_args()
     if os.geteuid() != 0 or not shutil.which("chronyd") or os.cpu_count() < 2:
         print("SKIP: needs root, chronyd and 2 CPUs")
@@ -104,7 +146,7 @@ def main():
             raise RuntimeError(read_text(log))
         conf = os.path.join(tmp, "chrony-server.conf")
         with open(conf, "w") as f:
-            f.write("allow 198.51.100.0/24\nlocal stratum 1\ncmdport 0\n"
+            f.write("allow 198.51.100.0/24\nallow 198.18.0.0/15\nlocal stratum 1\ncmdport 0\n"
                     f"pidfile {tmp}/chronyd.pid\ndriftfile {tmp}/drift\n")
         chrony = subprocess.Popen(["ip", "netns", "exec", rig.SRV_NS, "taskset", "-c", "0",
                                    "chronyd", "-f", conf, "-d", "-x", "-u", "root"],
@@ -129,6 +171,25 @@ def main():
                 if hog_p is not None:
                     hog_p.kill()
                     hog_p.wait()
+        ntpperf = build_ntpperf(a.shared, tmp)
+        if ntpperf is None:
+            print(f"{'basic, ntpperf load':28s} | skipped: ntpperf does not build here")
+        else:
+            # chronyd answers the load's 198.18.0.0/15 sources through the client's address.
+            rig.sh("ip", "-n", rig.SRV_NS, "route", "add", "198.18.0.0/15", "via",
+                   "198.51.100.10")
+            seconds = 45  # longer than a round of chronyd -Q
+            cl = load(ntpperf, rig.S_CLI, mac_of(rig.SRV_NS, rig.S_SRV), CHRONY_ADDR,
+                      a.load_rate, seconds)
+            c = offsets(CHRONY_ADDR, False, a.samples, tmp)
+            cs = load_summary(cl)
+            el = load(ntpperf, rig.E_CLI, mac_of(None, rig.E_ENG), ENGINE_ADDR, a.load_rate,
+                      seconds)
+            e = offsets(ENGINE_ADDR, False, a.samples, tmp)
+            es = load_summary(el)
+            name = f"basic, ntpperf {a.load_rate // 1000}k/s"
+            print(f"{name:28s} | {describe(c, False):38s} | {describe(e, False)}", flush=True)
+            print(f"{'':28s} | {cs:38s} | {es}", flush=True)
         stop(engine)
         with open(stats) as f:
             s = json.load(f)["ntp_server"]

@@ -361,7 +361,7 @@ TEST_F(NtpLane, ItsRepliesAndCountsAreTheGeneralPathsByteForByte) {
                                          static_cast<std::uint32_t>(frame.size()), record);
         ASSERT_EQ(pipelines::serve(conf, rx, b, record, window).what,
                   pipelines::verdict::kind::reply);
-        const pipelines::flush_result f = pipelines::flush_replies(conf, rx.port);
+        const pipelines::flush_result f = pipelines::flush_replies(conf, *rx.service, rx.port);
         EXPECT_EQ(f.dropped_count, 0u);
         counts(general, before_general);
         general.reply = take_reply();

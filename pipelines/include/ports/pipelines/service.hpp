@@ -170,6 +170,13 @@ struct port_service {
     // The exception path's TAP (no_peer: none): frames for the service addresses that the
     // fast path does not answer go there.
     std::uint16_t tap = UINT16_MAX;
+    // When a reply handed to the PMD really leaves, for the RX->TX map of interleaved mode:
+    // a PMD over a kernel socket (net_af_packet's sendto, net_tap's writev, net_pcap's
+    // pcap_sendpacket) transmits inside its tx_burst, at the start of the call: the frame is on
+    // the wire (a veth peer's receive stamp is taken) before the kernel returns, and the rest
+    // of the call is the kernel's own work, the peer's receive path included (30 us on veth,
+    // measured). A NIC sends once tx_burst has rung its doorbell: at the end of the call.
+    bool tx_in_call = false;
 };
 
 static_assert(sizeof(ntp::clock_state) % 8 == 0);
@@ -370,10 +377,10 @@ struct flush_result {
 };
 
 // Stamps the transmit time into the staged NTP replies, signs them, finishes their checksums
-// and hands them to the lcore's TX buffer of `port` - the burst's RX port, which every reply of
-// the burst leaves by - and flushes it (the TX path of every frame the lcore sends: one
-// tx_dropped).
-flush_result flush_replies(lcore_conf& conf, std::uint16_t port);
+// and hands them to the lcore's TX buffer of `port` - the burst's RX port, whose service svc is,
+// and which every reply of the burst leaves by - and flushes it (the TX path of every frame
+// the lcore sends: one tx_dropped).
+flush_result flush_replies(lcore_conf& conf, const port_service& svc, std::uint16_t port);
 
 // Worker start / loop / end for the ntp_policy grace periods (as rules_worker_online...):
 // register and go online; report a quiescent state where the worker holds no policy (between
