@@ -137,8 +137,10 @@ std::vector<std::uint8_t> gre_frame(std::uint32_t i) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const auto [reps, shared] = bench::parse_mix_options(argc, argv);
-    const auto t = bench::load_mix(shared);
+    // Not a structured binding: the timed lambdas capture it (clang 14 cannot capture those).
+    const bench::mix_options options = bench::parse_mix_options(argc, argv);
+    const int reps = options.reps;
+    const auto t = bench::load_mix(options.shared);
     std::size_t tunnel_frames = 0;
     for (const auto& f : t.frames) {
         tunnel_frames +=
