@@ -103,7 +103,8 @@ class SnmpTunnels(unittest.TestCase):
             return first if ok else None
         self.assertTrue(snmp.wait_for(settled, 20, step=0.3), "the tunnel figures never settled")
         walks = {}
-        for name in ["portsEngineTunnels"] + [f"portsEngine{t}Table" for t in TABLES.values()]:
+        for name in (["portsEngineTunnels", "portsEngineClassDetailTable"] +
+                     [f"portsEngine{t}Table" for t in TABLES.values()]):
             rc, values, raw, err = snmp.walk(self.snmpd.v2c(), MIB_DIRS,
                                              root=f"PORTS-ENGINE-MIB::{name}")
             self.assertEqual(rc, 0, err)
@@ -144,6 +145,19 @@ class SnmpTunnels(unittest.TestCase):
                     self.assertEqual(walks[f"{prefix}KeyPresent.{rank}"],
                                      "1" if "client_id" in o else "2")
         self.assertGreaterEqual(rows_seen, 4)
+        # What the tunnels carried, per class, in the class detail rows (named as in
+        # --stats-json): other's inner_packets and inner_bytes (ICMP, RIP, DNS... in GRE).
+        classes = ["ntp", "snmp", "snmp-trap", "l2tp", "pptp", "gre", "other"]
+        seen = {}
+        for key, value in walks.items():
+            if key.startswith("portsEngineClassDetailName.") and \
+                    value in ("inner_packets", "inner_bytes"):
+                c, d = key.split(".")[1:3]
+                seen[(classes[int(c) - 1], value)] = walks[f"portsEngineClassDetailValue.{c}.{d}"]
+        self.assertEqual(len(seen), 2 * len(classes))
+        for (cls, key), value in seen.items():
+            self.assertEqual(int(value), doc["classes"][cls][key], (cls, key))
+        self.assertGreater(doc["classes"]["other"]["inner_packets"], 0)
         # Largest first.
         gre = [o for o in t["objects"] if o["kind"] == "gre-tunnel"]
         self.assertEqual(int(walks["portsEngineGreTunnelOctetsFromClient.1"]) +
