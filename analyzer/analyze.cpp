@@ -340,21 +340,34 @@ std::string seconds_text(std::uint64_t ns) {
     return ns == 0 ? "" : fmt::format("{}.{:06}", ns / 1000000000u, ns % 1000000000u / 1000u);
 }
 
+// What an object's data frames carried: "class:packets:bytes" for each class seen, ';'-separated.
+std::string inner_text(const tunnels::entry& e) {
+    std::string out;
+    for (std::size_t c = 0; c < pipelines::class_count; ++c) {
+        if (e.inner_packets[c] != 0) {
+            out += fmt::format("{}{}:{}:{}", out.empty() ? "" : ";", pipelines::class_names[c],
+                               e.inner_packets[c], e.inner_bytes[c]);
+        }
+    }
+    return out;
+}
+
 // One row per tracked object; the seven columns first, in their order.
 std::string tunnel_csv(const std::vector<tunnels::row>& rows) {
     std::string out =
         "kind,client,server,client_id,server_id,packets,bytes,state,client_packets,"
         "server_packets,client_bytes,server_bytes,client_host,server_host,vendor,first_seen,"
-        "last_seen\n";
+        "last_seen,inner\n";
     for (const auto& r : rows) {
         const auto& e = r.e;
-        out += fmt::format(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.kind_name(), e.client.text(),
-            e.server.text(), id_text(e.has_client_id, e.client_id),
-            id_text(e.has_server_id, e.server_id), e.total_packets(), e.total_bytes(),
-            tunnels::state_names[static_cast<std::size_t>(e.st)], e.packets[0], e.packets[1],
-            e.bytes[0], e.bytes[1], csv_field(e.client_host()), csv_field(e.server_host()),
-            csv_field(e.vendor_name()), seconds_text(e.first_ns), seconds_text(e.last_ns));
+        out +=
+            fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.kind_name(),
+                        e.client.text(), e.server.text(), id_text(e.has_client_id, e.client_id),
+                        id_text(e.has_server_id, e.server_id), e.total_packets(), e.total_bytes(),
+                        tunnels::state_names[static_cast<std::size_t>(e.st)], e.packets[0],
+                        e.packets[1], e.bytes[0], e.bytes[1], csv_field(e.client_host()),
+                        csv_field(e.server_host()), csv_field(e.vendor_name()),
+                        seconds_text(e.first_ns), seconds_text(e.last_ns), inner_text(e));
     }
     return out;
 }
@@ -505,10 +518,20 @@ int main(int argc, char** argv) {
                                    const std::size_t at = b->offsets[i] + b->view_offsets[i];
                                    const parsers::byte_span view(b->data.data() + at,
                                                                  b->offsets[i + 1] - at);
-                                   tunnels->update(b->records[i], view,
-                                                   static_cast<std::uint32_t>(b->offsets[i + 1] -
-                                                                              b->offsets[i]),
-                                                   b->times[i]);
+                                   const tunnels::inner_packet inner =
+                                       tunnels->update(b->records[i], view,
+                                                       static_cast<std::uint32_t>(
+                                                           b->offsets[i + 1] - b->offsets[i]),
+                                                       b->times[i]);
+                                   // What the tunnel carried, in its class's inner counters
+                                   // (the engine's tunnels::count_inner).
+                                   if (inner.present) {
+                                       const auto at =
+                                           pipelines::inner_base[static_cast<std::size_t>(
+                                               inner.cls)];
+                                       total.values[at] += 1;
+                                       total.values[at + 1] += inner.bytes;
+                                   }
                                }
                            }
                            for (std::size_t r = 0; r < b->rule_matches.size(); ++r) {

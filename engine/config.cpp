@@ -354,12 +354,19 @@ snmp_config parse_snmp(const context& ctx, const YAML::Node& n) {
     }
     if (n["traps"]) {
         const YAML::Node t = n["traps"];
-        ctx.only_keys(t, {"link", "start_stop"}, "snmp traps");
+        ctx.only_keys(t, {"link", "start_stop", "tunnels", "tunnel_rate"}, "snmp traps");
         if (t["link"]) {
             c.trap_link = ctx.bool_of(t["link"], "link");
         }
         if (t["start_stop"]) {
             c.trap_start_stop = ctx.bool_of(t["start_stop"], "start_stop");
+        }
+        if (t["tunnels"]) {
+            c.trap_tunnels = ctx.bool_of(t["tunnels"], "tunnels");
+        }
+        if (t["tunnel_rate"]) {
+            c.trap_tunnel_rate =
+                static_cast<double>(ctx.integer_of(t["tunnel_rate"], "tunnel_rate", 1, 10000));
         }
     }
     if (n["thresholds"]) {
@@ -649,9 +656,13 @@ engine_config parse_config(const std::string& text, const std::string& file_name
         cfg.tunnels.enabled = true;
         if (!n.IsNull()) {
             if (!n.IsMap()) {
-                ctx.fail(n, "'tunnels' must be a map (entries, idle_timeout, top) or empty");
+                ctx.fail(n,
+                         "'tunnels' must be a map (entries, idle_timeout, top, mib_rows, "
+                         "symmetric_rss) or empty");
             }
-            ctx.only_keys(n, {"enabled", "entries", "idle_timeout", "top"}, "tunnels");
+            ctx.only_keys(
+                n, {"enabled", "entries", "idle_timeout", "top", "mib_rows", "symmetric_rss"},
+                "tunnels");
             if (n["enabled"]) {
                 cfg.tunnels.enabled = ctx.bool_of(n["enabled"], "enabled");
             }
@@ -667,7 +678,18 @@ engine_config parse_config(const std::string& text, const std::string& file_name
                 cfg.tunnels.top =
                     static_cast<std::uint32_t>(ctx.integer_of(n["top"], "top", 1, 100));
             }
+            if (n["symmetric_rss"]) {
+                cfg.tunnels.symmetric_rss = ctx.bool_of(n["symmetric_rss"], "symmetric_rss");
+            }
+            if (n["mib_rows"]) {
+                cfg.tunnels.mib_rows =
+                    static_cast<std::uint32_t>(ctx.integer_of(n["mib_rows"], "mib_rows", 1, 10000));
+            }
         }
+    }
+    if (cfg.snmp.trap_tunnels && !cfg.tunnels.enabled) {
+        ctx.fail(root["snmp"]["traps"]["tunnels"],
+                 "snmp traps 'tunnels' needs a 'tunnels' section (the tables they watch)");
     }
     if (root["mbufs"]) {
         cfg.mbufs = static_cast<std::uint32_t>(

@@ -132,6 +132,11 @@ struct snmp_config {
     std::uint32_t ping_interval_s = 1;  // AgentX ping: reconnect delay after snmpd restarts
     bool trap_link = true;              // portsEngineLinkDown/Up and IF-MIB's linkDown/linkUp
     bool trap_start_stop = true;
+    // portsEngineTunnelUp/Down (PPTP calls, L2TP tunnels; needs tunnels:), at most
+    // trap_tunnel_rate a second. Off by default: a busy concentrator sets up calls by the
+    // thousand.
+    bool trap_tunnels = false;
+    double trap_tunnel_rate = 10;
     // IF-MIB ifIndex of port id N: if_index_base + N (see configs/README.md for why so high).
     std::uint32_t if_index_base = 1000000;
     std::vector<snmp_threshold> thresholds;
@@ -152,6 +157,12 @@ struct tunnels_config {
     // Objects /ports_engine/tunnels shows, the largest by bytes: at most 100 (DPDK
     // telemetry's reply is 16 KiB).
     std::uint32_t top = 100;
+    // Rows of each MIB tunnel table (PPTP calls, L2TP tunnels, L2TP sessions, GRE tunnels):
+    // the largest of the kind by bytes.
+    std::uint32_t mib_rows = 100;
+    // Ports with several queues get the symmetric RSS key (engine/ports.cpp) where the PMD
+    // takes one: both directions of a tunnel on one lcore.
+    bool symmetric_rss = true;
 };
 
 struct engine_config {

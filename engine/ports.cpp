@@ -295,6 +295,9 @@ std::vector<rte_mempool*> create_pools(const engine_config& cfg,
 
 void start_ports(std::vector<port_runtime>& ports, const lcore_plan& plan,
                  const std::vector<rte_mempool*>& pools) {
+    // Keys handed to rte_eth_dev_configure, alive until it returns.
+    std::vector<std::vector<std::uint8_t>> symmetric_keys;
+    symmetric_keys.reserve(ports.size());
     for (auto& p : ports) {
         rte_eth_dev_info info{};
         int rc = rte_eth_dev_info_get(p.id, &info);
@@ -327,6 +330,27 @@ void start_ports(std::vector<port_runtime>& ports, const lcore_plan& plan,
             if (hf != 0) {
                 conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
                 conf.rx_adv_conf.rss_conf.rss_hf = hf;
+            }
+            // Symmetric RSS (the tunnel tables): Toeplitz with a key of 0x6D5A repeated hashes
+            // (a, b) and (b, a) alike, addresses and ports (Woo and Park, "Scalable TCP Session
+            // Monitoring with Symmetric Receive-side Scaling", 2012), so both directions of a
+            // GRE tunnel, an L2TP/UDP tunnel or a PPTP control connection reach one lcore.
+            // 22.11 has no hash-function setting: a PMD with a Toeplitz key of its own size
+            // (ixgbe, i40e, ice, mlx5...) takes the key; one without keeps its default.
+            if (hf != 0 && p.symmetric_rss && info.hash_key_size > 0) {
+                symmetric_keys.emplace_back(info.hash_key_size);
+                for (std::size_t i = 0; i < symmetric_keys.back().size(); ++i) {
+                    symmetric_keys.back()[i] = i % 2 == 0 ? 0x6D : 0x5A;
+                }
+                conf.rx_adv_conf.rss_conf.rss_key = symmetric_keys.back().data();
+                conf.rx_adv_conf.rss_conf.rss_key_len = info.hash_key_size;
+                p.symmetric_key = true;
+            } else if (p.symmetric_rss) {
+                spdlog::warn(
+                    "port '{}' ({}): no RSS key to set (hash key size {}): both "
+                    "directions of a tunnel may reach different lcores (the tables' "
+                    "merge still counts them whole)",
+                    p.cfg.name, p.driver, info.hash_key_size);
             }
             if (hf != wanted) {
                 spdlog::warn("port '{}' ({}): RSS hash types 0x{:x} of 0x{:x} supported{}",

@@ -27,6 +27,10 @@ struct port_runtime {
     bool started = false;
     bool serves_ntp = false;        // has NTP service addresses: answers on its own TX queues
     bool rx_timestamp = false;      // the RX timestamp offload was enabled at configure
+    // With several queues: ask RSS for one queue for both directions of a flow (the tunnel
+    // tables: tunnels.symmetric_rss); symmetric_key: the PMD took the key that does it.
+    bool symmetric_rss = false;
+    bool symmetric_key = false;
 };
 
 // Which lcore polls which (port, queue), and which TX queue each lcore uses on each port.

@@ -66,6 +66,9 @@ void runtime::start(const engine_config& cfg, std::vector<port_runtime> ports) {
     }
     plan_ = plan_lcores(cfg, ports_);
     pools_ = create_pools(cfg, ports_, plan_);
+    for (auto& p : ports_) {
+        p.symmetric_rss = cfg.tunnels.enabled && cfg.tunnels.symmetric_rss;
+    }
     start_ports(ports_, plan_, pools_);
     if (exception_) {
         exception_->start(plan_);
@@ -149,9 +152,28 @@ void runtime::build_lcores() {
 void runtime::start_tunnels(const tunnels_config& cfg) {
     tunnels_cfg_ = cfg;
     for (auto* b : blocks_) {
-        // The table's vectors: heap memory, allocated once here (not yet on the lcore's socket).
-        b->tunnels = std::make_unique<pipelines::tunnel_lcore>(cfg.entries, cfg.idle_timeout_s);
+        // The lcore's socket (socket_memory.hpp), allocated once here: the worker touches it on
+        // every tunnel frame, and readers only when they ask for a copy.
+        const int socket = static_cast<int>(rte_lcore_to_socket_id(b->conf.lcore_id));
+        b->tunnel_memory.emplace(socket);
+        try {
+            b->tunnels = make_on_socket<pipelines::tunnel_lcore>(
+                socket, cfg.entries, cfg.idle_timeout_s, &*b->tunnel_memory);
+        } catch (const std::bad_alloc&) {
+            throw init_error(fmt::format(
+                "cannot allocate lcore {}'s tunnel table ({} entries) on socket {}: lower "
+                "tunnels.entries or give EAL more memory",
+                b->conf.lcore_id, cfg.entries, socket));
+        }
         b->conf.tunnels = b->tunnels.get();
+    }
+    for (const auto& p : ports_) {
+        if (p.symmetric_key) {
+            spdlog::info(
+                "tunnels: port '{}' hashes both directions of a flow to one queue "
+                "(symmetric RSS key)",
+                p.cfg.name);
+        }
     }
     if (!blocks_.empty()) {
         spdlog::info("tunnels: {} entries per lcore ({:.1f} MiB each with its reader copy), "

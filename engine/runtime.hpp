@@ -5,6 +5,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "config.hpp"
@@ -17,6 +18,7 @@
 #include "ports/pipelines/tunnel_stage.hpp"
 #include "ports/pipelines/worker.hpp"
 #include "rules_runtime.hpp"
+#include "socket_memory.hpp"
 #include "stats.hpp"
 
 namespace ports::engine {
@@ -29,7 +31,10 @@ struct lcore_block {
     pipelines::counter_mirror<pipelines::worker_stats> mirror;  // coherent copies for readers
     pipelines::rules_lcore rules;        // used when the engine has a rules file
     rules::rule_counters rule_counters;  // per-rule matches of this core, by slot
-    std::unique_ptr<pipelines::tunnel_lcore> tunnels;  // with a tunnels: section
+    // With a tunnels: section: the table and its reader copy, on the lcore's socket (the
+    // resource first: it outlives what it allocated).
+    std::optional<socket_memory_resource> tunnel_memory;
+    socket_ptr<pipelines::tunnel_lcore> tunnels;
 };
 
 // Every lcore's tunnel table, merged (tunnels::merge): the objects and the tables' figures.

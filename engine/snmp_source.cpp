@@ -74,6 +74,9 @@ snmp_source::snmp_source(runtime& rt, const snmp_config& cfg, std::string versio
         }
         thresholds_.push_back(std::move(t));
     }
+    if (cfg_.trap_tunnels && rt_.tunnels().enabled) {
+        tunnel_watch_.emplace(cfg_.trap_tunnel_rate);
+    }
     for (const auto& p : rt_.ports()) {
         tx_cast_ids ids;
         const auto id_of = [&](const char* name) -> std::optional<std::uint64_t> {
@@ -313,6 +316,12 @@ telemetry::mib_snapshot snmp_source::snapshot() const {
     if (rules_) {
         s.rules = rules_();
     }
+    if (rt_.tunnels().enabled) {
+        const tunnel_reading t = rt_.read_tunnels();
+        s.tunnels =
+            telemetry::tunnel_figures_of(t.rows, t.stats, t.capacity, rt_.tunnels().mib_rows);
+        s.tunnels.notifications_suppressed = tunnel_watch_ ? tunnel_watch_->suppressed() : 0;
+    }
     return s;
 }
 
@@ -357,6 +366,13 @@ std::vector<telemetry::notification> snmp_source::watch() {
         }
     }
     first_watch_ = false;
+
+    if (tunnel_watch_) {
+        const tunnel_reading t = rt_.read_tunnels();
+        for (auto& n : tunnel_watch_->look(t.rows, now)) {
+            out.push_back(std::move(n));
+        }
+    }
 
     for (auto& t : thresholds_) {
         t.samples.emplace_back(now, value_of(t));

@@ -3,6 +3,12 @@
 // the lcores) and, once a second, the notifications to send (link changes, thresholds).
 // Runs on the subagent's thread; never touches the workers' state but to read it.
 //
+// Tunnels: the snapshot has the merged tunnel tables (runtime::read_tunnels: each worker
+// copies its table a few entries per loop iteration) and their largest objects by kind
+// (tunnels.mib_rows); with snmp.traps.tunnels, watch() reads them once a second for
+// portsEngineTunnelUp/Down (telemetry::tunnel_watch), which costs each worker one copy of its
+// table a second.
+//
 // IF-MIB: each port's ifIndex is snmp.if_index_base + its port id; In{Ucast,Multicast,
 // Broadcast} are the workers' counts by destination MAC, Out's the PMD's xstats where it names
 // them (tx_unicast_packets, tx_multicast_packets, tx_broadcast_packets), absent otherwise.
@@ -76,6 +82,8 @@ class snmp_source {
     std::chrono::steady_clock::time_point next_clash_check_{};
     bool first_watch_ = true;
     std::vector<threshold_state> thresholds_;
+    // snmp.traps.tunnels: the tunnel tables looked at once a second (watch()).
+    std::optional<telemetry::tunnel_watch> tunnel_watch_;
 };
 
 }  // namespace ports::engine

@@ -93,6 +93,27 @@ void process_burst(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, s
         pass_on(conf, rx, pkts, n);
         return;
     }
+    if (rules == nullptr && rx.service == nullptr) {
+        // Tunnel tracking alone: counted as above, each frame's class kept; only the tunnel
+        // frames are walked again, for their records (tunnels/track.hpp).
+        std::array<traffic_class, burst_size> frame_classes;  // written before read
+        std::uint32_t classes = 0;
+        for (std::uint16_t i = 0; i < n; ++i) {
+            if (i + prefetch_offset < n) {
+                rte_prefetch0(rte_pktmbuf_mtod(pkts[i + prefetch_offset], void*));
+            }
+            frame_classes[i] =
+                tunnels::classify_count_class(counters, frame_of(pkts[i]), pkts[i]->pkt_len);
+            classes |= 1u << static_cast<unsigned>(frame_classes[i]);
+            casts.add(pkts[i]);
+        }
+        casts.commit(*conf.stats, rx.port, n);
+        if ((classes & tunnel_classes) != 0) {
+            track_tunnels_again(*conf.tunnels, counters, pkts, frame_classes.data(), n);
+        }
+        pass_on(conf, rx, pkts, n);
+        return;
+    }
     // The burst's arrival window (poll_queue), for ports without a per-packet stamp.
     // A caller that polled by itself (not poll_queue) gives no window: arrival unknown.
     const rx_window window = rx.service == nullptr ? rx_window{}
@@ -136,7 +157,7 @@ void process_burst(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, s
     }
     // Before the service: a reply may reuse the request's mbuf.
     if (conf.tunnels != nullptr && (classes & tunnel_classes) != 0) [[unlikely]] {
-        track_tunnels(*conf.tunnels, pkts, records, n);
+        track_tunnels(*conf.tunnels, counters, pkts, records, n);
     }
     if (rx.service != nullptr) {
         for (std::uint32_t left = all & ~taken; left != 0; left &= left - 1) {

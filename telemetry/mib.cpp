@@ -24,6 +24,11 @@ constexpr std::uint32_t rule_table_arc = 7;
 constexpr std::uint32_t notify_objects_arc = 8;
 constexpr std::uint32_t nts_arc = 9;
 constexpr std::uint32_t exception_path_arc = 10;
+constexpr std::uint32_t tunnels_arc = 11;
+constexpr std::uint32_t pptp_call_table_arc = 12;
+constexpr std::uint32_t l2tp_tunnel_table_arc = 13;
+constexpr std::uint32_t l2tp_session_table_arc = 14;
+constexpr std::uint32_t gre_tunnel_table_arc = 15;
 
 // Base classification counters are the first four of each class; the rest are its details.
 constexpr std::size_t base_counters = 4;
@@ -171,6 +176,65 @@ void if_rows(view_builder& b, const mib_snapshot& s, const port_row& p) {
     b.absolute(x, 17, i, integer(p.connector ? truth_true : truth_false));
     b.absolute(x, 18, i, octets(p.alias));
     b.absolute(x, 19, i, timeticks(master_ticks(s, s.started)));
+}
+
+// INET-ADDRESS-MIB's InetAddressType and InetAddress of an address.
+mib_value inet_type(const tunnels::ip_address& a) {
+    return integer(a.v6 ? 2 : 1);  // ipv6(2), ipv4(1)
+}
+mib_value inet_address(const tunnels::ip_address& a) {
+    return octets(std::string(reinterpret_cast<const char*>(a.bytes.data()), a.v6 ? 16 : 4));
+}
+
+// PortsEngineTunnelState: requested(1) .. data(6), tunnels::state's order; none (never
+// served: every tracked object has a state) as requested.
+mib_value tunnel_state(tunnels::state st) {
+    return integer(std::max(1, static_cast<int>(st)));
+}
+
+// One of the four tunnel tables: the columns every table has (2-12), then the table's own.
+void tunnel_rows(view_builder& b, std::uint32_t arc, const std::vector<tunnels::entry>& rows) {
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+        const tunnels::entry& e = rows[r];
+        const std::uint32_t i = static_cast<std::uint32_t>(r) + 1;
+        b.column(arc, 2, {i}, inet_type(e.client));
+        b.column(arc, 3, {i}, inet_address(e.client));
+        b.column(arc, 4, {i}, inet_type(e.server));
+        b.column(arc, 5, {i}, inet_address(e.server));
+        if (e.has_client_id) {
+            b.column(arc, 6, {i}, unsigned32(e.client_id));
+        }
+        if (e.has_server_id) {
+            b.column(arc, 7, {i}, unsigned32(e.server_id));
+        }
+        b.column(arc, 8, {i}, tunnel_state(e.st));
+        b.column(arc, 9, {i}, counter64(e.packets[0]));
+        b.column(arc, 10, {i}, counter64(e.packets[1]));
+        b.column(arc, 11, {i}, counter64(e.bytes[0]));
+        b.column(arc, 12, {i}, counter64(e.bytes[1]));
+        if (arc == l2tp_tunnel_table_arc) {
+            b.column(arc, 13, {i}, octets(std::string(e.client_host())));
+            b.column(arc, 14, {i}, octets(std::string(e.server_host())));
+            b.column(arc, 15, {i}, unsigned32(e.l2tp_version));
+        } else if (arc == l2tp_session_table_arc) {
+            b.column(arc, 13, {i}, unsigned32(e.tunnel_client_id));
+            b.column(arc, 14, {i}, unsigned32(e.tunnel_server_id));
+            b.column(arc, 15, {i}, unsigned32(e.l2tp_version));
+        } else if (arc == gre_tunnel_table_arc) {
+            b.column(arc, 13, {i}, integer(e.gre_key_present ? truth_true : truth_false));
+        }
+    }
+}
+
+// The objects of portsEngineTunnelUp/Down (portsEngineNotificationObjects 4-10).
+std::vector<mib_entry> tunnel_varbinds(const tunnels::entry& e) {
+    return {entry({notify_objects_arc, 4, 0}, integer(e.k == tunnels::kind::pptp_call ? 1 : 2)),
+            entry({notify_objects_arc, 5, 0}, inet_type(e.client)),
+            entry({notify_objects_arc, 6, 0}, inet_address(e.client)),
+            entry({notify_objects_arc, 7, 0}, inet_type(e.server)),
+            entry({notify_objects_arc, 8, 0}, inet_address(e.server)),
+            entry({notify_objects_arc, 9, 0}, unsigned32(e.client_id)),
+            entry({notify_objects_arc, 10, 0}, unsigned32(e.has_server_id ? e.server_id : 0))};
 }
 
 bool has_prefix(std::span<const std::uint32_t> oid, std::span<const std::uint32_t> prefix) {
@@ -339,12 +403,72 @@ mib_view build_view(const mib_snapshot& s) {
     b.scalar(exception_path_arc, 3, counter64(x.from_kernel));
     b.scalar(exception_path_arc, 4, counter64(x.rate_dropped));
 
+    // Served without tunnel tracking too (enabled false, zeros, empty tables).
+    const auto& tn = s.tunnels;
+    b.scalar(tunnels_arc, 1, integer(tn.enabled ? 1 : 2));
+    b.scalar(tunnels_arc, 2, unsigned32(tn.capacity));
+    b.scalar(tunnels_arc, 3, gauge(tn.objects));
+    b.scalar(tunnels_arc, 4, counter64(tn.stats.frames));
+    b.scalar(tunnels_arc, 5, counter64(tn.stats.table_full));
+    b.scalar(tunnels_arc, 6, counter64(tn.stats.expired));
+    b.scalar(tunnels_arc, 7, counter64(tn.stats.reused));
+    b.scalar(tunnels_arc, 8, counter64(tn.stats.unknown));
+    b.scalar(tunnels_arc, 9, unsigned32(tn.row_limit));
+    b.scalar(tunnels_arc, 10, counter64(tn.notifications_suppressed));
+    tunnel_rows(b, pptp_call_table_arc, tn.pptp_calls);
+    tunnel_rows(b, l2tp_tunnel_table_arc, tn.l2tp_tunnels);
+    tunnel_rows(b, l2tp_session_table_arc, tn.l2tp_sessions);
+    tunnel_rows(b, gre_tunnel_table_arc, tn.gre_tunnels);
+
     for (const auto& p : s.ports) {
         if (p.if_index != 0) {
             if_rows(b, s, p);
         }
     }
     return b.finish();
+}
+
+tunnel_figures tunnel_figures_of(const std::vector<tunnels::row>& rows,
+                                 const tunnels::table_stats& stats, std::uint64_t capacity,
+                                 std::uint32_t row_limit) {
+    tunnel_figures f;
+    f.enabled = true;
+    f.capacity = static_cast<std::uint32_t>(std::min<std::uint64_t>(capacity, 0xFFFFFFFFu));
+    f.objects = rows.size();
+    f.stats = stats;
+    f.row_limit = row_limit;
+    // Each kind's rows in order of octets, largest first (the stable order of merge() among
+    // equals).
+    std::vector<const tunnels::row*> sorted;
+    for (const auto& r : rows) {
+        sorted.push_back(&r);
+    }
+    std::stable_sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) {
+        return a->e.total_bytes() > b->e.total_bytes();
+    });
+    for (const auto* r : sorted) {
+        std::vector<tunnels::entry>* to = nullptr;
+        switch (r->e.k) {
+            case tunnels::kind::pptp_call:
+                to = &f.pptp_calls;
+                break;
+            case tunnels::kind::l2tp_tunnel:
+                to = &f.l2tp_tunnels;
+                break;
+            case tunnels::kind::l2tp_session:
+                to = &f.l2tp_sessions;
+                break;
+            case tunnels::kind::gre_tunnel:
+                to = &f.gre_tunnels;
+                break;
+            default:
+                break;
+        }
+        if (to != nullptr && to->size() < row_limit) {
+            to->push_back(r->e);
+        }
+    }
+    return f;
 }
 
 std::uint32_t master_ticks(const mib_snapshot& s, steady_time t) {
@@ -461,6 +585,95 @@ notification rule_alert_notification(const rule_row& rule, std::uint32_t rule_in
          entry({rule_table_arc, 1, 4, rule_index},
                integer(static_cast<std::int32_t>(rule.cls ? class_index(*rule.cls) : any_class))),
          entry({rule_table_arc, 1, 6, rule_index}, counter64(rule.matches))}};
+}
+
+notification tunnel_up_notification(const tunnels::entry& e) {
+    return {notification_oid(notification_kind::tunnel_up), tunnel_varbinds(e)};
+}
+
+notification tunnel_down_notification(const tunnels::entry& e, tunnel_down_reason why) {
+    auto varbinds = tunnel_varbinds(e);
+    varbinds.push_back(entry({notify_objects_arc, 11, 0}, integer(static_cast<std::int32_t>(why))));
+    return {notification_oid(notification_kind::tunnel_down), std::move(varbinds)};
+}
+
+tunnel_watch::tunnel_watch(double rate_per_s)
+    : rate_(std::max(rate_per_s, 0.0)), tokens_(std::max(rate_per_s, 1.0)) {}
+
+bool tunnel_watch::take_token() {
+    if (tokens_ < 1.0) {
+        return false;
+    }
+    tokens_ -= 1.0;
+    return true;
+}
+
+std::vector<notification> tunnel_watch::look(const std::vector<tunnels::row>& rows,
+                                             steady_time now) {
+    if (last_) {
+        const double dt = std::chrono::duration<double>(now - *last_).count();
+        tokens_ = std::min(std::max(rate_, 1.0), tokens_ + rate_ * std::max(dt, 0.0));
+    }
+    last_ = now;
+    for (auto& [key, o] : objects_) {
+        o.seen = false;
+    }
+    std::vector<notification> out;
+    for (const auto& r : rows) {
+        const tunnels::entry& e = r.e;
+        if (e.k != tunnels::kind::pptp_call && e.k != tunnels::kind::l2tp_tunnel) {
+            continue;
+        }
+        // Who it is: kind, endpoints and the client's ID (a call or tunnel is created by its
+        // request, which names the client's ID).
+        std::string key(1, static_cast<char>(e.k));
+        key.append(reinterpret_cast<const char*>(e.client.bytes.data()), 16);
+        key.append(reinterpret_cast<const char*>(e.server.bytes.data()), 16);
+        key.append(reinterpret_cast<const char*>(&e.client_id), sizeof e.client_id);
+        known& o = objects_[key];
+        o.seen = true;
+        // The same key, and never up: a new call or tunnel took the ID of the one sent.
+        if ((o.what == sent::up || o.what == sent::suppressed) && !e.was_up) {
+            if (o.what == sent::up) {
+                out.push_back(tunnel_down_notification(o.last, tunnel_down_reason::expired));
+            }
+            o.what = sent::nothing;
+        } else if (o.what == sent::down && e.st != tunnels::state::closed) {
+            o.what = sent::nothing;
+        }
+        if (o.what == sent::nothing && e.was_up) {
+            if (take_token()) {
+                out.push_back(tunnel_up_notification(e));
+                o.what = sent::up;
+            } else {
+                ++suppressed_;
+                o.what = sent::suppressed;
+            }
+        }
+        // A down over the rate waits for a later look: an operator told of an up is told of
+        // its down.
+        if (o.what == sent::up && e.st == tunnels::state::closed && take_token()) {
+            out.push_back(tunnel_down_notification(e, tunnel_down_reason::closed));
+            o.what = sent::down;
+        }
+        o.last = e;
+    }
+    for (auto it = objects_.begin(); it != objects_.end();) {
+        known& o = it->second;
+        if (o.seen) {
+            ++it;
+            continue;
+        }
+        if (o.what == sent::up) {
+            if (!take_token()) {
+                ++it;  // gone: its down at a later look
+                continue;
+            }
+            out.push_back(tunnel_down_notification(o.last, tunnel_down_reason::expired));
+        }
+        it = objects_.erase(it);
+    }
+    return out;
 }
 
 }  // namespace ports::telemetry

@@ -107,6 +107,17 @@ nlohmann::ordered_json tunnels_json(const std::vector<tunnels::row>& all,
         if (e.vendor_length != 0) {
             o["vendor"] = std::string(e.vendor_name());
         }
+        // What its data frames carried, by class (only the classes seen).
+        nlohmann::ordered_json inner = nlohmann::ordered_json::object();
+        for (std::size_t c = 0; c < class_count; ++c) {
+            if (e.inner_packets[c] != 0) {
+                inner[std::string(class_names[c])] = {{"packets", e.inner_packets[c]},
+                                                      {"bytes", e.inner_bytes[c]}};
+            }
+        }
+        if (!inner.empty()) {
+            o["inner"] = std::move(inner);
+        }
         objects.push_back(std::move(o));
     }
     return {{"capacity", capacity},        {"frames", st.frames},   {"created", st.created},

@@ -61,6 +61,12 @@ bool field_in_class(field f, traffic_class c) {
         case field::pptp_vendor:
         case field::pptp_control_type:
             return c == traffic_class::pptp;
+        case field::pptp_call_id:
+            // PPTP call messages, and the GRE v1 frames of their calls.
+            return c == traffic_class::pptp || c == traffic_class::gre;
+        case field::l2tp_tunnel_id:
+        case field::l2tp_session_id:
+            return c == traffic_class::l2tp;
     }
     return false;
 }
@@ -77,6 +83,12 @@ std::uint64_t field_max(field f) {
             return 255;
         case field::pptp_control_type:
             return 15;
+        case field::pptp_call_id:
+            return 0xFFFF;
+        case field::l2tp_tunnel_id:
+        case field::l2tp_session_id:
+            // 16 bits in L2TPv2, 32 in L2TPv3.
+            return 0xFFFFFFFF;
         default:
             return 0;
     }

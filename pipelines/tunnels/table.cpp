@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "ports/parsers/tunnels.hpp"
+#include "ports/pipelines/classify.hpp"
 
 namespace ports::tunnels {
 
@@ -132,7 +133,163 @@ std::uint64_t session_key_id(std::uint8_t version, std::uint64_t tunnel, std::ui
     return version == 2 ? (tunnel << 32) | session : session;
 }
 
+void set_state(entry& x, state s) {
+    x.st = s;
+    x.was_up = x.was_up || s == state::established;
+}
+
+// What a tunnel frame carries, before it is classified.
+struct payload {
+    enum class kind : std::uint8_t { none, l3, ethernet, other } k = kind::none;
+    std::uint16_t ethertype = 0;  // l3
+    byte_span bytes;
+};
+
+// PPP (RFC 1661) as PPTP and L2TPv2 carry it: the address and control octets FF 03 unless
+// compressed away (ACFC, RFC 1661 6.6), then the protocol in one octet when that octet is odd
+// (PFC, 6.5) or in two. IPv4 (0x0021, RFC 1332) and IPv6 (0x0057, RFC 5072) are classified;
+// every other protocol (LCP, CHAP, IPCP, CCP and MPPE's compressed or encrypted frames) is
+// other.
+payload ppp_payload(byte_span b) {
+    if (b.size() >= 2 && b[0] == 0xFF && b[1] == 0x03) {
+        b = b.subspan(2);
+    }
+    if (b.empty()) {
+        return {};
+    }
+    std::uint16_t protocol = b[0];
+    std::size_t header = 1;
+    if ((b[0] & 1) == 0) {
+        if (b.size() < 2) {
+            return {payload::kind::other, 0, b};
+        }
+        protocol = load_be16(b.data());
+        header = 2;
+    }
+    if (protocol == 0x0021 || protocol == 0x0057) {
+        return {payload::kind::l3,
+                protocol == 0x0021 ? parsers::ethertype_ipv4 : parsers::ethertype_ipv6,
+                b.subspan(header)};
+    }
+    return {payload::kind::other, 0, b};
+}
+
+// ERSPAN (draft-foschiano-erspan): type I has no header of its own (GRE without a sequence
+// number), type II an 8-octet one (version 1), type III a 12-octet one (version 2) and, with
+// its O bit, an 8-octet platform-specific subheader; III's frame type 0 is Ethernet.
+payload erspan_payload(const pipelines::frame_record& r, byte_span frame, byte_span p) {
+    if (r.f.gre.protocol == parsers::gre_proto_erspan2) {
+        // The GRE header's S bit, read again (the record keeps no flags): right at the IP
+        // payload, or after the UDP header of GRE in UDP.
+        const std::size_t gre_at =
+            r.l4_offset + (r.l4_proto == parsers::ipproto_gre ? 0u : 8u);  // 8: a UDP header
+        if (gre_at + 2 > frame.size()) {
+            return {payload::kind::other, 0, p};
+        }
+        if ((frame[gre_at] & 0x10) == 0) {
+            return {payload::kind::ethernet, 0, p};  // type I
+        }
+        if (p.size() < 8 || (p[0] >> 4) != 1) {
+            return {payload::kind::other, 0, p};
+        }
+        return {payload::kind::ethernet, 0, p.subspan(8)};
+    }
+    if (p.size() < 12 || (p[0] >> 4) != 2) {
+        return {payload::kind::other, 0, p};
+    }
+    const std::size_t header = 12 + ((p[11] & 1) != 0 ? 8 : 0);
+    const unsigned frame_type = (p[10] >> 2) & 0x1F;
+    if (p.size() < header || frame_type != 0) {
+        return {payload::kind::other, 0, p};
+    }
+    return {payload::kind::ethernet, 0, p.subspan(header)};
+}
+
+payload payload_of(const pipelines::frame_record& r, byte_span frame) {
+    if (!r.parsed || r.malformed() || r.fragment || !r.has_l7) {
+        return {};
+    }
+    const byte_span p = r.l7.of(frame);
+    switch (r.cls) {
+        case pipelines::traffic_class::gre:
+            if (p.empty()) {
+                return {};  // a keepalive or a PPTP acknowledgement
+            }
+            switch (r.f.gre.protocol) {
+                case parsers::ethertype_ipv4:
+                case parsers::ethertype_ipv6:
+                    return {payload::kind::l3, r.f.gre.protocol, p};
+                case parsers::gre_proto_ppp:
+                    return ppp_payload(p);
+                case parsers::gre_proto_teb:
+                    return {payload::kind::ethernet, 0, p};
+                case parsers::gre_proto_erspan2:
+                case parsers::gre_proto_erspan3:
+                    return erspan_payload(r, frame, p);
+                default:
+                    return {payload::kind::other, 0, p};
+            }
+        case pipelines::traffic_class::l2tp: {
+            const pipelines::l2tp_fields& f = r.f.l2tp;
+            if (f.control) {
+                return {};
+            }
+            const parsers::l2tp_view v = r.l4_proto == parsers::ipproto_l2tp
+                                             ? parsers::parse_l2tp_ip(p)
+                                             : parsers::parse_l2tp(p);
+            if (v.st != parsers::status::ok || v.body.empty()) {
+                return {};
+            }
+            // L2TPv3: a cookie and a sublayer of lengths only the session's configuration
+            // knows come first, so what follows cannot be found from the frame.
+            return v.version == 2 ? ppp_payload(v.body) : payload{payload::kind::other, 0, v.body};
+        }
+        default:
+            return {};
+    }
+}
+
 }  // namespace
+
+inner_packet inner_of(const pipelines::frame_record& r, parsers::byte_span frame) {
+    inner_packet out;
+    const pipelines::frame_record* outer = &r;
+    byte_span outer_frame = frame;
+    pipelines::frame_record inner;  // the inner packet's record, when it is a tunnel again
+    for (std::uint8_t depth = 1; depth <= max_inner_depth; ++depth) {
+        const payload p = payload_of(*outer, outer_frame);
+        if (p.k == payload::kind::none) {
+            break;
+        }
+        out.present = true;
+        out.depth = depth;
+        out.bytes = static_cast<std::uint32_t>(p.bytes.size());
+        if (p.k == payload::kind::other) {
+            out.cls = pipelines::traffic_class::other;
+            break;
+        }
+        // The same classifier as the outer frame's, from the inner packet's first header; a
+        // record only (no counter, no detail list), as classify_count_record fills one.
+        inner.has_layers = false;
+        inner.has_l7 = false;
+        inner.parsed = false;
+        const pipelines::record_sink sink{&inner, p.bytes.data()};
+        if (p.k == payload::kind::l3) {
+            pipelines::classify_l3_into(p.ethertype, p.bytes, sink);
+        } else {
+            pipelines::classify_frame_into(p.bytes, sink);
+        }
+        out.cls = inner.cls;
+        if (inner.cls != pipelines::traffic_class::gre &&
+            inner.cls != pipelines::traffic_class::l2tp) {
+            break;
+        }
+        // A tunnel in the tunnel: what it carries, if anything, is the packet counted.
+        outer = &inner;
+        outer_frame = p.bytes;
+    }
+    return out;
+}
 
 std::string ip_address::text() const {
     char buf[INET6_ADDRSTRLEN] = {};
@@ -140,8 +297,13 @@ std::string ip_address::text() const {
     return buf;
 }
 
-table::table(std::uint32_t capacity, std::uint64_t idle_timeout_ns)
-    : entries_(std::max<std::uint32_t>(capacity, 1)), idle_timeout_ns_(idle_timeout_ns) {
+table::table(std::uint32_t capacity, std::uint64_t idle_timeout_ns,
+             std::pmr::memory_resource* memory)
+    : entries_(std::max<std::uint32_t>(capacity, 1), memory),
+      free_(memory),
+      index_(memory),
+      index_keys_(memory),
+      idle_timeout_ns_(idle_timeout_ns) {
     std::size_t slots = 4;
     while (slots < std::size_t{4} * entries_.size()) {
         slots *= 2;
@@ -175,25 +337,34 @@ void table::copy_to(table& to) const {
 table::key table::make_key(kind k, const ip_address& a, const ip_address& b, std::uint64_t id,
                            std::uint32_t extra) {
     key out;
-    out.b[0] = static_cast<std::uint8_t>(k);
-    out.b[1] = a.v6;
-    out.b[2] = b.v6;
-    std::memcpy(out.b.data() + 4, a.bytes.data(), 16);
-    std::memcpy(out.b.data() + 20, b.bytes.data(), 16);
-    std::memcpy(out.b.data() + 36, &id, 8);
-    std::memcpy(out.b.data() + 44, &extra, 4);
+    auto* p = reinterpret_cast<std::uint8_t*>(out.w.data());
+    p[0] = static_cast<std::uint8_t>(k);
+    p[1] = a.v6;
+    p[2] = b.v6;
+    std::memcpy(p + 4, a.bytes.data(), 16);
+    std::memcpy(p + 20, b.bytes.data(), 16);
+    std::memcpy(p + 36, &id, 8);
+    std::memcpy(p + 44, &extra, 4);
     return out;
 }
 
 std::uint64_t table::hash(const key& k) {
+#if defined(__SSE4_2__)
+    // One crc32 per word (x86-64-v3 has it): a few cycles where the multiplications below take
+    // tens; the index (at most 2^24 slots) is addressed with its low bits.
+    std::uint64_t h = 0x9E3779B9u;
+    for (const std::uint64_t w : k.w) {
+        h = __builtin_ia32_crc32di(h, w);
+    }
+    return h;
+#else
     std::uint64_t h = 0x9E3779B97F4A7C15ull;
-    for (std::size_t i = 0; i < k.b.size(); i += 8) {
-        std::uint64_t w;
-        std::memcpy(&w, k.b.data() + i, 8);
+    for (const std::uint64_t w : k.w) {
         h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
         h ^= h >> 29;
     }
     return h;
+#endif
 }
 
 std::uint32_t table::find(const key& k) const {
@@ -351,11 +522,29 @@ std::uint32_t table::expire(std::uint64_t now_ns, std::uint32_t max_scan) {
     return gone;
 }
 
-void table::count(entry& e, int direction, std::uint32_t bytes, std::uint64_t now_ns) {
+void table::count(entry& e, int direction, std::uint32_t bytes, std::uint64_t now_ns,
+                  const inner_packet& inner) {
     ++e.packets[direction];
     e.bytes[direction] += bytes;
     e.last_ns = std::max(e.last_ns, now_ns);
+    if (inner.present) {
+        const auto c = static_cast<std::size_t>(inner.cls);
+        ++e.inner_packets[c];
+        e.inner_bytes[c] += inner.bytes;
+    }
 }
+
+namespace {
+
+// What one entry carried, into another (the same object, or a call's data seen before it).
+void add_inner(entry& to, const entry& from) {
+    for (std::size_t c = 0; c < pipelines::class_count; ++c) {
+        to.inner_packets[c] += from.inner_packets[c];
+        to.inner_bytes[c] += from.inner_bytes[c];
+    }
+}
+
+}  // namespace
 
 void table::absorb_data(std::uint32_t into, kind data_kind, const ip_address& receiver,
                         const ip_address& sender, std::uint64_t id, int direction) {
@@ -369,15 +558,17 @@ void table::absorb_data(std::uint32_t into, kind data_kind, const ip_address& re
     to.bytes[direction] += from.bytes[0];
     to.first_ns = std::min(to.first_ns, from.first_ns);
     to.last_ns = std::max(to.last_ns, from.last_ns);
+    add_inner(to, from);
     release(d);
 }
 
 void table::data_frame(kind call_kind, kind data_kind, const ip_address& src, const ip_address& dst,
-                       std::uint64_t receiver_id, std::uint32_t bytes, std::uint64_t now_ns) {
+                       std::uint64_t receiver_id, std::uint32_t bytes, std::uint64_t now_ns,
+                       const inner_packet& inner) {
     const std::uint32_t e = find(make_key(call_kind, dst, src, receiver_id));
     if (e != npos) {
         entry& x = entries_[e];
-        count(x, x.client == dst ? 1 : 0, bytes, now_ns);
+        count(x, x.client == dst ? 1 : 0, bytes, now_ns, inner);
         return;
     }
     std::uint32_t d = find(make_key(data_kind, dst, src, receiver_id));
@@ -388,48 +579,51 @@ void table::data_frame(kind call_kind, kind data_kind, const ip_address& src, co
         }
         entry& x = entries_[d];
         x.k = data_kind;
-        x.st = state::data;
+        set_state(x, state::data);
         x.client = src;
         x.server = dst;
         x.server_id = receiver_id;
         x.has_server_id = true;
         reindex(d, {}, 0);
     }
-    count(entries_[d], 0, bytes, now_ns);
+    count(entries_[d], 0, bytes, now_ns, inner);
 }
 
-void table::update(const pipelines::frame_record& r, parsers::byte_span frame, std::uint32_t bytes,
-                   std::uint64_t now_ns) {
+inner_packet table::update(const pipelines::frame_record& r, parsers::byte_span frame,
+                           std::uint32_t bytes, std::uint64_t now_ns) {
     if (!r.parsed || r.malformed() || r.fragment || !r.has_layers ||
         r.l3 == parsers::l3_kind::none) {
-        return;
+        return {};
     }
     if (r.cls != pipelines::traffic_class::pptp && r.cls != pipelines::traffic_class::gre &&
         r.cls != pipelines::traffic_class::l2tp) {
-        return;
+        return {};
     }
     ++stats_.frames;
     const ip_address src = address_at(r, frame, true);
     const ip_address dst = address_at(r, frame, false);
+    const inner_packet inner =
+        r.cls == pipelines::traffic_class::pptp ? inner_packet{} : inner_of(r, frame);
     switch (r.cls) {
         case pipelines::traffic_class::pptp:
             on_pptp(r, frame, src, dst, bytes, now_ns);
             break;
         case pipelines::traffic_class::gre:
-            on_gre(r, src, dst, bytes, now_ns);
+            on_gre(r, src, dst, bytes, now_ns, inner);
             break;
         default:
-            on_l2tp(r, frame, src, dst, bytes, now_ns);
+            on_l2tp(r, frame, src, dst, bytes, now_ns, inner);
             break;
     }
+    return inner;
 }
 
 void table::on_gre(const pipelines::frame_record& r, const ip_address& src, const ip_address& dst,
-                   std::uint32_t bytes, std::uint64_t now_ns) {
+                   std::uint32_t bytes, std::uint64_t now_ns, const inner_packet& inner) {
     const pipelines::gre_fields& g = r.f.gre;
     if (g.version == 1) {
         // RFC 2637 4.1: the call ID is the receiver's ("the peer's call ID").
-        data_frame(kind::pptp_call, kind::pptp_data, src, dst, g.call_id, bytes, now_ns);
+        data_frame(kind::pptp_call, kind::pptp_data, src, dst, g.call_id, bytes, now_ns, inner);
         return;
     }
     const std::uint64_t id = g.key_present ? g.key : 0;
@@ -441,7 +635,7 @@ void table::on_gre(const pipelines::frame_record& r, const ip_address& src, cons
         }
         entry& x = entries_[e];
         x.k = kind::gre_tunnel;
-        x.st = state::data;
+        set_state(x, state::data);
         x.client = src;
         x.server = dst;
         x.client_id = id;
@@ -452,7 +646,7 @@ void table::on_gre(const pipelines::frame_record& r, const ip_address& src, cons
         reindex(e, {}, 0);
     }
     entry& x = entries_[e];
-    count(x, x.client == src ? 0 : 1, bytes, now_ns);
+    count(x, x.client == src ? 0 : 1, bytes, now_ns, inner);
 }
 
 void table::on_pptp(const pipelines::frame_record& r, parsers::byte_span frame,
@@ -502,15 +696,15 @@ void table::on_pptp(const pipelines::frame_record& r, parsers::byte_span frame,
                 }
             }
             if (type == pptp_sccrq) {
-                x.st = state::requested;
+                set_state(x, state::requested);
             } else {
                 // RFC 2637 2.2: result code 1 is "successful channel establishment".
-                x.st = m.size() > 14 && m[14] == 1 ? state::established : state::closed;
+                set_state(x, m.size() > 14 && m[14] == 1 ? state::established : state::closed);
             }
         } else if (type == pptp_stopccrq) {
-            x.st = state::stopping;
+            set_state(x, state::stopping);
         } else if (type == pptp_stopccrp) {
-            x.st = state::closed;
+            set_state(x, state::closed);
         }
     }
     if (m.size() < 16) {
@@ -533,7 +727,7 @@ void table::on_pptp(const pipelines::frame_record& r, parsers::byte_span frame,
             }
             entry& x = entries_[e];
             x.k = kind::pptp_call;
-            x.st = state::requested;
+            set_state(x, state::requested);
             x.client = src;
             x.server = dst;
             x.client_id = call_id;
@@ -561,7 +755,8 @@ void table::on_pptp(const pipelines::frame_record& r, parsers::byte_span frame,
             x.last_ns = std::max(x.last_ns, now_ns);
             // RFC 2637 2.8/2.10: result code 1 is "connected" / "connect".
             const bool ok = m.size() > 16 && m[16] == 1;
-            x.st = !ok ? state::closed : (type == pptp_ocrp ? state::established : state::replied);
+            set_state(
+                x, !ok ? state::closed : (type == pptp_ocrp ? state::established : state::replied));
             reindex(e, before, n);
             absorb_data(e, kind::pptp_data, src, dst, call_id, 0);
             return;
@@ -570,9 +765,14 @@ void table::on_pptp(const pipelines::frame_record& r, parsers::byte_span frame,
         case pptp_ccrq:
         case pptp_cdn: {
             // ICCN names the receiver's call ID (the peer's); CCRQ and CDN the sender's own.
-            const std::uint32_t e = type == pptp_iccn
-                                        ? find(make_key(kind::pptp_call, dst, src, call_id))
-                                        : find(make_key(kind::pptp_call, src, dst, call_id));
+            std::uint32_t e = type == pptp_iccn
+                                  ? find(make_key(kind::pptp_call, dst, src, call_id))
+                                  : find(make_key(kind::pptp_call, src, dst, call_id));
+            if (e == npos && type == pptp_cdn) {
+                // Some PACs name the PNS's call ID in their CDN instead (Microsoft's, in
+                // ndpi/pptp.pcap: Call ID 0, the PNS's, where its own is 11755).
+                e = find(make_key(kind::pptp_call, dst, src, call_id));
+            }
             if (e == npos) {
                 ++stats_.unknown;
                 return;
@@ -580,8 +780,8 @@ void table::on_pptp(const pipelines::frame_record& r, parsers::byte_span frame,
             entry& x = entries_[e];
             ++x.control_messages;
             x.last_ns = std::max(x.last_ns, now_ns);
-            x.st = type == pptp_iccn ? state::established
-                                     : (type == pptp_ccrq ? state::stopping : state::closed);
+            set_state(x, type == pptp_iccn ? state::established
+                                           : (type == pptp_ccrq ? state::stopping : state::closed));
             return;
         }
         default:
@@ -591,13 +791,13 @@ void table::on_pptp(const pipelines::frame_record& r, parsers::byte_span frame,
 
 void table::on_l2tp(const pipelines::frame_record& r, parsers::byte_span frame,
                     const ip_address& src, const ip_address& dst, std::uint32_t bytes,
-                    std::uint64_t now_ns) {
+                    std::uint64_t now_ns, const inner_packet& inner) {
     const pipelines::l2tp_fields& f = r.f.l2tp;
     const std::uint8_t version = f.version;
     if (!f.control) {
         // The header names the receiver's IDs.
         data_frame(kind::l2tp_session, kind::l2tp_data, src, dst,
-                   session_key_id(version, f.tunnel_id, f.session_id), bytes, now_ns);
+                   session_key_id(version, f.tunnel_id, f.session_id), bytes, now_ns, inner);
         return;
     }
     if (f.message_type == 0) {
@@ -643,7 +843,7 @@ void table::on_l2tp(const pipelines::frame_record& r, parsers::byte_span frame,
             }
             entry& x = entries_[t];
             x.k = kind::l2tp_tunnel;
-            x.st = state::requested;
+            set_state(x, state::requested);
             x.l2tp_version = version;
             x.client = src;
             x.server = dst;
@@ -682,13 +882,13 @@ void table::on_l2tp(const pipelines::frame_record& r, parsers::byte_span frame,
                     x.has_server_id = true;
                     reindex(t, before, n);
                 }
-                entries_[t].st = state::replied;
+                set_state(entries_[t], state::replied);
                 break;
             case l2tp_scccn:
-                x.st = state::established;
+                set_state(x, state::established);
                 break;
             case l2tp_stopccn:
-                x.st = state::closed;
+                set_state(x, state::closed);
                 break;
             default:
                 break;
@@ -720,7 +920,7 @@ void table::on_l2tp(const pipelines::frame_record& r, parsers::byte_span frame,
             }
             entry& x = entries_[s];
             x.k = kind::l2tp_session;
-            x.st = state::requested;
+            set_state(x, state::requested);
             x.l2tp_version = version;
             x.client = src;
             x.server = dst;
@@ -762,14 +962,14 @@ void table::on_l2tp(const pipelines::frame_record& r, parsers::byte_span frame,
                 const std::uint32_t n = keys_of(x, before);
                 x.server_id = *avps.session_id;
                 x.has_server_id = true;
-                x.st = state::replied;
+                set_state(x, state::replied);
                 reindex(s, before, n);
                 absorb_data(s, kind::l2tp_data, src, dst,
                             session_key_id(version, src_tunnel, *avps.session_id), 0);
             } else if (type == l2tp_iccn || type == l2tp_occn) {
-                x.st = state::established;
+                set_state(x, state::established);
             } else if (type == l2tp_cdn) {
-                x.st = state::closed;
+                set_state(x, state::closed);
             }
             return;
         }
@@ -796,7 +996,7 @@ std::vector<row> merge(std::span<const std::span<const entry>> lists) {
     // Every key of every call-like row -> its row.
     std::unordered_map<std::string, std::size_t> by_key;
     auto key_text = [](const table::key& k) {
-        return std::string(reinterpret_cast<const char*>(k.b.data()), k.b.size());
+        return std::string(reinterpret_cast<const char*>(k.w.data()), sizeof k.w);
     };
     std::vector<entry> data;
     for (const auto& list : lists) {
@@ -824,6 +1024,8 @@ std::vector<row> merge(std::span<const std::span<const entry>> lists) {
                     to.bytes[d] += e.bytes[from_d];
                 }
                 to.control_messages += e.control_messages;
+                to.was_up = to.was_up || e.was_up;
+                add_inner(to, e);
                 to.first_ns = std::min(to.first_ns, e.first_ns);
                 if (e.last_ns > to.last_ns) {
                     to.last_ns = e.last_ns;
@@ -855,6 +1057,7 @@ std::vector<row> merge(std::span<const std::span<const entry>> lists) {
             to.bytes[direction] += d.bytes[0];
             to.first_ns = std::min(to.first_ns, d.first_ns);
             to.last_ns = std::max(to.last_ns, d.last_ns);
+            add_inner(to, d);
             continue;
         }
         const std::string k = key_text(table::make_key(d.k, d.server, d.client, d.server_id));
@@ -865,6 +1068,7 @@ std::vector<row> merge(std::span<const std::span<const entry>> lists) {
             to.bytes[0] += d.bytes[0];
             to.first_ns = std::min(to.first_ns, d.first_ns);
             to.last_ns = std::max(to.last_ns, d.last_ns);
+            add_inner(to, d);
             continue;
         }
         rows.push_back(row{d});

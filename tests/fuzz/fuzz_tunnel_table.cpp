@@ -2,12 +2,15 @@
 // each behind a 2-byte big-endian length (a seed that is one bare frame is read as that
 // frame too), classified and fed to one small table, aged now and then, and merged with a
 // second table that saw the same frames: the table stays within its capacity and consistent.
+// What each frame carries (tunnels::inner_of, inside update) stays inside its frame, at most
+// max_inner_depth tunnels deep; the worker's re-walk (track_again) and its counters agree.
 #include <cstddef>
 #include <cstdint>
 
 #include "fuzz_check.hpp"
 #include "ports/pipelines/classify.hpp"
 #include "ports/tunnels/table.hpp"
+#include "ports/tunnels/track.hpp"
 
 using namespace ports;
 
@@ -15,7 +18,20 @@ namespace {
 
 void feed(tunnels::table& t, parsers::byte_span frame, std::uint64_t now) {
     const auto c = pipelines::classify_frame_full(frame);
-    t.update(c.record, frame, static_cast<std::uint32_t>(frame.size()), now);
+    const auto inner = t.update(c.record, frame, static_cast<std::uint32_t>(frame.size()), now);
+    if (inner.present) {
+        fuzz::require(inner.bytes <= frame.size());
+        fuzz::require(inner.depth >= 1 && inner.depth <= tunnels::max_inner_depth);
+    }
+}
+
+// The worker's path without records: count and keep the class, then walk a tunnel frame again.
+void feed_as_worker(tunnels::table& t, pipelines::core_counters& counters,
+                    parsers::byte_span frame, std::uint64_t now) {
+    const auto bytes = static_cast<std::uint32_t>(frame.size());
+    if (tunnels::is_tunnel_class(tunnels::classify_count_class(counters, frame, bytes))) {
+        tunnels::track_again(t, counters, frame, bytes, now);
+    }
 }
 
 }  // namespace
@@ -24,6 +40,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // Small enough that random inputs fill it and age it.
     tunnels::table a(8, 50);
     tunnels::table b(8, 50);
+    tunnels::table w(8, 50);
+    pipelines::core_counters counters;
     const parsers::byte_span in(data, size);
     std::uint64_t now = 0;
     feed(a, in, now);
@@ -37,6 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         now += 7;
         feed(a, frame, now);
         feed(b, frame, now);
+        feed_as_worker(w, counters, frame, now);
         if (now % 5 == 0) {
             a.expire(now, 3);
         }
@@ -51,5 +70,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const tunnels::table* both[] = {&a, &b};
     const auto rows = tunnels::merge(both);
     fuzz::require(rows.size() <= a.size() + b.size());
+    // The same frames through the worker's path: the same table as b's.
+    fuzz::require(w.size() == b.size());
+    fuzz::require(w.stats().frames == b.stats().frames);
     return 0;
 }

@@ -1,6 +1,7 @@
 """ports-engine (net_pcap) and ports-analyze agree on every shared capture, and both match the
 per-class counts derived independently from TShark's dissection (expected_counts.json, made by
-derive_expected.py; see its docstring).
+derive_expected.py; see its docstring). The engine tracks tunnels (a tunnels: section) as
+ports-analyze --json does, so the classes' inner_* counters agree too.
 
 Usage: test_captures.py ENGINE ANALYZE SHARED_DIR   (ENGINE "-": ports-analyze only, e.g. in the
 sanitizer build, which has no DPDK engine)
@@ -56,8 +57,11 @@ def main():
         full_offline = {c: v for c, v in offline["classes"].items()}
         for duration in ("0.5", "3"):
             # A busy machine may starve the replay; a longer run settles a real mismatch.
+            # Tunnels tracked, as ports-analyze --json does: the classes' inner_* counters
+            # (what tunnels carried) are compared too.
             rc, _, err, doc = run_engine(engine, [f"net_pcap0,rx_pcap={path}"],
-                                         ["--duration", duration], tag)
+                                         ["--duration", duration], tag,
+                                         config="tunnels:\n  entries: 1024\n")
             if rc == 0 and doc is not None and doc["classes"] == full_offline:
                 break
         engine_runs += 1

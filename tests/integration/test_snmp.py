@@ -106,6 +106,13 @@ def expected_from_stats(doc):
     out["portsEngineExceptionEnabled.0"] = "2"
     for obj in ("ToKernel", "FromKernel", "RateDropped"):
         out[f"portsEngineException{obj}.0"] = "0"
+    # No tunnels: section: the tunnel group is served, off, and its tables are empty
+    # (test_snmp_tunnels.py walks them filled).
+    assert "tunnels" not in doc, "the walk test expects a config without tunnels:"
+    out["portsEngineTunnelsEnabled.0"] = "2"
+    for obj in ("Capacity", "Objects", "Frames", "TableFull", "Expired", "Reused", "Unknown",
+                "RowLimit", "NotificationsSuppressed"):
+        out[f"portsEngineTunnel{obj}.0"] = "0"
     for l in doc["lcores"]:
         i = l["lcore"] + 1
         out[f"portsEngineLcoreId.{i}"] = str(l["lcore"])

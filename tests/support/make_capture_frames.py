@@ -39,6 +39,16 @@ FRAMES = [
     ("pptp_sccrq_ndpi", "ndpi/pptp.pcap", 3, "PPTP SCCRQ, host 'local', vendor 'cananian'"),
     ("pptp_sccrp_ndpi", "ndpi/pptp.pcap", 5, "PPTP SCCRP, empty host, vendor 'Microsoft'"),
     ("ftp_password", "zeek/var-services-std-ports.pcap", 181, "FTP '331 Password required for jsiwek.'"),
+    # Tunnels: what they carry (tests/unit/tunnels/test_inner.cpp) and the rule fields of
+    # their IDs (tests/unit/rules/test_fields.cpp).
+    ("pptp_ocrp_gre", "pcapplusplus/GrePackets.cap", 9, "PPTP Outgoing-Call-Reply, call ID 24, peer's call ID 1"),
+    ("gre_ppp_icmp", "pcapplusplus/GrePackets.cap", 25, "GREv1 (call ID 24)/PPP/IPv4/ICMP echo"),
+    ("gre_in_gre_rip", "pcapplusplus/GrePackets.pcap", 4, "Ethernet/IPv4/GREv0/IPv4/GREv0/IPv4/UDP RIP"),
+    ("gre_4in6_ppp_dns", "pcapplusplus/GrePackets.pcap", 5, "Ethernet/802.1Q/IPv6/IPv4/GREv1/PPP/IPv4/UDP DNS"),
+    ("gre_teb_tcp", "pcapplusplus/GrePackets.pcap", 6, "Ethernet/IPv4/GREv0 TEB/Ethernet/IPv4/TCP"),
+    ("erspan_i", "tcpdump/erspan-type-i-1.pcap", 0, "Ethernet/IPv4/GRE/ERSPAN type I/Ethernet/802.1Q/IPv4/ICMP"),
+    ("erspan_ii", "tcpdump/erspan-type-ii-1.pcap", 0, "Ethernet/IPv4/GRE/ERSPAN type II/Ethernet/IPv4/PIM"),
+    ("erspan_iii_raw", "tcpdump/erspan-type-iii-pb-1.pcap", 0, "raw IPv6 (no link layer)/destination options/GRE/ERSPAN type III with platform subheader"),
 ]
 
 out = ["// Frames cut unchanged from the captures in /work/shared/pcaps (see SOURCES.md there for",

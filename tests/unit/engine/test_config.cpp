@@ -551,3 +551,52 @@ TEST(ConfigNts, RefusalsNameFileAndLine) {
                   .rfind("t.yaml:4: 'exception_interface' must be", 0),
               0u);
 }
+
+TEST(ConfigTunnels, AbsentEmptyAndEveryKey) {
+    EXPECT_FALSE(parse_config("ports: []\n", "t.yaml").tunnels.enabled);
+    const auto empty = parse_config("tunnels:\n", "t.yaml").tunnels;
+    EXPECT_TRUE(empty.enabled);
+    EXPECT_EQ(empty.entries, 16384u);
+    EXPECT_EQ(empty.idle_timeout_s, 300u);
+    EXPECT_EQ(empty.top, 100u);
+    EXPECT_EQ(empty.mib_rows, 100u);
+    EXPECT_TRUE(empty.symmetric_rss);
+    const auto cfg = parse_config(R"(
+tunnels:
+  entries: 65536
+  idle_timeout: 600
+  top: 20
+  mib_rows: 50
+  symmetric_rss: false
+snmp:
+  traps: {tunnels: true, tunnel_rate: 20}
+)",
+                                  "t.yaml");
+    EXPECT_EQ(cfg.tunnels.entries, 65536u);
+    EXPECT_EQ(cfg.tunnels.idle_timeout_s, 600u);
+    EXPECT_EQ(cfg.tunnels.top, 20u);
+    EXPECT_EQ(cfg.tunnels.mib_rows, 50u);
+    EXPECT_FALSE(cfg.tunnels.symmetric_rss);
+    EXPECT_TRUE(cfg.snmp.trap_tunnels);
+    EXPECT_EQ(cfg.snmp.trap_tunnel_rate, 20.0);
+    // Tunnel notifications are off unless asked for.
+    EXPECT_FALSE(parse_config("snmp:\n", "t.yaml").snmp.trap_tunnels);
+}
+
+TEST(ConfigTunnels, RefusalsNameFileAndLine) {
+    EXPECT_EQ(
+        error_of("tunnels:\n  mib_rows: 0\n").rfind("t.yaml:2: 'mib_rows' = 0 is out of range", 0),
+        0u);
+    EXPECT_EQ(error_of("tunnels:\n  symmetric_rss: often\n")
+                  .rfind("t.yaml:2: 'symmetric_rss' must be true or false", 0),
+              0u);
+    EXPECT_EQ(error_of("tunnels:\n  rows: 3\n").rfind("t.yaml:2: unknown key 'rows' in tunnels", 0),
+              0u);
+    // The tunnel notifications watch the tables: no tables, no notifications.
+    EXPECT_EQ(error_of("snmp:\n  traps:\n    tunnels: true\n")
+                  .rfind("t.yaml:3: snmp traps 'tunnels' needs a 'tunnels' section", 0),
+              0u);
+    EXPECT_EQ(error_of("tunnels:\nsnmp:\n  traps: {tunnels: true, tunnel_rate: 0}\n")
+                  .rfind("t.yaml:3: 'tunnel_rate' = 0 is out of range", 0),
+              0u);
+}

@@ -150,6 +150,72 @@ TEST(Fields, L2tpDataHasNoHostName) {
     EXPECT_TRUE(v.has(field::payload));
 }
 
+// Tunnel IDs (the values TShark reads there: pptp.call_id, pptp.peer_call_id,
+// gre.key.call_id, l2tp.tunnel, l2tp.session).
+
+TEST(Fields, PptpCallIdOfCallMessagesFromCapture) {
+    // GrePackets.cap: the PNS's OCRQ names its call ID 1, the PAC's OCRP its own, 24.
+    const auto q = extract(capture::pptp_ocrq_gre_frame, traffic_class::pptp);
+    ASSERT_TRUE(q.has(field::pptp_call_id));
+    EXPECT_EQ(q.number_of(field::pptp_call_id), 1u);
+    const auto p = extract(capture::pptp_ocrp_gre_frame, traffic_class::pptp);
+    ASSERT_TRUE(p.has(field::pptp_call_id));
+    EXPECT_EQ(p.number_of(field::pptp_call_id), 24u);
+    EXPECT_EQ(p.number_of(field::pptp_control_type), 8u);
+    // Control-connection messages name no call.
+    EXPECT_FALSE(
+        extract(capture::pptp_sccrq_gre_frame, traffic_class::pptp).has(field::pptp_call_id));
+}
+
+TEST(Fields, PptpCallIdOfGreV1FromCapture) {
+    // The GRE v1 header's call ID: the receiver's, 24 (the PAC's) on this PAP request.
+    const auto v = extract(capture::gre_pap_frame, traffic_class::gre);
+    ASSERT_TRUE(v.has(field::pptp_call_id));
+    EXPECT_EQ(v.number_of(field::pptp_call_id), 24u);
+    EXPECT_EQ(
+        extract(capture::gre_ppp_icmp_frame, traffic_class::gre).number_of(field::pptp_call_id),
+        24u);
+    // GRE v0 has no call ID.
+    EXPECT_FALSE(extract(capture::gre_v0_cks_frame, traffic_class::gre).has(field::pptp_call_id));
+    EXPECT_FALSE(extract(capture::gre_v0_cks_frame, traffic_class::gre).has(field::l2tp_tunnel_id));
+}
+
+TEST(Fields, L2tpV2IdsFromCapture) {
+    const auto v = extract(capture::l2tp_pppoe_frame, traffic_class::l2tp);
+    ASSERT_TRUE(v.has(field::l2tp_tunnel_id));
+    ASSERT_TRUE(v.has(field::l2tp_session_id));
+    EXPECT_EQ(v.number_of(field::l2tp_tunnel_id), 18994u);
+    EXPECT_EQ(v.number_of(field::l2tp_session_id), 54110u);
+    EXPECT_FALSE(v.has(field::pptp_call_id));
+}
+
+TEST(Fields, L2tpV2ControlIdsHandBuilt) {
+    gen::endpoint_options ep;
+    ep.dst_port = 1701;
+    // An SCCRQ goes to tunnel 0, session 0 (the peer's IDs are not known yet).
+    const auto v = extract(gen::udp_frame(ep, gen::l2tp_v2_sccrq(7, "lac")), traffic_class::l2tp);
+    ASSERT_TRUE(v.has(field::l2tp_tunnel_id));
+    EXPECT_EQ(v.number_of(field::l2tp_tunnel_id), 0u);
+    EXPECT_EQ(v.number_of(field::l2tp_session_id), 0u);
+}
+
+TEST(Fields, L2tpV3IdsHandBuilt) {
+    gen::endpoint_options ep;
+    ep.dst_port = 1701;
+    // Control over UDP: the header's Control Connection ID (0 on an SCCRQ), no session ID.
+    const auto c =
+        extract(gen::udp_frame(ep, gen::l2tp_v3_udp_sccrq("lcce", 9)), traffic_class::l2tp);
+    EXPECT_TRUE(c.has(field::l2tp_tunnel_id));
+    EXPECT_FALSE(c.has(field::l2tp_session_id));
+    // Data over UDP: the 32-bit session ID, no tunnel ID.
+    const std::uint8_t l2[] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x06};
+    const auto d =
+        extract(gen::udp_frame(ep, gen::l2tp_v3_udp_data(0xDEADBEEF, l2)), traffic_class::l2tp);
+    ASSERT_TRUE(d.has(field::l2tp_session_id));
+    EXPECT_EQ(d.number_of(field::l2tp_session_id), 0xDEADBEEFu);
+    EXPECT_FALSE(d.has(field::l2tp_tunnel_id));
+}
+
 TEST(Fields, FtpPayloadFromCapture) {
     const auto v = extract(capture::ftp_password_frame, traffic_class::other);
     EXPECT_EQ(text(v, field::payload), "331 Password required for jsiwek.\r\n");

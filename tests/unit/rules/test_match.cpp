@@ -173,6 +173,26 @@ TEST(RulesMatch, L2tpHostNameHandBuilt) {
               (ids{"l2tp-host"}));
 }
 
+TEST(RulesMatch, TunnelIdsOnCaptureFrames) {
+    // A call's control messages and its GRE frames by its IDs (GrePackets.cap: call IDs 1 and
+    // 24), an L2TPv2 session by its tunnel and session (packetnet/l2tp.pcap).
+    auto c = compile(R"(rules:
+  - {id: call-24, class: any, match: {field: pptp.call_id, equals: 24}, action: count}
+  - {id: call-24-gre, class: gre, match: {field: pptp.call_id, equals: 24}, action: count}
+  - {id: call-1, class: pptp, match: {field: pptp.call_id, equals: 1}, action: count}
+  - {id: tunnel, class: l2tp, match: {field: l2tp.tunnel_id, equals: 18994}, action: count}
+  - {id: session, class: any, match: {field: l2tp.session_id, equals: 54110}, action: count}
+  - {id: other-session, class: l2tp, match: {field: l2tp.session_id, equals: 1}, action: count}
+)");
+    EXPECT_EQ(matches(*c.set, c.s, capture::pptp_ocrq_gre_frame), ids{"call-1"});
+    EXPECT_EQ(matches(*c.set, c.s, capture::pptp_ocrp_gre_frame), ids{"call-24"});
+    EXPECT_EQ(matches(*c.set, c.s, capture::gre_pap_frame), (ids{"call-24", "call-24-gre"}));
+    EXPECT_EQ(matches(*c.set, c.s, capture::gre_v0_cks_frame), ids{});
+    EXPECT_EQ(matches(*c.set, c.s, capture::l2tp_pppoe_frame), (ids{"session", "tunnel"}));
+    EXPECT_TRUE(c.set->has_rules_for(traffic_class::gre));
+    EXPECT_FALSE(c.set->has_rules_for(traffic_class::ntp));
+}
+
 TEST(RulesMatch, L3PacketsAsAnalyzeReadsThem) {
     auto c = compile(pack);
     const auto f = span_of(capture::ntp_monlist_frame);

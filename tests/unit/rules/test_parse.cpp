@@ -109,6 +109,22 @@ TEST(RulesParse, NumericFieldsAndRanges) {
               field::pptp_control_type);
     EXPECT_EQ(rules::parse_rules(one("{field: ntp.request_code, equals: 255}"), "r.yaml")[0].equals,
               255u);
+    EXPECT_EQ(rules::parse_rules(one("{field: pptp.call_id, equals: 65535}"), "r.yaml")[0].fld,
+              field::pptp_call_id);
+    EXPECT_EQ(
+        rules::parse_rules(one("{field: l2tp.tunnel_id, equals: 4294967295}"), "r.yaml")[0].equals,
+        4294967295u);
+    EXPECT_EQ(rules::parse_rules(
+                  one("{field: l2tp.session_id, equals: 7}", "action: count", "l2tp"), "r.yaml")[0]
+                  .fld,
+              field::l2tp_session_id);
+    // A call ID is 16 bits; an L2TP ID at most 32 (L2TPv3).
+    EXPECT_EQ(error_of(one("{field: pptp.call_id, equals: 65536}")),
+              "r.yaml:4: rule r1: 'equals' = 65536 is out of range [0, 65535]");
+    EXPECT_EQ(error_of(one("{field: l2tp.session_id, equals: 4294967296}")),
+              "r.yaml:4: rule r1: 'equals' = 4294967296 is out of range [0, 4294967295]");
+    EXPECT_EQ(error_of(one("{field: l2tp.tunnel_id, regex: '7'}")),
+              "r.yaml:4: rule r1: field l2tp.tunnel_id is a number: match it with 'equals'");
 }
 
 TEST(RulesParse, YamlSyntax) {
@@ -174,11 +190,12 @@ TEST(RulesParse, Match) {
         error_of(one("{regex: x}")),
         "r.yaml:4: rule r1: match needs a 'field' (one of payload, snmp.community, snmp.user, "
         "snmp.pdu, ntp.mode, ntp.version, ntp.request_code, l2tp.hostname, pptp.hostname, "
-        "pptp.vendor, pptp.control_type)");
+        "pptp.vendor, pptp.control_type, pptp.call_id, l2tp.tunnel_id, l2tp.session_id)");
     EXPECT_EQ(error_of(one("{field: http.host, regex: x}")),
               "r.yaml:4: rule r1: unknown field 'http.host' (known: payload, snmp.community, "
               "snmp.user, snmp.pdu, ntp.mode, ntp.version, ntp.request_code, l2tp.hostname, "
-              "pptp.hostname, pptp.vendor, pptp.control_type)");
+              "pptp.hostname, pptp.vendor, pptp.control_type, pptp.call_id, l2tp.tunnel_id, "
+              "l2tp.session_id)");
     EXPECT_EQ(error_of(one("{field: snmp.pdu, regex: x, equals: 3}")),
               "r.yaml:4: rule r1: match needs exactly one of 'regex' and 'equals'");
     EXPECT_EQ(error_of(one("{field: payload}")),

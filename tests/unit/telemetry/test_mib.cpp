@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <tuple>
 
 #include "ports/telemetry/mib.hpp"
 
@@ -267,7 +268,10 @@ TEST(MibView, ExceptionPathGroupServesTheSnapshotAndEndsTheMib) {
         EXPECT_EQ(e.value.type, value_type::counter64) << "arc " << arc;
         EXPECT_EQ(e.value.number, 300u + arc) << "arc " << arc;
     }
-    EXPECT_EQ(find_next(v, object_oid({10, 4, 0})), nullptr);
+    // The tunnel group follows, whatever the configuration.
+    const mib_entry* next = find_next(v, object_oid({10, 4, 0}));
+    ASSERT_NE(next, nullptr);
+    EXPECT_EQ(next->oid, object_oid({11, 1, 0}));
 }
 
 TEST(MibView, NtsAndExceptionPathGroupsAreServedDisabled) {
@@ -536,3 +540,201 @@ TEST(MibNotifications, IfMibLinkDownAndUp) {
 }
 
 }  // namespace
+
+// Tunnels: the group's figures and the four tables, each bounded to the largest objects.
+
+namespace {
+
+ports::tunnels::ip_address v4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
+    ports::tunnels::ip_address x;
+    x.bytes[0] = a, x.bytes[1] = b, x.bytes[2] = c, x.bytes[3] = d;
+    return x;
+}
+
+ports::tunnels::row tunnel(ports::tunnels::kind k, std::uint8_t host, std::uint64_t bytes,
+                           ports::tunnels::state st = ports::tunnels::state::established) {
+    ports::tunnels::row r;
+    r.e.k = k;
+    r.e.st = st;
+    r.e.was_up = st == ports::tunnels::state::established || st == ports::tunnels::state::closed;
+    r.e.client = v4(192, 0, 2, host);
+    r.e.server = v4(198, 51, 100, 1);
+    r.e.client_id = 100 + host;
+    r.e.has_client_id = true;
+    r.e.server_id = 200 + host;
+    r.e.has_server_id = true;
+    r.e.packets = {3, 4};
+    r.e.bytes = {bytes, 1};
+    r.e.l2tp_version = 2;
+    return r;
+}
+
+}  // namespace
+
+TEST(MibTunnels, ServedDisabledWithEmptyTables) {
+    const auto v = build_view(sample());
+    EXPECT_EQ(at(v, {11, 1, 0}).value.number, 2u);  // false(2)
+    for (std::uint32_t arc = 2; arc <= 10; ++arc) {
+        EXPECT_EQ(at(v, {11, arc, 0}).value.number, 0u) << "arc " << arc;
+    }
+    // No row in any of the four tables: nothing after the group in PORTS-ENGINE-MIB.
+    const mib_entry* next = find_next(v, object_oid({11, 10, 0}));
+    EXPECT_TRUE(next == nullptr || compare_oid(next->oid, object_oid({16})) >= 0);
+}
+
+TEST(MibTunnels, LargestRowsOfEachKindRankedByOctets) {
+    using ports::tunnels::kind;
+    std::vector<ports::tunnels::row> rows = {
+        tunnel(kind::pptp_call, 1, 500),    tunnel(kind::pptp_call, 2, 900),
+        tunnel(kind::pptp_call, 3, 100),    tunnel(kind::l2tp_tunnel, 4, 50),
+        tunnel(kind::l2tp_session, 5, 70),  tunnel(kind::gre_tunnel, 6, 10),
+        tunnel(kind::pptp_control, 7, 5000)};
+    rows[3].e.client_name_length = 3;
+    rows[3].e.client_name[0] = 'l', rows[3].e.client_name[1] = 'a', rows[3].e.client_name[2] = 'c';
+    rows[5].e.has_client_id = rows[5].e.has_server_id = false;
+    rows[5].e.st = ports::tunnels::state::data;
+    ports::tunnels::table_stats st;
+    st.frames = 77;
+    st.table_full = 3;
+    auto s = sample();
+    s.tunnels = tunnel_figures_of(rows, st, 4096, 2);
+    s.tunnels.notifications_suppressed = 9;
+    ASSERT_EQ(s.tunnels.pptp_calls.size(), 2u);  // bounded
+    const auto v = build_view(s);
+    EXPECT_EQ(at(v, {11, 1, 0}).value.number, 1u);
+    EXPECT_EQ(at(v, {11, 2, 0}).value.number, 4096u);
+    EXPECT_EQ(at(v, {11, 3, 0}).value.number, 7u);  // every object, control connections too
+    EXPECT_EQ(at(v, {11, 4, 0}).value.number, 77u);
+    EXPECT_EQ(at(v, {11, 5, 0}).value.number, 3u);
+    EXPECT_EQ(at(v, {11, 9, 0}).value.number, 2u);
+    EXPECT_EQ(at(v, {11, 10, 0}).value.number, 9u);
+    // PPTP calls: the two largest, 900 then 500 octets; the third is not served.
+    EXPECT_EQ(at(v, {12, 1, 11, 1}).value.number, 900u);
+    EXPECT_EQ(at(v, {12, 1, 11, 2}).value.number, 500u);
+    EXPECT_EQ(find_exact(v, object_oid({12, 1, 11, 3})), nullptr);
+    EXPECT_EQ(at(v, {12, 1, 2, 1}).value.number, 1u);  // ipv4(1)
+    EXPECT_EQ(at(v, {12, 1, 3, 1}).value.text, std::string("\xc0\x00\x02\x02", 4));
+    EXPECT_EQ(at(v, {12, 1, 5, 1}).value.text, std::string("\xc6\x33\x64\x01", 4));
+    EXPECT_EQ(at(v, {12, 1, 6, 1}).value.number, 102u);
+    EXPECT_EQ(at(v, {12, 1, 7, 1}).value.number, 202u);
+    EXPECT_EQ(at(v, {12, 1, 8, 1}).value.number, 3u);  // established(3)
+    EXPECT_EQ(at(v, {12, 1, 9, 1}).value.type, value_type::counter64);
+    EXPECT_EQ(at(v, {12, 1, 10, 1}).value.number, 4u);
+    EXPECT_EQ(at(v, {12, 1, 12, 1}).value.number, 1u);
+    // L2TP tunnel and session rows with their own columns.
+    EXPECT_EQ(at(v, {13, 1, 13, 1}).value.text, "lac");
+    EXPECT_EQ(at(v, {13, 1, 14, 1}).value.text, "");
+    EXPECT_EQ(at(v, {13, 1, 15, 1}).value.number, 2u);
+    EXPECT_EQ(at(v, {14, 1, 6, 1}).value.number, 105u);
+    EXPECT_EQ(at(v, {14, 1, 15, 1}).value.number, 2u);
+    // A GRE tunnel without a key: no ID columns, KeyPresent false, state data(6).
+    EXPECT_EQ(find_exact(v, object_oid({15, 1, 6, 1})), nullptr);
+    EXPECT_EQ(find_exact(v, object_oid({15, 1, 7, 1})), nullptr);
+    EXPECT_EQ(at(v, {15, 1, 8, 1}).value.number, 6u);
+    EXPECT_EQ(at(v, {15, 1, 13, 1}).value.number, 2u);
+    // Column-major order within a table: a walk reads ClientAddressType of every row first.
+    const mib_entry* e = find_next(v, object_oid({12, 1, 2, 1}));
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->oid, object_oid({12, 1, 2, 2}));
+}
+
+TEST(MibTunnels, UpAndDownNotificationsCarryTheirObjects) {
+    const auto r = tunnel(ports::tunnels::kind::l2tp_tunnel, 9, 10);
+    auto n = tunnel_up_notification(r.e);
+    EXPECT_EQ(n.trap_oid.back(), 7u);
+    ASSERT_EQ(n.varbinds.size(), 7u);
+    EXPECT_EQ(n.varbinds[0].oid, object_oid({8, 4, 0}));
+    EXPECT_EQ(n.varbinds[0].value.number, 2u);  // l2tpTunnel(2)
+    EXPECT_EQ(n.varbinds[2].value.text, std::string("\xc0\x00\x02\x09", 4));
+    EXPECT_EQ(n.varbinds[5].value.number, 109u);
+    EXPECT_EQ(n.varbinds[6].value.number, 209u);
+    n = tunnel_down_notification(r.e, tunnel_down_reason::expired);
+    EXPECT_EQ(n.trap_oid.back(), 8u);
+    ASSERT_EQ(n.varbinds.size(), 8u);
+    EXPECT_EQ(n.varbinds[7].oid, object_oid({8, 11, 0}));
+    EXPECT_EQ(n.varbinds[7].value.number, 2u);
+}
+
+namespace {
+
+// (up or down, the client's last address octet, down reason or 0) of each notification.
+std::vector<std::tuple<bool, int, int>> summary(const std::vector<notification>& ns) {
+    std::vector<std::tuple<bool, int, int>> out;
+    for (const auto& n : ns) {
+        const bool up = n.trap_oid.back() == 7;
+        out.emplace_back(up, static_cast<unsigned char>(n.varbinds[2].value.text[3]),
+                         up ? 0 : static_cast<int>(n.varbinds[7].value.number));
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST(MibTunnels, WatchSendsUpOnceThenDownClosedOrExpired) {
+    using ports::tunnels::kind;
+    using ports::tunnels::state;
+    using v = std::vector<std::tuple<bool, int, int>>;
+    tunnel_watch w(100);
+    auto t = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+    const auto look = [&](const std::vector<ports::tunnels::row>& rows) {
+        t += std::chrono::seconds(1);
+        return summary(w.look(rows, t));
+    };
+    // Requested only: nothing. Established: up, once. GRE and data kinds: never.
+    EXPECT_EQ(
+        look({tunnel(kind::pptp_call, 1, 10, state::requested), tunnel(kind::gre_tunnel, 2, 10)}),
+        v{});
+    EXPECT_EQ(look({tunnel(kind::pptp_call, 1, 10)}), (v{{true, 1, 0}}));
+    EXPECT_EQ(look({tunnel(kind::pptp_call, 1, 10)}), v{});
+    // Closed: down closed(1), once, while it stays in the tables.
+    EXPECT_EQ(look({tunnel(kind::pptp_call, 1, 10, state::closed)}), (v{{false, 1, 1}}));
+    EXPECT_EQ(look({tunnel(kind::pptp_call, 1, 10, state::closed)}), v{});
+    // Up and closed between two looks: up, then down.
+    EXPECT_EQ(look({tunnel(kind::l2tp_tunnel, 3, 10, state::closed)}),
+              (v{{true, 3, 0}, {false, 3, 1}}));
+    // Up, then gone from the tables: down expired(2).
+    EXPECT_EQ(look({tunnel(kind::l2tp_tunnel, 4, 10)}), (v{{true, 4, 0}}));
+    EXPECT_EQ(look({}), (v{{false, 4, 2}}));
+    EXPECT_EQ(look({}), v{});
+    // The same IDs given out again: the old one down, the new one up when it is.
+    EXPECT_EQ(look({tunnel(kind::pptp_call, 5, 10)}), (v{{true, 5, 0}}));
+    EXPECT_EQ(look({tunnel(kind::pptp_call, 5, 10, state::requested)}), (v{{false, 5, 2}}));
+    EXPECT_EQ(look({tunnel(kind::pptp_call, 5, 10)}), (v{{true, 5, 0}}));
+    EXPECT_EQ(w.suppressed(), 0u);
+}
+
+TEST(MibTunnels, WatchIsRateLimited) {
+    using ports::tunnels::kind;
+    using ports::tunnels::state;
+    tunnel_watch w(2);  // 2 a second, a burst of 2
+    auto t = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+    std::vector<ports::tunnels::row> five;
+    for (std::uint8_t h = 1; h <= 5; ++h) {
+        five.push_back(tunnel(kind::pptp_call, h, 10));
+    }
+    auto sent = w.look(five, t);
+    EXPECT_EQ(sent.size(), 2u);  // the burst
+    EXPECT_EQ(w.suppressed(), 3u);
+    // The suppressed ones are not sent later, nor their downs; the sent ones' downs are, at
+    // the rate: one look a second later, two tokens.
+    for (auto& r : five) {
+        r.e.st = state::closed;
+    }
+    t += std::chrono::seconds(1);
+    sent = w.look(five, t);
+    EXPECT_EQ(sent.size(), 2u);
+    for (const auto& n : sent) {
+        EXPECT_EQ(n.trap_oid.back(), 8u);
+    }
+    EXPECT_EQ(w.suppressed(), 3u);
+    // A down over the rate waits: four calls up and gone in one look, two tokens a second.
+    tunnel_watch slow(2);
+    std::vector<ports::tunnels::row> two = {tunnel(kind::pptp_call, 1, 10),
+                                            tunnel(kind::pptp_call, 2, 10)};
+    EXPECT_EQ(slow.look(two, t).size(), 2u);  // both up, the bucket empty
+    t += std::chrono::milliseconds(500);      // one token back
+    EXPECT_EQ(slow.look({}, t).size(), 1u);   // one down now
+    t += std::chrono::milliseconds(500);
+    EXPECT_EQ(slow.look({}, t).size(), 1u);  // the other at the next look
+    EXPECT_EQ(slow.suppressed(), 0u);
+}

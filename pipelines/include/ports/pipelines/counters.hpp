@@ -21,14 +21,20 @@ inline constexpr std::array<std::string_view, class_count> class_names = {
 
 // X(class, key): every counter, grouped by class. The first four of every class are the same
 // (packets, bytes, malformed, fragments); the rest are the class's detail counters, which count
-// valid packets only. Names are the keys of --stats-json, ports-analyze --json and the MIB.
+// valid packets only, then why malformed packets were, then what was seen of the class inside
+// tunnels. Names are the keys of --stats-json, ports-analyze --json and the MIB.
 // clang-format off
 #define PORTS_CLASS_BASE(X, c) X(c, packets) X(c, bytes) X(c, malformed) X(c, fragments)
 // Why malformed packets were: the parser's status (parsers::status, truncated..unsupported, in
-// that order). The last counters of every class, after its details.
+// that order). After the class's details.
 #define PORTS_MALFORMED(X, c)                                                     \
     X(c, malformed_truncated) X(c, malformed_bad_length) X(c, malformed_bad_version) \
     X(c, malformed_bad_value) X(c, malformed_unsupported)
+// Packets of the class found inside a tunnel (PPTP's GRE, L2TP data, GRE: the tunnel tables'
+// inner_of) and their bytes, whatever the outer class; counted only where tunnels are tracked
+// (the engine's tunnels: section, ports-analyze --tunnels/--json). Not part of the class's
+// packets, which count outermost classes only. The last counters of every class.
+#define PORTS_INNER(X, c) X(c, inner_packets) X(c, inner_bytes)
 #define PORTS_SNMP_DETAIL(X, c)                                                   \
     X(c, version_1) X(c, version_2c) X(c, version_3)                              \
     X(c, pdu_get) X(c, pdu_get_next) X(c, pdu_response) X(c, pdu_set)             \
@@ -40,29 +46,30 @@ inline constexpr std::array<std::string_view, class_count> class_names = {
     X(ntp, mode_symmetric_passive) X(ntp, mode_client) X(ntp, mode_server)        \
     X(ntp, mode_broadcast) X(ntp, mode_control) X(ntp, mode_private)              \
     X(ntp, sntp_requests) X(ntp, with_mac) X(ntp, with_extensions)                \
-    PORTS_MALFORMED(X, ntp)                                                       \
+    PORTS_MALFORMED(X, ntp) PORTS_INNER(X, ntp)                                   \
     PORTS_CLASS_BASE(X, snmp) PORTS_SNMP_DETAIL(X, snmp) PORTS_MALFORMED(X, snmp) \
+    PORTS_INNER(X, snmp)                                                          \
     PORTS_CLASS_BASE(X, snmp_trap) PORTS_SNMP_DETAIL(X, snmp_trap)                \
-    PORTS_MALFORMED(X, snmp_trap)                                                 \
+    PORTS_MALFORMED(X, snmp_trap) PORTS_INNER(X, snmp_trap)                       \
     PORTS_CLASS_BASE(X, l2tp)                                                     \
     X(l2tp, version_2) X(l2tp, version_3) X(l2tp, control) X(l2tp, data)          \
     X(l2tp, zlb) X(l2tp, over_tcp) X(l2tp, tcp_no_payload) X(l2tp, over_ip)       \
-    PORTS_MALFORMED(X, l2tp)                                                      \
+    PORTS_MALFORMED(X, l2tp) PORTS_INNER(X, l2tp)                                 \
     PORTS_CLASS_BASE(X, pptp)                                                     \
     X(pptp, sccrq) X(pptp, sccrp) X(pptp, stopccrq) X(pptp, stopccrp)             \
     X(pptp, echo_request) X(pptp, echo_reply) X(pptp, ocrq) X(pptp, ocrp)         \
     X(pptp, icrq) X(pptp, icrp) X(pptp, iccn) X(pptp, ccrq) X(pptp, cdn)          \
     X(pptp, wen) X(pptp, sli) X(pptp, tcp_no_payload)                             \
-    PORTS_MALFORMED(X, pptp)                                                      \
+    PORTS_MALFORMED(X, pptp) PORTS_INNER(X, pptp)                                 \
     PORTS_CLASS_BASE(X, gre)                                                      \
     X(gre, version_0) X(gre, version_1) X(gre, inner_ipv4) X(gre, inner_ipv6)     \
     X(gre, inner_ppp) X(gre, inner_ethernet) X(gre, inner_erspan)                 \
     X(gre, inner_other) X(gre, no_payload) X(gre, udp_encap)                      \
-    PORTS_MALFORMED(X, gre)                                                       \
+    PORTS_MALFORMED(X, gre) PORTS_INNER(X, gre)                                   \
     PORTS_CLASS_BASE(X, other)                                                    \
     X(other, non_ip) X(other, arp) X(other, ipv4) X(other, ipv6)                  \
     X(other, later_fragment)                                                      \
-    PORTS_MALFORMED(X, other)
+    PORTS_MALFORMED(X, other) PORTS_INNER(X, other)
 // clang-format on
 
 enum class counter : std::uint16_t {
@@ -108,6 +115,13 @@ inline constexpr std::array<std::uint16_t, class_count> malformed_reason_base = 
     index_of(counter::snmp_trap_malformed_truncated), index_of(counter::l2tp_malformed_truncated),
     index_of(counter::pptp_malformed_truncated),      index_of(counter::gre_malformed_truncated),
     index_of(counter::other_malformed_truncated),
+};
+// Index of a class's inner_packets counter; inner_bytes follows it.
+inline constexpr std::array<std::uint16_t, class_count> inner_base = {
+    index_of(counter::ntp_inner_packets),       index_of(counter::snmp_inner_packets),
+    index_of(counter::snmp_trap_inner_packets), index_of(counter::l2tp_inner_packets),
+    index_of(counter::pptp_inner_packets),      index_of(counter::gre_inner_packets),
+    index_of(counter::other_inner_packets),
 };
 // reason: a parsers::status other than ok (1 truncated .. 5 unsupported).
 template <typename Status>

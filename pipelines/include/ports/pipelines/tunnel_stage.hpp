@@ -1,32 +1,36 @@
 // The tunnel stage of a worker: its lcore's tunnel table (pipelines/tunnels), fed with the
-// burst's frame records, aged and copied for readers between loop iterations.
+// burst's tunnel frames (tunnels/track.hpp), aged and copied for readers between loop
+// iterations.
 //
-// Cost per packet: frames of other classes pay one test per burst (the burst's class mask);
-// a PPTP, L2TP or GRE frame pays one table update (a hash of its key, one probe or two). Per
-// loop iteration: one load (a reader's request), and while a copy is asked for, copy_step slots.
+// Cost per packet (track.hpp): with the burst's records, frames of other classes pay one test
+// per burst (the burst's class mask); without, one store of their class. A PPTP, L2TP or GRE
+// frame pays one table update (a hash of its key, one probe or two) and the classification of
+// what it carries, and without records a second walk for its record. Per loop iteration: one
+// load (a reader's request), and while a copy is asked for, copy_step slots.
 #pragma once
 
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
 
 #include <cstdint>
+#include <memory_resource>
 
 #include "ports/pipelines/counters.hpp"
 #include "ports/pipelines/frame_record.hpp"
 #include "ports/tunnels/table.hpp"
+#include "ports/tunnels/track.hpp"
 
 namespace ports::pipelines {
 
-inline constexpr std::uint32_t tunnel_classes =
-    (1u << static_cast<unsigned>(traffic_class::pptp)) |
-    (1u << static_cast<unsigned>(traffic_class::gre)) |
-    (1u << static_cast<unsigned>(traffic_class::l2tp));
+inline constexpr std::uint32_t tunnel_classes = tunnels::tunnel_classes;
 
 struct tunnel_lcore {
-    // entries: the table's capacity; idle_timeout_s: how long an entry lives without frames.
-    tunnel_lcore(std::uint32_t entries, std::uint32_t idle_timeout_s)
-        : table(entries, std::uint64_t{idle_timeout_s} * 1000000000u),
-          mirror(entries),
+    // entries: the table's capacity; idle_timeout_s: how long an entry lives without frames;
+    // memory: where the table and its reader copy live (the engine: the lcore's NUMA socket).
+    tunnel_lcore(std::uint32_t entries, std::uint32_t idle_timeout_s,
+                 std::pmr::memory_resource* memory = std::pmr::get_default_resource())
+        : table(entries, std::uint64_t{idle_timeout_s} * 1000000000u, memory),
+          mirror(entries, memory),
           ns_per_cycle(1e9 / static_cast<double>(rte_get_tsc_hz())),
           expire_interval_tsc(rte_get_tsc_hz() / 10) {}
 
@@ -46,17 +50,34 @@ struct tunnel_lcore {
     }
 };
 
-// The burst's tunnel frames into the table (records as classify wrote them).
-inline void track_tunnels(tunnel_lcore& t, rte_mbuf* const* pkts, const frame_record* records,
-                          std::uint16_t n) {
+// The burst's tunnel frames into the table (records as classify wrote them); what they carry
+// into the lcore's counters (inner_packets, inner_bytes of its class).
+inline void track_tunnels(tunnel_lcore& t, core_counters& counters, rte_mbuf* const* pkts,
+                          const frame_record* records, std::uint16_t n) {
     const std::uint64_t now = t.now_ns(rte_rdtsc());
     for (std::uint16_t i = 0; i < n; ++i) {
-        if (((1u << static_cast<unsigned>(records[i].cls)) & tunnel_classes) == 0) {
+        if (!tunnels::is_tunnel_class(records[i].cls)) {
             continue;
         }
         const rte_mbuf* m = pkts[i];
-        t.table.update(records[i], {rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len},
-                       m->pkt_len, now);
+        tunnels::track(t.table, counters, records[i],
+                       {rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len}, m->pkt_len, now);
+    }
+}
+
+// The same for a burst counted without records (tunnels::classify_count_class): each tunnel
+// frame is walked again for its record.
+inline void track_tunnels_again(tunnel_lcore& t, core_counters& counters, rte_mbuf* const* pkts,
+                                const traffic_class* classes, std::uint16_t n) {
+    const std::uint64_t now = t.now_ns(rte_rdtsc());
+    for (std::uint16_t i = 0; i < n; ++i) {
+        if (!tunnels::is_tunnel_class(classes[i])) {
+            continue;
+        }
+        const rte_mbuf* m = pkts[i];
+        tunnels::track_again(t.table, counters,
+                             {rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len}, m->pkt_len,
+                             now);
     }
 }
 

@@ -10,9 +10,11 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "ports/pipelines/counters.hpp"
+#include "ports/tunnels/table.hpp"
 
 namespace ports::telemetry {
 
@@ -143,6 +145,24 @@ struct exception_path_figures {
     std::uint64_t to_kernel = 0, from_kernel = 0, rate_dropped = 0;
 };
 
+// The tunnel tables (portsEngineTunnels and the four tunnel tables): the tables' figures and,
+// per kind, the row_limit largest objects by octets, largest first (a row's index is its
+// rank). All 0 and empty while tunnels are not tracked.
+struct tunnel_figures {
+    bool enabled = false;
+    std::uint32_t capacity = 0;
+    std::uint64_t objects = 0;  // every merged object, of every kind
+    tunnels::table_stats stats;
+    std::uint32_t row_limit = 0;
+    std::uint64_t notifications_suppressed = 0;
+    std::vector<tunnels::entry> pptp_calls, l2tp_tunnels, l2tp_sessions, gre_tunnels;
+};
+
+// The figures of merged rows (tunnels::merge): the row_limit largest of each kind.
+tunnel_figures tunnel_figures_of(const std::vector<tunnels::row>& rows,
+                                 const tunnels::table_stats& stats, std::uint64_t capacity,
+                                 std::uint32_t row_limit);
+
 struct mib_snapshot {
     std::string version;
     std::uint32_t uptime_ticks = 0;  // hundredths of a second since the engine started
@@ -159,6 +179,7 @@ struct mib_snapshot {
     std::vector<rule_row> rules;
     nts_figures nts;
     exception_path_figures exceptions;
+    tunnel_figures tunnels;
 };
 
 // Every instance of the MIB and of the ports' IF-MIB rows, sorted by OID.
@@ -201,6 +222,8 @@ enum class notification_kind : std::uint32_t {
     link_up = 4,
     threshold = 5,
     rule_alert = 6,
+    tunnel_up = 7,
+    tunnel_down = 8,
 };
 
 notification started_notification(const mib_snapshot& s);
@@ -212,5 +235,41 @@ notification threshold_notification(const std::string& counter, std::uint64_t ra
                                     std::uint64_t limit_per_s);
 // rule_index: the rule's row index (1-based) in portsEngineRuleTable.
 notification rule_alert_notification(const rule_row& rule, std::uint32_t rule_index);
+
+// portsEngineTunnelDownReason.
+enum class tunnel_down_reason : std::uint32_t { closed = 1, expired = 2 };
+// A PPTP call or an L2TP tunnel (e.k pptp_call or l2tp_tunnel).
+notification tunnel_up_notification(const tunnels::entry& e);
+notification tunnel_down_notification(const tunnels::entry& e, tunnel_down_reason why);
+
+// portsEngineTunnelUp/Down from successive looks at the merged tunnel tables (the engine looks
+// once a second): a PPTP call or an L2TP tunnel is sent up once its control messages said
+// established (entry::was_up, which stays set: one that came up and closed between two looks
+// is sent up, then down), and down when it is closed or gone from the tables (expired, or its
+// ID taken by a new one) - down only for one that was sent up. At most rate_per_s
+// notifications a second (a token bucket of that many, at least 1); an up over the rate is
+// suppressed, and so is then its down; suppressed() counts both.
+class tunnel_watch {
+  public:
+    explicit tunnel_watch(double rate_per_s);
+
+    std::vector<notification> look(const std::vector<tunnels::row>& rows, steady_time now);
+    std::uint64_t suppressed() const { return suppressed_; }
+
+  private:
+    enum class sent : std::uint8_t { nothing, up, down, suppressed };
+    struct known {
+        sent what = sent::nothing;
+        bool seen = false;
+        tunnels::entry last;  // for the down of one that is gone
+    };
+    bool take_token();
+
+    std::unordered_map<std::string, known> objects_;
+    double rate_;
+    double tokens_;
+    std::optional<steady_time> last_;
+    std::uint64_t suppressed_ = 0;
+};
 
 }  // namespace ports::telemetry

@@ -18,6 +18,14 @@
 //   l2tp.hostname   the Host Name AVP (type 7) of a control message, when not hidden
 //   pptp.hostname, pptp.vendor     of a Start-Control-Connection-Request/-Reply, NUL trimmed
 //   pptp.control_type              of every PPTP control message (1 SCCRQ .. 15 Set-Link-Info)
+//   pptp.call_id    the call ID a PPTP call message carries at octet 12 (RFC 2637 2.7-2.15):
+//                   the sender's Call ID in OCRQ, OCRP, ICRQ, ICRP, CCRQ and CDN, the Peer's
+//                   Call ID in ICCN, WEN and SLI (the only call ID they carry); and the Call ID
+//                   of a GRE v1 (enhanced GRE, class gre) header, the receiver's (RFC 2637 4.1)
+//   l2tp.tunnel_id  the header's Tunnel ID (L2TPv2), or Control Connection ID (L2TPv3
+//                   control messages); absent in L2TPv3 data, which has none
+//   l2tp.session_id the header's Session ID (L2TPv2, L2TPv3 data); absent in L2TPv3 control
+//                   messages, which have none
 #pragma once
 
 #include <array>
@@ -48,12 +56,15 @@ enum class field : std::uint8_t {
     pptp_hostname,
     pptp_vendor,
     pptp_control_type,
+    pptp_call_id,
+    l2tp_tunnel_id,
+    l2tp_session_id,
 };
-inline constexpr std::size_t field_count = 11;
+inline constexpr std::size_t field_count = 14;
 inline constexpr std::array<std::string_view, field_count> field_names = {
-    "payload",       "snmp.community", "snmp.user",        "snmp.pdu",
-    "ntp.mode",      "ntp.version",    "ntp.request_code", "l2tp.hostname",
-    "pptp.hostname", "pptp.vendor",    "pptp.control_type"};
+    "payload",           "snmp.community",   "snmp.user",      "snmp.pdu",       "ntp.mode",
+    "ntp.version",       "ntp.request_code", "l2tp.hostname",  "pptp.hostname",  "pptp.vendor",
+    "pptp.control_type", "pptp.call_id",     "l2tp.tunnel_id", "l2tp.session_id"};
 
 // A set of fields, bit = field value.
 using field_mask = std::uint16_t;
@@ -64,12 +75,15 @@ constexpr field_mask bit(field f) {
 // Fields with a number (equals); snmp.pdu has both a number and a name (regex).
 constexpr bool field_has_number(field f) {
     return f == field::snmp_pdu || f == field::ntp_mode || f == field::ntp_version ||
-           f == field::ntp_request_code || f == field::pptp_control_type;
+           f == field::ntp_request_code || f == field::pptp_control_type ||
+           f == field::pptp_call_id || f == field::l2tp_tunnel_id || f == field::l2tp_session_id;
 }
 constexpr bool field_has_text(field f) {
-    return f != field::ntp_mode && f != field::ntp_version && f != field::ntp_request_code &&
-           f != field::pptp_control_type;
+    return f == field::snmp_pdu || !field_has_number(f);
 }
+
+// PPTP control message types from Outgoing-Call-Request (7) to Set-Link-Info (15) name a call.
+inline constexpr std::uint16_t pptp_first_call_message = 7;
 
 // SNMP PDU names, by tag - 0xA0.
 inline constexpr std::array<std::string_view, 9> snmp_pdu_names = {
@@ -157,15 +171,37 @@ inline field_values fields_of(const pipelines::frame_record& r, byte_span frame,
             }
             break;
         }
-        case traffic_class::l2tp:
-            if ((want & bit(field::l2tp_hostname)) != 0 && r.f.l2tp.has_host_name) {
-                v.set_text(field::l2tp_hostname, r.f.l2tp.host_name.of(frame));
+        case traffic_class::l2tp: {
+            const pipelines::l2tp_fields& f = r.f.l2tp;
+            if ((want & bit(field::l2tp_hostname)) != 0 && f.has_host_name) {
+                v.set_text(field::l2tp_hostname, f.host_name.of(frame));
+            }
+            if ((want & bit(field::l2tp_tunnel_id)) != 0 && (f.version == 2 || f.control)) {
+                v.set_number(field::l2tp_tunnel_id, f.tunnel_id);
+            }
+            if ((want & bit(field::l2tp_session_id)) != 0 && (f.version == 2 || !f.control)) {
+                v.set_number(field::l2tp_session_id, f.session_id);
+            }
+            break;
+        }
+        case traffic_class::gre:
+            if ((want & bit(field::pptp_call_id)) != 0 && r.f.gre.version == 1) {
+                v.set_number(field::pptp_call_id, r.f.gre.call_id);
             }
             break;
         case traffic_class::pptp: {
             const pipelines::pptp_fields& f = r.f.pptp;
             if ((want & bit(field::pptp_control_type)) != 0) {
                 v.set_number(field::pptp_control_type, f.control_type);
+            }
+            // The message is the start of the TCP payload (the classifier parsed it there), of
+            // its type's fixed length: 16 octets or more for every call message.
+            if ((want & bit(field::pptp_call_id)) != 0 &&
+                f.control_type >= pptp_first_call_message) {
+                const byte_span m = r.l7.of(frame);
+                if (m.size() >= 14) {
+                    v.set_number(field::pptp_call_id, parsers::load_be16(m.data() + 12));
+                }
             }
             if (f.sccr && (want & bit(field::pptp_hostname)) != 0) {
                 v.set_text(field::pptp_hostname, f.host_name.of(frame));

@@ -10,6 +10,13 @@
 // otherwise ignored. Entries idle for longer than the idle timeout are removed by expire(),
 // which the owner calls with a bound on the entries it looks at per call.
 //
+// Inside the tunnel: update() also classifies what a data frame carries (inner_of below: PPP
+// -> IPv4/IPv6 in PPTP's GRE v1 and in L2TPv2 data, IPv4/IPv6 over GRE v0, Ethernet over GRE
+// (TEB) and ERSPAN I/II/III) with the same classifier, counts it per object (inner_packets,
+// inner_bytes by class) and returns it so that the caller counts it per class (the counters'
+// inner_packets, inner_bytes). A tunnel inside the tunnel is looked through in turn, at most
+// max_inner_depth tunnels deep: the innermost class is the one counted, once.
+//
 // Which frames of one tunnel reach which lcore: RSS hashes TCP/1723 (PPTP control) on
 // addresses and ports but GRE on addresses only, so a PPTP call's control messages and its GRE
 // frames may be counted by different lcores; L2TP over UDP keeps one 5-tuple for control and
@@ -20,6 +27,9 @@
 // call's or session's entry is indexed for that direction - and merge() folds such entries
 // into the call or session of another table that has the same key. A table folds its own data
 // entries into a call or session when that call or session becomes known to it.
+//
+// Memory: every array comes from the memory resource given at construction (the engine's: the
+// lcore's NUMA socket, engine/socket_memory.hpp), once.
 //
 // Threads: only the owner calls update() and expire(). A reader on another thread must not
 // walk a table the owner is writing: the owner publishes a copy (copy_to(), no allocation:
@@ -32,11 +42,13 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory_resource>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "ports/parsers/common.hpp"
+#include "ports/pipelines/counters.hpp"
 #include "ports/pipelines/frame_record.hpp"
 
 namespace ports::tunnels {
@@ -85,6 +97,7 @@ struct entry {
     kind k = kind::none;
     state st = state::none;
     std::uint8_t l2tp_version = 0;
+    bool was_up = false;  // reached established at some point (up/down notifications)
     ip_address client;
     ip_address server;
     std::uint16_t client_port = 0;  // pptp_control
@@ -108,6 +121,9 @@ struct entry {
     std::array<char, name_length> client_name{};  // PPTP / L2TP host name of each side
     std::array<char, name_length> server_name{};
     std::array<char, name_length> vendor{};  // PPTP: the client's vendor string
+    // What its data frames carried (inner_of), by the inner packet's class; both directions.
+    std::array<std::uint64_t, pipelines::class_count> inner_packets{};
+    std::array<std::uint64_t, pipelines::class_count> inner_bytes{};
 
     std::uint64_t total_packets() const { return packets[0] + packets[1]; }
     std::uint64_t total_bytes() const { return bytes[0] + bytes[1]; }
@@ -125,6 +141,32 @@ struct table_stats {
     std::uint64_t unknown = 0;  // control messages naming nothing known (dropped)
 };
 
+// Tunnels looked through from the outer frame, the first included: GRE in GRE in GRE is
+// counted as what the third carries; a fourth is counted as gre.
+inline constexpr std::uint8_t max_inner_depth = 3;
+
+// The packet a tunnel frame carries, as the classifier sees it: present only for a valid,
+// whole data frame with a payload (not a GRE keepalive or ack, not an L2TP control message).
+// PPP that is not IPv4 or IPv6 (LCP, CHAP, compressed or MPPE-encrypted frames), a GRE
+// protocol or ERSPAN frame type that is neither IP nor Ethernet, and L2TPv3 data (its cookie
+// and sublayer lengths are the session's configuration, which no frame carries) are other.
+struct inner_packet {
+    bool present = false;
+    pipelines::traffic_class cls = pipelines::traffic_class::other;
+    std::uint8_t depth = 0;   // tunnels looked through to reach it: 1 .. max_inner_depth
+    std::uint32_t bytes = 0;  // its length from its network (IP, PPP's IP) or Ethernet header
+};
+inner_packet inner_of(const pipelines::frame_record& r, parsers::byte_span frame);
+
+// The class counters of an inner packet (counters.hpp's inner_packets, inner_bytes).
+inline void count_inner(pipelines::core_counters& c, const inner_packet& p) {
+    if (p.present) {
+        const std::uint16_t at = pipelines::inner_base[static_cast<std::size_t>(p.cls)];
+        c.add(at, 1);
+        c.add(at + 1, p.bytes);
+    }
+}
+
 struct row;
 class table;
 std::vector<row> merge(std::span<const table* const> tables);
@@ -132,14 +174,17 @@ std::vector<row> merge(std::span<const std::span<const entry>> lists);
 
 class table {
   public:
-    // capacity: entries (>= 1); idle_timeout_ns: how long an entry stays without frames.
-    table(std::uint32_t capacity, std::uint64_t idle_timeout_ns);
+    // capacity: entries (>= 1); idle_timeout_ns: how long an entry stays without frames;
+    // memory: where every array of the table comes from (allocated here, once).
+    table(std::uint32_t capacity, std::uint64_t idle_timeout_ns,
+          std::pmr::memory_resource* memory = std::pmr::get_default_resource());
 
     // One classified frame (r from the classifier, frame the bytes its offsets count from),
     // `bytes` its length on the wire, now_ns any monotonic clock. Frames of no tunnel class,
-    // malformed ones and fragments are ignored.
-    void update(const pipelines::frame_record& r, parsers::byte_span frame, std::uint32_t bytes,
-                std::uint64_t now_ns);
+    // malformed ones and fragments are ignored. Returns what the frame carries (inner_of), also
+    // when no entry could take it (table full), for the caller's class counters.
+    inner_packet update(const pipelines::frame_record& r, parsers::byte_span frame,
+                        std::uint32_t bytes, std::uint64_t now_ns);
 
     // Removes entries idle since before now_ns - idle timeout, looking at no more than
     // max_scan entries (a cursor goes round the table across calls). Returns how many went.
@@ -169,9 +214,14 @@ class table {
   private:
     friend std::vector<row> merge(std::span<const table* const> tables);
     friend std::vector<row> merge(std::span<const std::span<const entry>> lists);
+    // Kind, address families, both addresses, ID and a 32-bit extra, packed in six words:
+    // compared and hashed a word at a time (a memcmp call per probe cost a third of a lookup).
     struct key {
-        std::array<std::uint8_t, 48> b{};
-        friend bool operator==(const key&, const key&) = default;
+        std::array<std::uint64_t, 6> w{};
+        friend bool operator==(const key& a, const key& b) {
+            return ((a.w[0] ^ b.w[0]) | (a.w[1] ^ b.w[1]) | (a.w[2] ^ b.w[2]) | (a.w[3] ^ b.w[3]) |
+                    (a.w[4] ^ b.w[4]) | (a.w[5] ^ b.w[5])) == 0;
+        }
     };
     static key make_key(kind k, const ip_address& a, const ip_address& b, std::uint64_t id,
                         std::uint32_t extra = 0);
@@ -185,24 +235,27 @@ class table {
     // The keys entry e is indexed under (0, 1 or 2 of them).
     static std::uint32_t keys_of(const entry& e, std::array<key, 2>& out);
     void reindex(std::uint32_t e, const std::array<key, 2>& before, std::uint32_t n_before);
-    void count(entry& e, int direction, std::uint32_t bytes, std::uint64_t now_ns);
+    void count(entry& e, int direction, std::uint32_t bytes, std::uint64_t now_ns,
+               const inner_packet& inner = {});
     void absorb_data(std::uint32_t into, kind data_kind, const ip_address& receiver,
                      const ip_address& sender, std::uint64_t id, int direction);
 
     void on_pptp(const pipelines::frame_record& r, parsers::byte_span frame, const ip_address& src,
                  const ip_address& dst, std::uint32_t bytes, std::uint64_t now_ns);
     void on_gre(const pipelines::frame_record& r, const ip_address& src, const ip_address& dst,
-                std::uint32_t bytes, std::uint64_t now_ns);
+                std::uint32_t bytes, std::uint64_t now_ns, const inner_packet& inner);
     void on_l2tp(const pipelines::frame_record& r, parsers::byte_span frame, const ip_address& src,
-                 const ip_address& dst, std::uint32_t bytes, std::uint64_t now_ns);
+                 const ip_address& dst, std::uint32_t bytes, std::uint64_t now_ns,
+                 const inner_packet& inner);
     void data_frame(kind call_kind, kind data_kind, const ip_address& src, const ip_address& dst,
-                    std::uint64_t receiver_id, std::uint32_t bytes, std::uint64_t now_ns);
+                    std::uint64_t receiver_id, std::uint32_t bytes, std::uint64_t now_ns,
+                    const inner_packet& inner);
 
     static constexpr std::uint32_t npos = 0xFFFFFFFFu;
-    std::vector<entry> entries_;
-    std::vector<std::uint32_t> free_;   // a stack of free entry indexes
-    std::vector<std::uint32_t> index_;  // entry index + 1, 0 empty
-    std::vector<key> index_keys_;
+    std::pmr::vector<entry> entries_;
+    std::pmr::vector<std::uint32_t> free_;   // a stack of free entry indexes
+    std::pmr::vector<std::uint32_t> index_;  // entry index + 1, 0 empty
+    std::pmr::vector<key> index_keys_;
     std::uint32_t used_ = 0;
     std::uint32_t cursor_ = 0;
     std::uint64_t idle_timeout_ns_;
@@ -212,13 +265,15 @@ class table {
 // A table's copy for readers on other threads, made by the table's owner a few slots at a
 // time: each entry whole, the pass spread over capacity / step calls of step() (an entry
 // created meanwhile in a slot already passed is in the next copy). The memory is the table's
-// entries once more, allocated at construction; step() never allocates.
+// entries once more, allocated at construction from `memory`; step() never allocates.
 //
 // One reader at a time (the caller serializes readers): request() asks, ready() says the copy
 // of that request is complete (acquire), entries() and stats() read it until the next request.
 class table_mirror {
   public:
-    explicit table_mirror(std::uint32_t capacity) : copy_(std::max<std::uint32_t>(capacity, 1)) {}
+    explicit table_mirror(std::uint32_t capacity,
+                          std::pmr::memory_resource* memory = std::pmr::get_default_resource())
+        : copy_(std::max<std::uint32_t>(capacity, 1), memory) {}
 
     std::uint64_t request() {
         const std::uint64_t ticket = requested_.load(std::memory_order_relaxed) + 1;
@@ -265,7 +320,7 @@ class table_mirror {
     std::uint64_t working_ = 0;  // the request being answered (owner only); 0: none
     std::uint32_t cursor_ = 0;
     std::uint32_t count_ = 0;
-    std::vector<entry> copy_;
+    std::pmr::vector<entry> copy_;
     table_stats stats_;
 };
 
