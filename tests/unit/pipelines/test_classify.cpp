@@ -861,3 +861,39 @@ TEST(PlainNtpV4, NoFrameOfTheSharedCapturesOrTheMixDisagrees) {
     }
     EXPECT_EQ(frames, 20000u);
 }
+
+// classify_ntp decides the 48-byte header of modes 0-5 inline: its classification must be the
+// one parse_ntp's view gives, for every first octet and body.
+TEST(NtpFastPath, ClassifiesEveryFortyEightByteHeaderAsParseNtp) {
+    std::size_t frames = 0;
+    for (unsigned b0 = 0; b0 < 256; ++b0) {
+        for (const bool zero_body : {true, false}) {
+            bytes payload = zero_body ? sntp_request() : ntp_client();
+            payload[0] = static_cast<std::uint8_t>(b0);
+            const auto v = parsers::parse_ntp({payload.data(), payload.size()});
+            const bytes frame = udp4_frame(40000, 123, payload);
+            const auto r = classify_frame({frame.data(), frame.size()});
+            ASSERT_EQ(r.cls, traffic_class::ntp);
+            ASSERT_EQ(r.malformed, v.st != parsers::status::ok) << b0;
+            ASSERT_EQ(r.reason, v.st) << b0;
+            if (v.st != parsers::status::ok) {
+                continue;
+            }
+            ++frames;
+            EXPECT_TRUE(
+                has_detail(r, static_cast<counter>(pipelines::index_of(counter::ntp_mode_reserved) +
+                                                   static_cast<unsigned>(v.mode))))
+                << b0;
+            EXPECT_EQ(has_detail(r, counter::ntp_sntp_requests), v.sntp_request) << b0;
+            EXPECT_EQ(has_detail(r, counter::ntp_with_mac), v.has_mac) << b0;
+            EXPECT_EQ(has_detail(r, counter::ntp_with_extensions), v.extension_count > 0) << b0;
+            const auto full = pipelines::classify_frame_full({frame.data(), frame.size()});
+            EXPECT_TRUE(full.record.parsed);
+            EXPECT_EQ(full.record.f.ntp.version, v.version);
+            EXPECT_EQ(full.record.f.ntp.mode, static_cast<std::uint8_t>(v.mode));
+            EXPECT_EQ(full.record.f.ntp.has_mac, v.has_mac);
+            EXPECT_EQ(full.record.f.ntp.extension_count, v.extension_count);
+        }
+    }
+    EXPECT_EQ(frames, 256u);  // every LI, versions 1-4, every mode (6 and 7 too), both bodies
+}

@@ -277,7 +277,7 @@ constexpr std::uint16_t plus(counter c, unsigned n) {
 }
 
 template <typename Sink>
-[[gnu::noinline]] void classify_ntp(byte_span payload, Sink s) {
+[[gnu::noinline]] void classify_ntp_general(byte_span payload, Sink s) {
     const auto v = parsers::parse_ntp(payload);
     if (v.st != status::ok) {
         s.packet(traffic_class::ntp, v.st, false);
@@ -294,6 +294,34 @@ template <typename Sink>
     } else if (v.extension_count > 0) {
         s.detail(index_of(counter::ntp_with_extensions));
     }
+}
+
+// The common message inline: exactly the 48-byte header (no extension field, no MAC) of
+// version 1..4 in mode 0..5, which parse_ntp accepts as it is (modes 6 and 7 have headers of
+// their own); its record needs only version and mode. Anything else: the general parse, out of
+// line. The unit test NtpFastPathParsesAsParseNtp holds it to parse_ntp.
+template <typename Sink>
+[[gnu::always_inline]] inline void classify_ntp(byte_span payload, Sink s) {
+    if (payload.size() == parsers::ntp_detail::header_length) [[likely]] {
+        const std::uint8_t b0 = payload[0];
+        const auto version = static_cast<std::uint8_t>((b0 >> 3) & 0x07);
+        const auto mode = static_cast<unsigned>(b0 & 0x07);
+        if (static_cast<unsigned>(version - 1) < 4 && mode <= 5) [[likely]] {
+            if constexpr (Sink::records) {
+                parsers::ntp_view v;
+                v.version = version;
+                v.mode = static_cast<parsers::ntp_mode>(mode);
+                s.ntp(v);
+            }
+            s.packet(traffic_class::ntp, status::ok, false);
+            s.detail(plus(counter::ntp_mode_reserved, mode));
+            if (mode == 3 && parsers::ntp_detail::sntp_request_body(payload.data())) {
+                s.detail(index_of(counter::ntp_sntp_requests));
+            }
+            return;
+        }
+    }
+    classify_ntp_general(payload, s);
 }
 
 // snmp and snmp-trap have the same detail layout; trap counters follow snmp's.
@@ -381,6 +409,53 @@ template <typename Sink>
     s.detail(plus(counter::pptp_sccrq, v.control_type - 1u));
 }
 
+// The gre_inner_* detail of a GRE protocol field: a perfect hash of the six protocols with a
+// detail of their own into eight slots (a multiply, a load and a compare where a chain of
+// compares took nine instructions), every other value inner_other.
+struct gre_inner_slot {
+    std::uint16_t protocol;
+    std::uint16_t detail;
+};
+constexpr unsigned gre_inner_hash(std::uint16_t protocol) {
+    return ((std::uint32_t{protocol} * 0x1D) >> 8) & 7;
+}
+constexpr std::array<gre_inner_slot, 8> gre_inner_slots() {
+    // Unused slots say inner_other, whatever protocol they match.
+    std::array<gre_inner_slot, 8> t{};
+    for (auto& slot : t) {
+        slot = {0, index_of(counter::gre_inner_other)};
+    }
+    const gre_inner_slot named[] = {
+        {parsers::ethertype_ipv4, index_of(counter::gre_inner_ipv4)},
+        {parsers::ethertype_ipv6, index_of(counter::gre_inner_ipv6)},
+        {parsers::gre_proto_ppp, index_of(counter::gre_inner_ppp)},
+        {parsers::gre_proto_teb, index_of(counter::gre_inner_ethernet)},
+        {parsers::gre_proto_erspan2, index_of(counter::gre_inner_erspan)},
+        {parsers::gre_proto_erspan3, index_of(counter::gre_inner_erspan)},
+    };
+    for (const auto& n : named) {
+        t[gre_inner_hash(n.protocol)] = n;
+    }
+    return t;
+}
+inline constexpr std::array<gre_inner_slot, 8> gre_inner_table = gre_inner_slots();
+constexpr bool gre_inner_hash_is_perfect() {
+    const std::uint16_t named[] = {parsers::ethertype_ipv4,    parsers::ethertype_ipv6,
+                                   parsers::gre_proto_ppp,     parsers::gre_proto_teb,
+                                   parsers::gre_proto_erspan2, parsers::gre_proto_erspan3};
+    for (const auto p : named) {
+        if (gre_inner_table[gre_inner_hash(p)].protocol != p) {
+            return false;
+        }
+    }
+    return true;
+}
+static_assert(gre_inner_hash_is_perfect(), "the GRE protocols collide: pick another multiplier");
+[[gnu::always_inline]] inline std::uint16_t gre_inner_detail(std::uint16_t protocol) {
+    const gre_inner_slot& slot = gre_inner_table[gre_inner_hash(protocol)];
+    return slot.protocol == protocol ? slot.detail : index_of(counter::gre_inner_other);
+}
+
 // A whole (not fragmented, not cut) GRE datagram: the IP payload of protocol 47 or, with
 // UdpEncap, a UDP/4754 payload (RFC 8086), whose ports stay in the record.
 template <bool UdpEncap = false, typename Sink>
@@ -403,27 +478,7 @@ template <bool UdpEncap = false, typename Sink>
         s.detail(index_of(counter::gre_no_payload));
         return;
     }
-    switch (v.protocol) {
-        case parsers::ethertype_ipv4:
-            s.detail(index_of(counter::gre_inner_ipv4));
-            break;
-        case parsers::ethertype_ipv6:
-            s.detail(index_of(counter::gre_inner_ipv6));
-            break;
-        case parsers::gre_proto_ppp:
-            s.detail(index_of(counter::gre_inner_ppp));
-            break;
-        case parsers::gre_proto_teb:
-            s.detail(index_of(counter::gre_inner_ethernet));
-            break;
-        case parsers::gre_proto_erspan2:
-        case parsers::gre_proto_erspan3:
-            s.detail(index_of(counter::gre_inner_erspan));
-            break;
-        default:
-            s.detail(index_of(counter::gre_inner_other));
-            break;
-    }
+    s.detail(gre_inner_detail(v.protocol));
 }
 
 // A valid IP packet that no service claims.
@@ -684,10 +739,23 @@ template <typename Sink>
     classify_layers(parsers::parse_ip_in_ip(l, frame), frame, s);
 }
 
-// Every frame but untagged IPv4: the same walk, out of line.
+// Every frame but untagged IPv4 of the simple shape: the same walk, out of line, with
+// parse_ethernet inlined into it (its layers stay in registers rather than come back through
+// memory).
 template <typename Sink>
 [[gnu::noinline]] void classify_frame_other(byte_span frame, Sink s) {
-    classify_layers(parsers::parse_ethernet(frame), frame, s);
+    constexpr std::size_t eth_header = 14;
+    if (frame.size() < eth_header) [[unlikely]] {
+        parsers::layers l;
+        l.st = status::truncated;
+        classify_layers(l, frame, s);
+        return;
+    }
+    if (parsers::load_be16(frame.data() + 12) == parsers::ethertype_ipv4) {
+        classify_layers(parsers::layers_detail::parse_ipv4(frame, eth_header), frame, s);
+        return;
+    }
+    classify_layers(parsers::layers_detail::parse_ethernet_other_inline(frame), frame, s);
 }
 
 }  // namespace detail

@@ -147,8 +147,9 @@ inline layers parse_ipv6(byte_span l3) {
 }
 
 // Tags, PPPoE, IPv6 and non-IP ethertypes: the frames parse_ethernet does not take in its
-// untagged-IPv4 fast path. Out of line so that path stays small.
-[[gnu::noinline]] inline layers parse_ethernet_other(byte_span frame) {
+// untagged-IPv4 fast path. Inlined into a caller that is itself out of line (the classifier's
+// walk for such frames, whose layers then stay in registers), and out of line below.
+[[gnu::always_inline]] inline layers parse_ethernet_other_inline(byte_span frame) {
     constexpr std::size_t eth_header = 14;
     constexpr std::size_t tag_length = 4;
     const std::uint8_t* p = frame.data();
@@ -226,6 +227,11 @@ inline layers parse_ipv6(byte_span l3) {
     out.ethertype = et;
     out.l3_offset = static_cast<std::uint16_t>(off);
     return out;
+}
+
+// Out of line so that parse_ethernet's inlined fast path stays small.
+[[gnu::noinline]] inline layers parse_ethernet_other(byte_span frame) {
+    return parse_ethernet_other_inline(frame);
 }
 
 }  // namespace layers_detail

@@ -289,7 +289,10 @@ namespace tunnels_detail {
             const bool c = (flags & gre_c) != 0;
             const bool k = (flags & gre_k) != 0;
             const bool sq = (flags & gre_s) != 0;
-            const std::size_t header = 4 + (c ? 4 : 0) + (k ? 4 : 0) + (sq ? 4 : 0);
+            // Checksum (+16 reserved bits), key and sequence: 4 bytes each when present.
+            const std::size_t header =
+                4 + 4 * static_cast<std::size_t>(
+                            std::popcount(static_cast<unsigned>(flags & (gre_c | gre_k | gre_s))));
             if (size >= header) [[likely]] {
                 const std::size_t key_at = c ? 8 : 4;
                 const std::size_t sequence_at = key_at + (k ? 4 : 0);
