@@ -70,7 +70,7 @@ inline bool is_tag(std::uint16_t et) {
     return out;
 }
 
-inline layers parse_ipv6(byte_span l3) {
+[[gnu::always_inline]] inline layers parse_ipv6(byte_span l3) {
     layers out;
     out.l3 = l3_kind::ipv6;
     out.ethertype = ethertype_ipv6;
