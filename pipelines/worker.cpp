@@ -94,22 +94,21 @@ void process_burst(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf** pkts, s
         return;
     }
     if (rules == nullptr && rx.service == nullptr) {
-        // Tunnel tracking alone: counted as above, each frame's class kept; only the tunnel
-        // frames are walked again, for their records (tunnels/track.hpp).
-        std::array<traffic_class, burst_size> frame_classes;  // written before read
+        // Tunnel tracking alone: counted as above in the same walk that fills the records of
+        // the tunnel frames (classify_count_tunnel_record); only those are tracked.
+        frame_record* const records = conf.records.data();
         std::uint32_t classes = 0;
         for (std::uint16_t i = 0; i < n; ++i) {
             if (i + prefetch_offset < n) {
                 rte_prefetch0(rte_pktmbuf_mtod(pkts[i + prefetch_offset], void*));
             }
-            frame_classes[i] =
-                tunnels::classify_count_class(counters, frame_of(pkts[i]), pkts[i]->pkt_len);
-            classes |= 1u << static_cast<unsigned>(frame_classes[i]);
+            classify_count_tunnel_record(counters, frame_of(pkts[i]), pkts[i]->pkt_len, records[i]);
+            classes |= 1u << static_cast<unsigned>(records[i].cls);
             casts.add(pkts[i]);
         }
         casts.commit(*conf.stats, rx.port, n);
         if ((classes & tunnel_classes) != 0) {
-            track_tunnels_again(*conf.tunnels, counters, pkts, frame_classes.data(), n);
+            track_tunnels(*conf.tunnels, counters, pkts, records, n);
         }
         pass_on(conf, rx, pkts, n);
         return;

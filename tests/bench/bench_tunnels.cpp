@@ -2,8 +2,8 @@
 // asserted):
 //  1. classify + count over the realistic mix (bench::load_mix), tracking off (the worker's
 //     classify_and_count: a queue with no stage after classify) against tracking on as the
-//     worker does it when tracking is the only later stage (tunnels/track.hpp: count and keep
-//     the class, walk the tunnel frames again for their records, the table update and the
+//     worker does it when tracking is the only later stage (tunnels/track.hpp: one walk counts
+//     every frame and fills the tunnel frames' records; the table update and the
 //     classification of what they carry): Mpps of each and the ratio, best of interleaved
 //     trials. Then the same with frame records (a queue with rules or a service: records are
 //     filled for every frame anyway), on against off.
@@ -40,29 +40,30 @@ __attribute__((noinline)) void count_only(const bench::traffic& t, pipelines::co
     }
 }
 
-// On: the worker's tunnels-only path, a burst of 32 at a time as process_burst runs it.
+// On: the worker's tunnels-only path, a burst of 32 at a time as process_burst runs it: one
+// walk counts every frame and fills the records of the tunnel frames, which are tracked.
 __attribute__((noinline)) void count_and_track(const bench::traffic& t, pipelines::core_counters& c,
                                                tunnels::table& table, std::uint64_t& now) {
-    std::array<pipelines::traffic_class, 32> classes;
+    std::array<pipelines::frame_record, 32> records;
     const std::size_t n = t.frames.size();
     for (std::size_t start = 0; start < n; start += 32) {
         const std::size_t end = std::min(n, start + 32);
         std::uint32_t mask = 0;
         for (std::size_t i = start; i < end; ++i) {
             const auto& f = t.frames[i];
-            classes[i - start] = tunnels::classify_count_class(
-                c, {f.data(), f.size()}, static_cast<std::uint32_t>(f.size()));
-            mask |= 1u << static_cast<unsigned>(classes[i - start]);
+            pipelines::classify_count_tunnel_record(
+                c, {f.data(), f.size()}, static_cast<std::uint32_t>(f.size()), records[i - start]);
+            mask |= 1u << static_cast<unsigned>(records[i - start].cls);
         }
         if ((mask & tunnels::tunnel_classes) == 0) {
             continue;
         }
         ++now;
         for (std::size_t i = start; i < end; ++i) {
-            if (tunnels::is_tunnel_class(classes[i - start])) {
+            if (tunnels::is_tunnel_class(records[i - start].cls)) {
                 const auto& f = t.frames[i];
-                tunnels::track_again(table, c, {f.data(), f.size()},
-                                     static_cast<std::uint32_t>(f.size()), now);
+                tunnels::track(table, c, records[i - start], {f.data(), f.size()},
+                               static_cast<std::uint32_t>(f.size()), now);
             }
         }
     }
@@ -221,14 +222,14 @@ int main(int argc, char** argv) {
     pipelines::core_counters big_counters;
     const double fill = seconds([&] {
         for (const auto& f : frames) {
-            tunnels::track_again(big, big_counters, {f.data(), f.size()},
-                                 static_cast<std::uint32_t>(f.size()), 1);
+            tunnels::count_and_track(big, big_counters, {f.data(), f.size()},
+                                     static_cast<std::uint32_t>(f.size()), 1);
         }
     });
     const double again = seconds([&] {
         for (const auto& f : frames) {
-            tunnels::track_again(big, big_counters, {f.data(), f.size()},
-                                 static_cast<std::uint32_t>(f.size()), 2);
+            tunnels::count_and_track(big, big_counters, {f.data(), f.size()},
+                                     static_cast<std::uint32_t>(f.size()), 2);
         }
     });
     std::printf(

@@ -3,7 +3,7 @@
 // frame too), classified and fed to one small table, aged now and then, and merged with a
 // second table that saw the same frames: the table stays within its capacity and consistent.
 // What each frame carries (tunnels::inner_of, inside update) stays inside its frame, at most
-// max_inner_depth tunnels deep; the worker's re-walk (track_again) and its counters agree.
+// max_inner_depth tunnels deep; the worker's single walk (count_and_track) and its counters agree.
 #include <cstddef>
 #include <cstdint>
 
@@ -25,13 +25,10 @@ void feed(tunnels::table& t, parsers::byte_span frame, std::uint64_t now) {
     }
 }
 
-// The worker's path without records: count and keep the class, then walk a tunnel frame again.
+// The worker's path without other stages: one walk counts and fills a tunnel frame's record.
 void feed_as_worker(tunnels::table& t, pipelines::core_counters& counters,
                     parsers::byte_span frame, std::uint64_t now) {
-    const auto bytes = static_cast<std::uint32_t>(frame.size());
-    if (tunnels::is_tunnel_class(tunnels::classify_count_class(counters, frame, bytes))) {
-        tunnels::track_again(t, counters, frame, bytes, now);
-    }
+    tunnels::count_and_track(t, counters, frame, static_cast<std::uint32_t>(frame.size()), now);
 }
 
 }  // namespace

@@ -308,11 +308,10 @@ TEST(InnerTable, CountedPerObjectAndInTheClassCounters) {
     const bytes ntp_in_gre = ipv4_frame(1, 2, 47, gre_v0(0x0800, ntp_ipv4));
     const bytes snmp_in_gre = ipv4_frame(2, 1, 47, gre_v0(0x0800, snmp_ipv4));
     for (const bytes* f : {&ntp_in_gre, &ntp_in_gre, &snmp_in_gre}) {
-        // As the worker: counted (and its class kept), then, a tunnel class, tracked.
+        // As the worker: counted, its record filled in the same walk, and tracked.
         const parsers::byte_span s(f->data(), f->size());
         const auto size = static_cast<std::uint32_t>(f->size());
-        ASSERT_TRUE(tunnels::is_tunnel_class(tunnels::classify_count_class(c, s, size)));
-        tunnels::track_again(t, c, s, size, 1);
+        ASSERT_TRUE(tunnels::is_tunnel_class(tunnels::count_and_track(t, c, s, size, 1)));
     }
     const tunnels::table* one[] = {&t};
     const auto rows = tunnels::merge(one);
@@ -337,7 +336,8 @@ TEST(InnerTable, ClassCountersStillCountWhenTheTableIsFull) {
     pipelines::core_counters c;
     for (std::uint8_t host = 1; host <= 3; ++host) {
         const bytes f = ipv4_frame(host, 9, 47, gre_v0(0x0800, ntp_ipv4));
-        tunnels::track_again(t, c, {f.data(), f.size()}, static_cast<std::uint32_t>(f.size()), 1);
+        tunnels::count_and_track(t, c, {f.data(), f.size()}, static_cast<std::uint32_t>(f.size()),
+                                 1);
     }
     EXPECT_EQ(t.stats().table_full, 2u);
     pipelines::counter_snapshot s;
@@ -369,7 +369,8 @@ TEST(InnerTable, CarriedOnAnotherLcoreIsMergedIntoItsCall) {
     tunnels::table b(16, 60'000'000'000);
     pipelines::core_counters c;
     const auto feed = [&c](tunnels::table& t, const bytes& f) {
-        tunnels::track_again(t, c, {f.data(), f.size()}, static_cast<std::uint32_t>(f.size()), 1);
+        tunnels::count_and_track(t, c, {f.data(), f.size()}, static_cast<std::uint32_t>(f.size()),
+                                 1);
     };
     feed(a, ipv4_frame(1, 2, 6, pptp(7, 100, 0)));
     feed(a, ipv4_frame(2, 1, 6, pptp(8, 200, 100)));

@@ -64,6 +64,10 @@ struct classification {
 // counting_record_sink is both, the worker's.
 struct no_record {
     static constexpr bool records = false;
+    // A sink that records only the frames of the tunnel classes (tunnel_record_sink) gets their
+    // layers where the walk learns that a frame is one (tunnel_layers), never for the others.
+    static constexpr bool tunnel_records = false;
+    [[gnu::always_inline]] void tunnel_layers(const parsers::layers&) const {}
     [[gnu::always_inline]] void layers(const parsers::layers&) const {}
     [[gnu::always_inline]] void l7(parsers::byte_span, std::uint16_t, std::uint16_t,
                                    bool = true) const {}
@@ -111,6 +115,8 @@ struct counting_sink : no_record {
 // from it).
 struct record_sink {
     static constexpr bool records = true;
+    static constexpr bool tunnel_records = false;  // layers() took every frame's already
+    [[gnu::always_inline]] void tunnel_layers(const parsers::layers&) const {}
     frame_record* r;
     const std::uint8_t* base;
 
@@ -207,6 +213,30 @@ struct counting_record_sink : record_sink {
         record_sink::packet(cls, reason, fragment);
     }
     [[gnu::always_inline]] void detail(std::uint16_t index) const { counting.detail(index); }
+};
+
+// The tunnel stage's sink where no other stage needs records (tunnels/track.hpp): counts as
+// counting_sink, and fills the record of a frame of a tunnel class (PPTP, GRE, L2TP) as
+// record_sink would - the layers where the walk learns it is one, its payload, the class
+// parser's view - while any other frame costs only its class and payload span in the record.
+// Nothing is walked twice.
+struct counting_tunnel_record_sink : counting_sink {
+    static constexpr bool tunnel_records = true;
+    record_sink record;
+
+    [[gnu::always_inline]] void packet(traffic_class cls, parsers::status reason,
+                                       bool fragment) const {
+        counting_sink::packet(cls, reason, fragment);
+        record.packet(cls, reason, fragment);
+    }
+    [[gnu::always_inline]] void tunnel_layers(const parsers::layers& l) const { record.layers(l); }
+    [[gnu::always_inline]] void l7(parsers::byte_span payload, std::uint16_t src_port,
+                                   std::uint16_t dst_port, bool l4_ok = true) const {
+        record.l7(payload, src_port, dst_port, l4_ok);
+    }
+    [[gnu::always_inline]] void l2tp(const parsers::l2tp_view& v) const { record.l2tp(v); }
+    [[gnu::always_inline]] void pptp(const parsers::pptp_view& v) const { record.pptp(v); }
+    [[gnu::always_inline]] void gre(const parsers::gre_view& v) const { record.gre(v); }
 };
 
 namespace detail {
@@ -634,14 +664,20 @@ template <typename Sink>
             report_other_ip(l.l3, false, s);
             return;
         }
+        if constexpr (Sink::tunnel_records) {
+            s.tunnel_layers(l);  // ports that may be PPTP's or L2TP's (rare: 0x06xx)
+        }
         classify_tcp_service({l.l3, l.fragment, l.truncated}, l4, s);
         return;
     }
     if (l.l4_proto == parsers::ipproto_gre) {
+        if constexpr (Sink::tunnel_records) {
+            s.tunnel_layers(l);
+        }
         if (l.fragment || l.truncated) {
             // A fragment's or a cut datagram's GRE header may be there, but details count
             // valid packets only.
-            if constexpr (Sink::records) {
+            if constexpr (Sink::records || Sink::tunnel_records) {
                 if (l.later_fragment) {
                     s.l7(l4, 0, 0);
                 } else if (const auto g = parsers::parse_gre(l4); g.st == status::ok) {
@@ -670,6 +706,11 @@ template <typename Sink>
         if (cls == traffic_class::other) {
             classify_other(l, s);
             return;
+        }
+        if constexpr (Sink::tunnel_records) {
+            if (cls == traffic_class::l2tp || cls == traffic_class::gre) {
+                s.tunnel_layers(l);
+            }
         }
         if (l.fragment) {
             // The UDP length covers the whole datagram; the payload here is a piece of it.
@@ -717,6 +758,9 @@ template <typename Sink>
     const parsers::layers l = ip.layers();
     if (l.l4_proto == parsers::ipproto_l2tp) {
         const byte_span l4 = frame.subspan(l.l4_offset, l.l4_length);
+        if constexpr (Sink::tunnel_records) {
+            s.tunnel_layers(l);
+        }
         s.l7(l4, 0, 0);
         if (l.fragment || l.truncated) {
             s.packet(traffic_class::l2tp, l.truncated ? status::truncated : status::ok, l.fragment);
@@ -879,6 +923,19 @@ inline std::uint64_t load64(const std::uint8_t* p) {
 }
 
 }  // namespace plain_ntp_v4
+
+// The tunnel stage's call where no other stage reads records: classify and count, and fill
+// the record of a tunnel-class frame (counting_tunnel_record_sink). The record's presence
+// flags are cleared first, as classify_count_record does.
+[[gnu::always_inline]] inline void classify_count_tunnel_record(core_counters& c,
+                                                                parsers::byte_span frame,
+                                                                std::uint32_t bytes,
+                                                                frame_record& r) {
+    r.has_layers = false;
+    r.has_l7 = false;
+    r.parsed = false;
+    classify_frame_into(frame, counting_tunnel_record_sink{{{}, &c, bytes}, {&r, frame.data()}});
+}
 
 // A frame's classification and record (ports-analyze, tests).
 struct classified {

@@ -65,22 +65,6 @@ inline void track_tunnels(tunnel_lcore& t, core_counters& counters, rte_mbuf* co
     }
 }
 
-// The same for a burst counted without records (tunnels::classify_count_class): each tunnel
-// frame is walked again for its record.
-inline void track_tunnels_again(tunnel_lcore& t, core_counters& counters, rte_mbuf* const* pkts,
-                                const traffic_class* classes, std::uint16_t n) {
-    const std::uint64_t now = t.now_ns(rte_rdtsc());
-    for (std::uint16_t i = 0; i < n; ++i) {
-        if (!tunnels::is_tunnel_class(classes[i])) {
-            continue;
-        }
-        const rte_mbuf* m = pkts[i];
-        tunnels::track_again(t.table, counters,
-                             {rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len}, m->pkt_len,
-                             now);
-    }
-}
-
 // Once per loop iteration: a step of a reader's copy, and aging every expire_interval.
 inline void tunnel_housekeeping(tunnel_lcore& t, std::uint64_t now_tsc) {
     t.mirror.step(t.table, tunnel_lcore::copy_step);

@@ -5,11 +5,11 @@
 // - With records (a queue with rules or a service: classify fills every frame's record anyway)
 //   a tunnel frame pays one table update and the classification of what it carries (inner_of);
 //   any other frame one test per burst (the burst's class mask).
-// - Without (tracking is the only stage after classify): every frame is counted as
-//   classify_and_count counts it, its class kept (one store); a tunnel frame is then walked
-//   again for its record (record_sink: no counter is bumped twice), and pays as above. Filling
-//   every frame's record instead would cost every frame (README "Performance": ~58
-//   instructions) for the few that are tunnels.
+// - Without (tracking is the only stage after classify): the walk counts every frame and fills
+//   the record of the tunnel frames only (classify_count_tunnel_record: their layers where it
+//   learns they are tunnel frames), another frame's class and payload span alone; nothing is
+//   walked twice. Filling every frame's record would cost every frame (README "Performance")
+//   for the few that are tunnels.
 #pragma once
 
 #include <cstdint>
@@ -31,37 +31,23 @@ constexpr bool is_tunnel_class(pipelines::traffic_class c) {
     return ((1u << static_cast<unsigned>(c)) & tunnel_classes) != 0;
 }
 
-// Counts as counting_sink does and keeps the frame's class.
-struct counting_class_sink : pipelines::counting_sink {
-    pipelines::traffic_class* cls;
-
-    [[gnu::always_inline]] void packet(pipelines::traffic_class c, parsers::status reason,
-                                       bool fragment) const {
-        counting_sink::packet(c, reason, fragment);
-        *cls = c;
-    }
-};
-
-// classify_and_count, and the frame's class.
-[[gnu::always_inline]] inline pipelines::traffic_class classify_count_class(
-    pipelines::core_counters& c, parsers::byte_span frame, std::uint32_t bytes) {
-    pipelines::traffic_class cls = pipelines::traffic_class::other;
-    pipelines::classify_frame_into(frame, counting_class_sink{{{}, &c, bytes}, &cls});
-    return cls;
-}
-
 // One frame and its record into the table; what it carries into the class counters.
 inline void track(table& t, pipelines::core_counters& c, const pipelines::frame_record& r,
                   parsers::byte_span frame, std::uint32_t bytes, std::uint64_t now_ns) {
     count_inner(c, t.update(r, frame, bytes, now_ns));
 }
 
-// A frame already counted (classify_count_class said a tunnel class): its record, then track().
-inline void track_again(table& t, pipelines::core_counters& c, parsers::byte_span frame,
-                        std::uint32_t bytes, std::uint64_t now_ns) {
+// The tunnels-only path for one frame: counted, and tracked when it is a tunnel frame (its
+// record filled by the same walk). Returns its class.
+inline pipelines::traffic_class count_and_track(table& t, pipelines::core_counters& c,
+                                                parsers::byte_span frame, std::uint32_t bytes,
+                                                std::uint64_t now_ns) {
     pipelines::frame_record r;
-    pipelines::classify_frame_into(frame, pipelines::record_sink{&r, frame.data()});
-    track(t, c, r, frame, bytes, now_ns);
+    pipelines::classify_count_tunnel_record(c, frame, bytes, r);
+    if (is_tunnel_class(r.cls)) {
+        track(t, c, r, frame, bytes, now_ns);
+    }
+    return r.cls;
 }
 
 }  // namespace ports::tunnels
