@@ -2,11 +2,15 @@
 // solicitations, ICMP/ICMPv6 echo and NTP client requests itself, in place in the received
 // mbuf, and sends the replies back out of the same port. Everything else keeps its path.
 //
-// Cost per NTP reply (callgrind, tests/bench/callgrind_ntp.sh): the stage re-walks the headers
-// it rewrites (inline for untagged IPv4), answers a plain 48-byte client request from a
-// per-burst header template without the general NTP parse, and computes the checksums with
-// 32-bit words (ports/common/inet_checksum.hpp); authenticated requests take ntp::build_reply and
-// OpenSSL.
+// Two lanes. The fast lane (serve_ntp_lane) runs on the burst before classification and takes
+// the request shape that is most of a server's traffic - a plain 48-byte client request in
+// untagged IPv4 to this port's MAC and one of its addresses (classify.hpp's plain_ntp_v4) -
+// and answers it with the general path's steps on per-burst state kept in registers, with no
+// frame record: ~295 instructions per reply, engine only (tests/bench/callgrind_ntp.sh; ~110
+// for the reply itself, the rest the shape test, the counts, the receive stamp and the TX
+// hand-off). Every other frame takes the general path (serve, from the classifier's record):
+// other shapes, signed and NTS requests (ntp::build_reply, OpenSSL, the NTS batch), ARP, ND,
+// echo and the exception path.
 #pragma once
 
 #include <rte_mbuf.h>
