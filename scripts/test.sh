@@ -37,13 +37,18 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 status=0
 # The Debian package suite (tests/package/build_deb.sh: dpkg-buildpackage, lintian, install,
 # purge) compiles the engine a second time with Debian's flags: it runs beside the other tests,
-# under SCHED_IDLE (chrt --idle), so it gets only the CPU time they leave idle (they wait on
-# engines, sockets and clients much of the time) and never delays or starves them. Its output
-# is printed once it is done; its log is testlog-package.*, read below with the others.
+# under SCHED_IDLE (chrt --idle): it gets the CPU time they leave idle (most tests keep one
+# core at most busy, waiting on engines, sockets and clients) and yields the moment a test
+# wants a core. It ends within the tests or soon after them, instead of adding its whole build
+# to CI's time. Its output is printed once it is done; its log is testlog-package.*, read
+# below with the others.
 rm -f build/meson-logs/testlog-package.*
 package_out=build/meson-logs/package-suite.txt
 t_package=$SECONDS
-chrt --idle 0 meson test -C build --no-rebuild --print-errorlogs --suite package \
+idle=(chrt --idle 0)
+# (where a sandbox refuses SCHED_IDLE: the lowest nice level, nearly the same)
+"${idle[@]}" true 2>/dev/null || idle=(nice -n 19)
+"${idle[@]}" meson test -C build --no-rebuild --print-errorlogs --suite package \
     --logbase testlog-package >"$package_out" 2>&1 &
 package_pid=$!
 meson test -C build --no-rebuild --print-errorlogs --no-suite package || status=1
