@@ -43,6 +43,22 @@ class SnmpTraps(unittest.TestCase):
     def wait_trap(self, name, timeout=10):
         return snmp.wait_for(lambda: name in self.trapd.read(), timeout)
 
+    def row_when(self, if_index, status, names, timeout=10):
+        """snmpget of `names` once ifOperStatus.IF_INDEX is `status`, or the last answer after
+        `timeout` s; returns (rc, stdout, stderr, {name: value}). Polled: the subagent answers
+        a GET from a snapshot up to get_max_age (1 s, telemetry/snmp_agent.hpp) old, which can
+        predate the link change that a notification has just reported."""
+        last = None
+
+        def answer():
+            nonlocal last
+            rc, out, err = snmp.get(self.snmpd.v2c(), MIB_DIRS, names)
+            got = dict(line.split(" = ", 1) for line in out.splitlines() if " = " in line)
+            last = (rc, out, err, got)
+            return rc == 0 and got.get(f"ifOperStatus.{if_index}") == status
+        snmp.wait_for(answer, timeout)
+        return last
+
     def test_v3_authpriv_notifications_reach_a_v3_only_receiver(self):
         # snmpd sends as SNMPv3 authPriv (SHA-256/AES) under a fixed engine ID; the receiver
         # knows the user under that engine ID only, and accepts nothing unauthenticated.
@@ -122,10 +138,9 @@ class SnmpTraps(unittest.TestCase):
             lambda: self.trapd.read().count("portsEngineLinkDown") > downs and
             self.trapd.read().count("= linkDown") > if_downs, 10), self.trapd.read())
         # The row says it too: down(2), since a sysUpTime after snmpd's start.
-        rc, out, err = snmp.get(self.snmpd.v2c(), MIB_DIRS,
-                                [oper, last_change, "SNMPv2-MIB::sysUpTime.0"])
+        rc, out, err, got = self.row_when(if_index, "2",
+                                          [oper, last_change, "SNMPv2-MIB::sysUpTime.0"])
         self.assertEqual(rc, 0, err)
-        got = dict(line.split(" = ", 1) for line in out.splitlines() if " = " in line)
         self.assertEqual(got[f"ifOperStatus.{if_index}"], "2", out)
         down_since = int(got[f"ifLastChange.{if_index}"])
         self.assertGreater(down_since, 0, out)
@@ -134,9 +149,8 @@ class SnmpTraps(unittest.TestCase):
         self.assertTrue(snmp.wait_for(
             lambda: self.trapd.read().count("portsEngineLinkUp") > ups and
             self.trapd.read().count("= linkUp") > if_ups, 10), self.trapd.read())
-        rc, out, err = snmp.get(self.snmpd.v2c(), MIB_DIRS, [oper, last_change])
+        rc, out, err, got = self.row_when(if_index, "1", [oper, last_change])
         self.assertEqual(rc, 0, err)
-        got = dict(line.split(" = ", 1) for line in out.splitlines() if " = " in line)
         self.assertEqual(got[f"ifOperStatus.{if_index}"], "1", out)
         self.assertGreaterEqual(int(got[f"ifLastChange.{if_index}"]), down_since, out)
         # A net_tap is an Ethernet interface.

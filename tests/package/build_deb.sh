@@ -2,6 +2,8 @@
 # The Debian package as a user gets it: `dpkg-buildpackage -us -uc -b` in a scratch copy of
 # the source tree, lintian on the .deb (when installed), `apt-get install ./ports-engine_*.deb`,
 # its files checked and its unit not enabled, then `apt-get purge` and nothing of it left.
+# The meson test 'deb' (suite package): CI runs it on every change, beside the other tests
+# (scripts/test.sh, at idle CPU priority); `meson test -C build --suite package` runs it alone.
 #
 # usage: build_deb.sh SOURCE_ROOT [OUT_DIR]   (OUT_DIR keeps the .deb; default: none kept)
 # Needs root (it installs and purges the package) and dpkg-dev + debhelper; exits 77 (skip)
@@ -48,8 +50,15 @@ if command -v ccache >/dev/null; then
   export CCACHE_DIR
 fi
 phase "dpkg-buildpackage -us -uc -b"
+# nocheck: the tests run from the source tree (this suite's siblings), not in the package build;
+# noddebs: no -dbgsym package. DEB_CXXFLAGS_APPEND=-g0 (dpkg-buildflags appends it to
+# Debian's "-g -O2 ..."): the debug information is built only for dh_strip to strip it again,
+# and GCC's code does not depend on -g, so the binaries shipped are the same bytes (stripped,
+# build IDs aside: compared 2026-12-07) for 28% less compile time (194 vs 268 CPU seconds).
+# What is built, installed and lintian-checked is otherwise exactly a user's build.
 (cd "$scratch/ports-engine-$version" &&
-  DEB_BUILD_OPTIONS="nocheck noddebs parallel=$(nproc)" dpkg-buildpackage -us -uc -b) \
+  DEB_BUILD_OPTIONS="nocheck noddebs parallel=$(nproc)" DEB_CXXFLAGS_APPEND=-g0 \
+    dpkg-buildpackage -us -uc -b) \
   >"$scratch/build.log" 2>&1 || { tail -50 "$scratch/build.log"; fail "dpkg-buildpackage failed"; }
 deb=$(ls "$scratch"/ports-engine_"$version"_*.deb)
 echo "$deb"
