@@ -49,6 +49,41 @@ USM = tlv(0x30, tlv(0x04, bytes.fromhex("80001f8804656e67")) + integer(5) + inte
           + tlv(0x04, b"") + tlv(0x04, b""))
 SNMP_V3 = tlv(0x30, integer(3) + tlv(0x30, integer(1) + integer(65507) + tlv(0x04, b"\x04") + integer(3))
               + tlv(0x04, USM) + tlv(0x30, tlv(0x04, b"") + tlv(0x04, b"") + tlv(0xA0, integer(1) + integer(0) + integer(0) + VARBINDS)))
+
+
+# The same messages in the encoding agents and managers write (shortest INTEGERs), which the
+# parser's fast decodes take: v2c with short and long-form lengths, a v1 trap, SNMPv3 with
+# authentication, encrypted, and a Report-PDU.
+def integer_min(v):
+    n = 1
+    while not -(1 << (8 * n - 1)) <= v < (1 << (8 * n - 1)):
+        n += 1
+    return tlv(0x02, v.to_bytes(n, "big", signed=True))
+
+
+def pdu_min(tag, request_id, varbinds=VARBINDS):
+    return tlv(tag, integer_min(request_id) + integer_min(0) + integer_min(0) + varbinds)
+
+
+def usm_min(user, auth, priv):
+    return tlv(0x30, tlv(0x04, bytes.fromhex("80001f8804656e67")) + integer_min(5) + integer_min(256)
+               + tlv(0x04, user) + tlv(0x04, auth) + tlv(0x04, priv))
+
+
+def v3_min(flags, usm, data):
+    return tlv(0x30, integer_min(3) + tlv(0x30, integer_min(0x1234) + integer_min(65507) + tlv(0x04, bytes([flags]))
+                                          + integer_min(3)) + tlv(0x04, usm) + data)
+
+
+SCOPED = tlv(0x30, tlv(0x04, bytes.fromhex("80001f8804656e67")) + tlv(0x04, b"") + pdu_min(0xA0, 0x1234))
+LONG_VARBINDS = tlv(0x30, tlv(0x30, tlv(0x06, bytes.fromhex("2b06010201010100")) + tlv(0x04, bytes(200))))
+SNMP_V2C_GETNEXT = tlv(0x30, integer_min(1) + tlv(0x04, b"public") + pdu_min(0xA1, 0x5067d65c))
+SNMP_V2C_RESPONSE_LONG = tlv(0x30, integer_min(1) + tlv(0x04, b"public") + pdu_min(0xA2, 7, LONG_VARBINDS))
+SNMP_V1_TRAP = tlv(0x30, integer_min(0) + tlv(0x04, b"public") + tlv(0xA4, tlv(0x06, bytes.fromhex("2b0601040108"))
+                   + tlv(0x40, bytes([192, 0, 2, 1])) + integer_min(6) + integer_min(1) + tlv(0x43, b"\x01\x00") + VARBINDS))
+SNMP_V3_AUTH = v3_min(0x05, usm_min(b"alice", bytes(12), b""), SCOPED)
+SNMP_V3_ENCRYPTED = v3_min(0x07, usm_min(b"alice", bytes(12), bytes(8)), tlv(0x04, bytes(range(144))))
+SNMP_V3_REPORT = v3_min(0x00, usm_min(b"", b"", b""), tlv(0x30, tlv(0x04, b"") + tlv(0x04, b"") + pdu_min(0xA8, 0x1234)))
 L2TP_SCCRQ = bytes.fromhex("c8020014000000000000000080080000000000018008000000020100")
 L2TP_SCCRQ = L2TP_SCCRQ[:2] + struct.pack("!H", len(L2TP_SCCRQ)) + L2TP_SCCRQ[4:]
 
@@ -75,6 +110,12 @@ SEEDS = {
     "fuzz_snmp": {
         "v1_get": SNMP_V1,
         "v3_plain": SNMP_V3,
+        "v2c_getnext": SNMP_V2C_GETNEXT,
+        "v2c_response_long": SNMP_V2C_RESPONSE_LONG,
+        "v1_trap": SNMP_V1_TRAP,
+        "v3_auth": SNMP_V3_AUTH,
+        "v3_encrypted": SNMP_V3_ENCRYPTED,
+        "v3_report": SNMP_V3_REPORT,
     },
     "fuzz_tunnels": {
         "gre_v0_cks": bytes.fromhex("b000080012340000" "0000002a00000007" "45000014"),
