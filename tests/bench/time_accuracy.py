@@ -82,7 +82,7 @@ def mac_of(ns, dev):
 def load(ntpperf, dev, mac, server, rate, seconds):
     """ntpperf at a fixed rate from the client namespace (CPU 1), in the background."""
     return subprocess.Popen(
-        ["ip", "netns", "exec", rig.CLI_NS, "taskset", "-c", "1", ntpperf, "-B", "-i", dev,
+        ["ip", "netns", "exec", rig.CLI_NS, "taskset", "-c", "1", ntpperf, "-B", "-l", "-i", dev,
          "-m", mac, "-d", server, "-s", "198.18.0.0/16", "-r", f"{rate}-{rate}", "-t",
          str(seconds)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -92,7 +92,8 @@ def load_summary(p):
     out, _ = p.communicate(timeout=120)
     rows = [l.split() for l in out.splitlines() if re.match(r"^\s*\d+\s", l)]
     if not rows:
-        return "ntpperf: no result"
+        said = next((l.strip() for l in out.splitlines() if l.strip()), "nothing")
+        return f"ntpperf: no result ({said[:60]})"
     return f"load {rows[0][0]}/s, {rows[0][2]} lost"
 
 
@@ -103,7 +104,9 @@ def describe(samples, want_interleaved):
     if not used:
         return f"{len(samples)} samples, none interleaved"
     worst = max(abs(o) for o in used) * 1e6
-    return f"max |offset| {worst:8.1f} us over {len(used):2d} samples"
+    # The signed range too: a server whose stamps are late in one direction shows it there.
+    lo, hi = min(used) * 1e6, max(used) * 1e6
+    return f"max |offset| {worst:6.1f} us ({lo:+.1f}..{hi:+.1f}) over {len(used):2d} samples"
 
 
 def main():
@@ -154,7 +157,7 @@ def main():
         procs.append(chrony)
         if not wait_for(lambda: rig.answers(CHRONY_ADDR), 20, proc=chrony):
             raise RuntimeError("chronyd never answered")
-        print(f"{'condition':28s} | {'chronyd server':38s} | ports-engine")
+        print(f"{'condition':28s} | {'chronyd server':50s} | ports-engine")
         for hog in (False, True):
             hog_p = None
             if hog:
@@ -165,7 +168,7 @@ def main():
                     c = offsets(CHRONY_ADDR, xleave, a.samples, tmp)
                     e = offsets(ENGINE_ADDR, xleave, a.samples, tmp)
                     name = f"{'interleaved' if xleave else 'basic'}, {'CPU hog' if hog else 'quiet'}"
-                    print(f"{name:28s} | {describe(c, xleave):38s} | {describe(e, xleave)}",
+                    print(f"{name:28s} | {describe(c, xleave):50s} | {describe(e, xleave)}",
                           flush=True)
             finally:
                 if hog_p is not None:
@@ -188,8 +191,8 @@ def main():
             e = offsets(ENGINE_ADDR, False, a.samples, tmp)
             es = load_summary(el)
             name = f"basic, ntpperf {a.load_rate // 1000}k/s"
-            print(f"{name:28s} | {describe(c, False):38s} | {describe(e, False)}", flush=True)
-            print(f"{'':28s} | {cs:38s} | {es}", flush=True)
+            print(f"{name:28s} | {describe(c, False):50s} | {describe(e, False)}", flush=True)
+            print(f"{'':28s} | {cs:50s} | {es}", flush=True)
         stop(engine)
         with open(stats) as f:
             s = json.load(f)["ntp_server"]
