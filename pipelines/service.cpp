@@ -1095,13 +1095,24 @@ flush_result flush_replies(lcore_conf& conf, const port_service& svc, std::uint1
     sent += rte_eth_tx_buffer_flush(port, tx_queue, tx_buffer);
     if (s.tx_times != nullptr && remembered_count != 0) {
         // Every reply of the burst is with the PMD now. When they really left, as near as
-        // this core can tell, for the interleaved requests that will name them: the start of
-        // the hand-off for a PMD that sends inside the call, its end for a NIC
-        // (port_service::tx_in_call). The middle, once used for both, was 10 us late on veth.
+        // this core can tell, for the interleaved requests that will name them: the end of
+        // the hand-off for a NIC; for a PMD that sends inside the call, its middle, and only
+        // when half the call is within ntp.max_timestamp_error (port_service::tx_in_call):
+        // an interleaved transmit time is held to the bound a receive stamp is.
         const std::uint64_t handoff_end = rte_rdtsc();
-        const std::uint64_t left = ntp_from_unix_ns(
-            s.shared->tsc_map.read().to_ns(svc.tx_in_call ? handoff_start : handoff_end));
-        s.tx_times->insert_all({remembered, remembered_count}, left);
+        const auto tsc_map = s.shared->tsc_map.read();
+        std::uint64_t left_ns = tsc_map.to_ns(handoff_end);
+        bool bounded = true;
+        if (svc.tx_in_call) {
+            const std::uint64_t start_ns = tsc_map.to_ns(handoff_start);
+            const std::uint64_t half = (left_ns - start_ns) / 2;
+            left_ns = start_ns + half;
+            const std::uint64_t max_error = s.shared->max_timestamp_error_ns;
+            bounded = max_error == 0 || half <= max_error;
+        }
+        if (bounded) {
+            s.tx_times->insert_all({remembered, remembered_count}, ntp_from_unix_ns(left_ns));
+        }
     }
     s.counters->add(sc::replies, replies);
     for (std::size_t k = 0; k < by_source.size(); ++k) {
