@@ -122,6 +122,37 @@ class NtpStamps : public ::testing::Test {
         return gen::ntp_packet(h);
     }
 
+    // A basic exchange, then the client's next request in interleaved mode (origin = our
+    // receive stamp, receive = when it got our reply, T4 = t + 1, transmit = its new T1 =
+    // t + 2), each sent after an empty poll: the two replies.
+    struct exchange {
+        ntp_reply first;
+        ntp_reply second;
+    };
+    std::optional<exchange> interleaved_exchange(std::uint64_t t) {
+        EXPECT_EQ(poll(), 0);
+        send(basic(gen::ntp_timestamp(t)));
+        EXPECT_EQ(poll(), 1);
+        const auto first = replies();
+        if (first.size() != 1) {
+            ADD_FAILURE() << first.size() << " replies to the basic request";
+            return std::nullopt;
+        }
+        gen::ntp_header h;
+        h.origin_ts = first[0].receive;
+        h.receive_ts = gen::ntp_timestamp(t + 1);
+        h.transmit_ts = gen::ntp_timestamp(t + 2);
+        EXPECT_EQ(poll(), 0);
+        send(gen::ntp_packet(h));
+        EXPECT_EQ(poll(), 1);
+        const auto second = replies();
+        if (second.size() != 1) {
+            ADD_FAILURE() << second.size() << " replies to the interleaved request";
+            return std::nullopt;
+        }
+        return exchange{first[0], second[0]};
+    }
+
     engine::runtime rt_;
     pipelines::lcore_conf* conf_ = nullptr;
     rte_ring* rx_ = nullptr;
@@ -195,28 +226,14 @@ TEST_F(NtpStamps, TwoRequestsOfOneBurstGetDistinctReceiveStamps) {
 
 TEST_F(NtpStamps, AnInterleavedRequestGetsThePreviousReplysTrueTransmitTime) {
     start(200000);
-    EXPECT_EQ(poll(), 0);
-    send(basic(gen::ntp_timestamp(10)));
-    EXPECT_EQ(poll(), 1);
-    const auto first = replies();
-    ASSERT_EQ(first.size(), 1u);
-    // The client's next request in interleaved mode: origin = our receive stamp, receive =
-    // when it got our reply (T4), transmit = its new T1.
-    gen::ntp_header h;
-    h.origin_ts = first[0].receive;
-    h.receive_ts = gen::ntp_timestamp(11);
-    h.transmit_ts = gen::ntp_timestamp(12);
-    EXPECT_EQ(poll(), 0);
-    send(gen::ntp_packet(h));
-    EXPECT_EQ(poll(), 1);
-    const auto second = replies();
-    ASSERT_EQ(second.size(), 1u);
-    EXPECT_EQ(second[0].origin, gen::ntp_timestamp(11));  // the request's receive field
-    EXPECT_GT(second[0].receive, first[0].receive);       // this exchange's own
+    const auto x = interleaved_exchange(10);
+    ASSERT_TRUE(x);
+    EXPECT_EQ(x->second.origin, gen::ntp_timestamp(11));  // the request's receive field
+    EXPECT_GT(x->second.receive, x->first.receive);       // this exchange's own
     // The first reply's transmit time measured after the hand-off: not before the estimate
     // it carried, which was stamped before it.
-    EXPECT_GE(second[0].transmit, first[0].transmit);
-    EXPECT_LT(second[0].transmit, second[0].receive);
+    EXPECT_GE(x->second.transmit, x->first.transmit);
+    EXPECT_LT(x->second.transmit, x->second.receive);
     EXPECT_EQ(server(sc::interleaved_replies), 1u);
     EXPECT_EQ(server(sc::interleaved_misses), 0u);
 }
@@ -256,7 +273,7 @@ class SlowHandOff {
             rte_eth_remove_tx_callback(port_, 0, cb_);
         }
     }
-    bool installed(bool wanted) const { return !wanted || cb_ != nullptr; }
+    bool spinning() const { return cb_ != nullptr; }
 
   private:
     static std::uint16_t spin(std::uint16_t, std::uint16_t, rte_mbuf**, std::uint16_t n,
@@ -275,22 +292,10 @@ class SlowHandOff {
 TEST_F(NtpStamps, ASendInsideTheCallIsRememberedAtTheMiddleOfTheHandOff) {
     start(200000);
     const SlowHandOff pmd(*conf_, port_, std::chrono::microseconds(0));
-    EXPECT_EQ(poll(), 0);
-    send(basic(gen::ntp_timestamp(30)));
-    EXPECT_EQ(poll(), 1);
-    const auto first = replies();
-    ASSERT_EQ(first.size(), 1u);
-    gen::ntp_header h;
-    h.origin_ts = first[0].receive;
-    h.receive_ts = gen::ntp_timestamp(31);
-    h.transmit_ts = gen::ntp_timestamp(32);
-    EXPECT_EQ(poll(), 0);
-    send(gen::ntp_packet(h));
-    EXPECT_EQ(poll(), 1);
-    const auto second = replies();
-    ASSERT_EQ(second.size(), 1u);
-    EXPECT_GE(second[0].transmit, first[0].transmit);
-    EXPECT_LT(second[0].transmit, second[0].receive);
+    const auto x = interleaved_exchange(30);
+    ASSERT_TRUE(x);
+    EXPECT_GE(x->second.transmit, x->first.transmit);
+    EXPECT_LT(x->second.transmit, x->second.receive);
     EXPECT_EQ(server(sc::interleaved_replies), 1u);
 }
 
@@ -299,22 +304,10 @@ TEST_F(NtpStamps, ASendInsideACallLongerThanTwiceTheLimitIsNotRemembered) {
     // well enough for an interleaved answer.
     start(200000);
     const SlowHandOff pmd(*conf_, port_, std::chrono::microseconds(450000));
-    ASSERT_TRUE(pmd.installed(true)) << "rte_eth_add_tx_callback failed";
-    EXPECT_EQ(poll(), 0);
-    send(basic(gen::ntp_timestamp(40)));
-    EXPECT_EQ(poll(), 1);
-    const auto first = replies();
-    ASSERT_EQ(first.size(), 1u);
-    gen::ntp_header h;
-    h.origin_ts = first[0].receive;
-    h.receive_ts = gen::ntp_timestamp(41);
-    h.transmit_ts = gen::ntp_timestamp(42);
-    EXPECT_EQ(poll(), 0);
-    send(gen::ntp_packet(h));
-    EXPECT_EQ(poll(), 1);
-    const auto second = replies();
-    ASSERT_EQ(second.size(), 1u);
-    EXPECT_EQ(second[0].origin, gen::ntp_timestamp(42));  // basic: the request's transmit
+    ASSERT_TRUE(pmd.spinning()) << "rte_eth_add_tx_callback failed";
+    const auto x = interleaved_exchange(40);
+    ASSERT_TRUE(x);
+    EXPECT_EQ(x->second.origin, gen::ntp_timestamp(42));  // basic: the request's transmit
     EXPECT_EQ(server(sc::interleaved_replies), 0u);
     EXPECT_EQ(server(sc::interleaved_misses), 1u);
 }
