@@ -356,7 +356,7 @@ template <typename Sink>
 
 // snmp and snmp-trap have the same detail layout; trap counters follow snmp's.
 template <traffic_class Cls, typename Sink>
-[[gnu::always_inline]] inline void report_snmp(const parsers::snmp_view& v, Sink s) {
+[[gnu::always_inline]] inline void report_snmp(parsers::snmp_view v, Sink s) {
     static_assert(Cls == traffic_class::snmp || Cls == traffic_class::snmp_trap);
     constexpr std::uint16_t base = Cls == traffic_class::snmp
                                        ? index_of(counter::snmp_version_1)
