@@ -34,6 +34,11 @@ struct gre_view {
     byte_span payload;
 };
 inline gre_view parse_gre(byte_span ip_payload);
+// parse_gre's common case only: its result for a whole version 0 header without routing, which
+// is ok; anything else it declines with st unsupported, deciding nothing (parse_gre's own
+// status for such a header may be another). A view rather than an optional: GCC left the
+// optional's fields stored to the stack on the inlined classify path.
+inline gre_view parse_gre_v0(byte_span ip_payload);
 
 struct l2tp_view {
     status st = status::ok;

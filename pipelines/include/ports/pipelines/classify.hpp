@@ -356,7 +356,7 @@ template <typename Sink>
 
 // snmp and snmp-trap have the same detail layout; trap counters follow snmp's.
 template <traffic_class Cls, typename Sink>
-[[gnu::always_inline]] inline void report_snmp(const parsers::snmp_view& v, Sink s) {
+[[gnu::always_inline]] inline void report_snmp(parsers::snmp_view v, Sink s) {
     static_assert(Cls == traffic_class::snmp || Cls == traffic_class::snmp_trap);
     constexpr std::uint16_t base = Cls == traffic_class::snmp
                                        ? index_of(counter::snmp_version_1)
@@ -486,13 +486,10 @@ static_assert(gre_inner_hash_is_perfect(), "the GRE protocols collide: pick anot
     return slot.protocol == protocol ? slot.detail : index_of(counter::gre_inner_other);
 }
 
-// A whole (not fragmented, not cut) GRE datagram: the IP payload of protocol 47 or, with
-// UdpEncap, a UDP/4754 payload (RFC 8086), whose ports stay in the record.
-template <bool UdpEncap = false, typename Sink>
-[[gnu::always_inline]] inline void classify_gre(byte_span ip_payload, Sink s,
-                                                std::uint16_t src_port = 0,
-                                                std::uint16_t dst_port = 0) {
-    const auto v = parsers::parse_gre(ip_payload);
+// A GRE header's report (the view's st may be any status).
+template <bool UdpEncap, typename Sink>
+[[gnu::always_inline]] inline void report_gre(parsers::gre_view v, Sink s, std::uint16_t src_port,
+                                              std::uint16_t dst_port) {
     if (v.st != status::ok) {
         s.packet(traffic_class::gre, v.st, false);
         return;
@@ -509,6 +506,29 @@ template <bool UdpEncap = false, typename Sink>
         return;
     }
     s.detail(gre_inner_detail(v.protocol));
+}
+
+// Every header parse_gre_v0 declines (version 1, flags it refuses, cut headers): out of line.
+template <bool UdpEncap, typename Sink>
+[[gnu::noinline]] void classify_gre_general(byte_span ip_payload, Sink s, std::uint16_t src_port,
+                                            std::uint16_t dst_port) {
+    report_gre<UdpEncap>(parsers::tunnels_detail::parse_gre_general(ip_payload), s, src_port,
+                         dst_port);
+}
+
+// A whole (not fragmented, not cut) GRE datagram: the IP payload of protocol 47 or, with
+// UdpEncap, a UDP/4754 payload (RFC 8086), whose ports stay in the record. The common version 0
+// header is reported from the inline decode, whose result is known to be ok and version 0; the
+// rest goes out of line without merging back, so this path never holds a gre_view in memory.
+template <bool UdpEncap = false, typename Sink>
+[[gnu::always_inline]] inline void classify_gre(byte_span ip_payload, Sink s,
+                                                std::uint16_t src_port = 0,
+                                                std::uint16_t dst_port = 0) {
+    if (const auto v = parsers::parse_gre_v0(ip_payload); v.st == status::ok) [[likely]] {
+        report_gre<UdpEncap>(v, s, src_port, dst_port);
+        return;
+    }
+    classify_gre_general<UdpEncap>(ip_payload, s, src_port, dst_port);
 }
 
 // A valid IP packet that no service claims.

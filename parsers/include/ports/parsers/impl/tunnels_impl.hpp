@@ -277,8 +277,8 @@ namespace tunnels_detail {
 // Fast path: version 0 with no routing, no must-be-zero bit set and the whole header present
 // (nearly every GRE packet) is decoded here, in one expression, so that an inlined copy keeps
 // it in registers and drops the fields its caller ignores; the same checks and fields as
-// parse_gre_general, which decides everything else.
-[[gnu::always_inline]] inline gre_view parse_gre(byte_span ip_payload) {
+// parse_gre_general, which decides everything else (declined here: st unsupported).
+[[gnu::always_inline]] inline gre_view parse_gre_v0(byte_span ip_payload) {
     using namespace tunnels_detail;
     const std::size_t size = ip_payload.size();
     if (size >= 4) [[likely]] {
@@ -316,6 +316,15 @@ namespace tunnels_detail {
                 };
             }
         }
+    }
+    gre_view declined;
+    declined.st = status::unsupported;
+    return declined;
+}
+
+[[gnu::always_inline]] inline gre_view parse_gre(byte_span ip_payload) {
+    if (const auto v = parse_gre_v0(ip_payload); v.st == status::ok) [[likely]] {
+        return v;
     }
     return tunnels_detail::parse_gre_general(ip_payload);
 }
