@@ -98,7 +98,8 @@ inline bool is_tag(std::uint16_t et) {
     std::uint8_t next = p[6];
     std::size_t off = ipv6_header;
     for (int walked = 0;; ++walked) {
-        const bool generic = next == ipv6_hop_by_hop || next == ipv6_routing || next == ipv6_dest_opts;
+        const bool generic =
+            next == ipv6_hop_by_hop || next == ipv6_routing || next == ipv6_dest_opts;
         const bool is_ext = generic || next == ipv6_fragment || next == ipv6_ah;
         if (!is_ext) {
             break;
@@ -269,19 +270,23 @@ inline layers parse_l3(std::uint16_t ethertype, byte_span l3) {
 [[gnu::always_inline]] inline std::optional<layers> parse_ethernet_simple_ipv4(byte_span frame) {
     constexpr std::size_t eth_header = 14;
     constexpr std::size_t l4_offset = eth_header + layers_detail::ipv4_min_header;
-    if (frame.size() < l4_offset) [[unlikely]] {
+    // At least the headers, and at most 64 KiB (what a 16-bit offset reaches; no Ethernet frame
+    // is longer): one unsigned compare, a frame under the headers' length wrapping to a huge one.
+    const std::size_t after_headers = frame.size() - l4_offset;
+    if (after_headers > 0xFFFF - l4_offset) [[unlikely]] {
         return std::nullopt;
     }
     const std::uint8_t* p = frame.data();
     if (load_be16(p + 12) != ethertype_ipv4 || p[eth_header] != 0x45) [[unlikely]] {
         return std::nullopt;
     }
-    // The total length must cover the header and stay inside the frame: one unsigned compare
-    // checks both, since a total length under the header's wraps to a huge l4 length.
-    const std::size_t l4_length =
-        std::size_t{load_be16(p + eth_header + 2)} - layers_detail::ipv4_min_header;
-    if (l4_length > frame.size() - l4_offset || (load_be16(p + eth_header + 6) & 0x3FFF) != 0)
-        [[unlikely]] {
+    // The total length must cover the header and stay inside the frame: one compare checks
+    // both, as the length past the header is taken in 16 bits, where a total length under the
+    // header's wraps to 65516 or more, more than any frame this takes holds past its headers.
+    // In 16 bits it is also the value the layers keep, computed once.
+    const auto l4_length =
+        static_cast<std::uint16_t>(load_be16(p + eth_header + 2) - layers_detail::ipv4_min_header);
+    if (l4_length > after_headers || (load_be16(p + eth_header + 6) & 0x3FFF) != 0) [[unlikely]] {
         return std::nullopt;
     }
     return layers{
@@ -296,7 +301,7 @@ inline layers parse_l3(std::uint16_t ethertype, byte_span l3) {
         .truncated = false,
         .l3_offset = static_cast<std::uint16_t>(eth_header),
         .l4_offset = static_cast<std::uint16_t>(l4_offset),
-        .l4_length = static_cast<std::uint16_t>(l4_length),
+        .l4_length = l4_length,
     };
 }
 
