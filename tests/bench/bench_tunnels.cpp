@@ -40,19 +40,22 @@ __attribute__((noinline)) void count_only(const bench::traffic& t, pipelines::co
     }
 }
 
-// On: the worker's tunnels-only path, a burst of 32 at a time as process_burst runs it: one
-// walk counts every frame and fills the records of the tunnel frames, which are tracked.
-__attribute__((noinline)) void count_and_track(const bench::traffic& t, pipelines::core_counters& c,
-                                               tunnels::table& table, std::uint64_t& now) {
-    std::array<pipelines::frame_record, 32> records;
+// A burst of 32 at a time as process_burst runs it: one walk counts every frame and fills its
+// record (classify_into, the worker's function for the queue's later stages), then the tunnel
+// frames of a burst that has any are tracked from their records.
+template <auto classify_into>
+[[gnu::always_inline]] inline void track_bursts(const bench::traffic& t,
+                                                pipelines::core_counters& c,
+                                                std::array<pipelines::frame_record, 32>& records,
+                                                tunnels::table& table, std::uint64_t& now) {
     const std::size_t n = t.frames.size();
     for (std::size_t start = 0; start < n; start += 32) {
         const std::size_t end = std::min(n, start + 32);
         std::uint32_t mask = 0;
         for (std::size_t i = start; i < end; ++i) {
             const auto& f = t.frames[i];
-            pipelines::classify_count_tunnel_record(
-                c, {f.data(), f.size()}, static_cast<std::uint32_t>(f.size()), records[i - start]);
+            classify_into(c, {f.data(), f.size()}, static_cast<std::uint32_t>(f.size()),
+                          records[i - start]);
             mask |= 1u << static_cast<unsigned>(records[i - start].cls);
         }
         if ((mask & tunnels::tunnel_classes) == 0) {
@@ -67,6 +70,13 @@ __attribute__((noinline)) void count_and_track(const bench::traffic& t, pipeline
             }
         }
     }
+}
+
+// On: the worker's tunnels-only path (records filled for the tunnel frames alone).
+__attribute__((noinline)) void count_and_track(const bench::traffic& t, pipelines::core_counters& c,
+                                               tunnels::table& table, std::uint64_t& now) {
+    std::array<pipelines::frame_record, 32> records;
+    track_bursts<pipelines::classify_count_tunnel_record>(t, c, records, table, now);
 }
 
 // With records, off: classify + count + record (the path of a queue with rules or a service).
@@ -84,28 +94,7 @@ __attribute__((noinline)) void record_and_track(const bench::traffic& t,
                                                 pipelines::core_counters& c,
                                                 std::array<pipelines::frame_record, 32>& records,
                                                 tunnels::table& table, std::uint64_t& now) {
-    const std::size_t n = t.frames.size();
-    for (std::size_t start = 0; start < n; start += 32) {
-        const std::size_t end = std::min(n, start + 32);
-        std::uint32_t mask = 0;
-        for (std::size_t i = start; i < end; ++i) {
-            const auto& f = t.frames[i];
-            pipelines::classify_count_record(
-                c, {f.data(), f.size()}, static_cast<std::uint32_t>(f.size()), records[i - start]);
-            mask |= 1u << static_cast<unsigned>(records[i - start].cls);
-        }
-        if ((mask & tunnels::tunnel_classes) == 0) {
-            continue;
-        }
-        ++now;
-        for (std::size_t i = start; i < end; ++i) {
-            if (tunnels::is_tunnel_class(records[i - start].cls)) {
-                const auto& f = t.frames[i];
-                tunnels::track(table, c, records[i - start], {f.data(), f.size()},
-                               static_cast<std::uint32_t>(f.size()), now);
-            }
-        }
-    }
+    track_bursts<pipelines::classify_count_record>(t, c, records, table, now);
 }
 
 template <typename F>

@@ -2,8 +2,6 @@
 // mix: NTP, SNMP, tunnels, DNS, HTTP, TLS...), or the generator's mix where they are absent.
 #pragma once
 
-#include <pcap/pcap.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -11,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "shared_captures.hpp"
 #include "trafficgen.hpp"
 
 namespace ports::bench {
@@ -42,34 +41,10 @@ struct traffic {
 inline traffic load_mix(const std::string& shared_dir) {
     traffic t;
     const std::filesystem::path pcaps = std::filesystem::path(shared_dir) / "pcaps";
-    std::error_code ec;
-    if (std::filesystem::is_directory(pcaps, ec)) {
-        std::vector<std::filesystem::path> files;
-        for (const auto& e : std::filesystem::recursive_directory_iterator(pcaps)) {
-            const auto ext = e.path().extension().string();
-            if (ext == ".pcap" || ext == ".pcapng" || ext == ".cap") {
-                files.push_back(e.path());
-            }
-        }
-        std::sort(files.begin(), files.end());
-        std::size_t used = 0;
-        for (const auto& f : files) {
-            char err[PCAP_ERRBUF_SIZE] = {};
-            pcap_t* pc = pcap_open_offline(f.c_str(), err);
-            if (pc == nullptr) {
-                continue;
-            }
-            if (pcap_datalink(pc) == DLT_EN10MB) {
-                ++used;
-                pcap_pkthdr* hdr = nullptr;
-                const u_char* bytes = nullptr;
-                while (pcap_next_ex(pc, &hdr, &bytes) == 1) {
-                    t.frames.emplace_back(bytes, bytes + hdr->caplen);
-                }
-            }
-            pcap_close(pc);
-        }
-        t.source = std::to_string(t.frames.size()) + " frames of " + std::to_string(used) +
+    auto shared = ptest::load_shared_captures(pcaps);
+    if (!shared.frames.empty()) {
+        t.frames = std::move(shared.frames);
+        t.source = std::to_string(t.frames.size()) + " frames of " + std::to_string(shared.files) +
                    " Ethernet captures in " + pcaps.string();
     }
     if (t.frames.empty()) {

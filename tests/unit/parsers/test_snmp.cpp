@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "ports/parsers/snmp.hpp"
-#include "snmp_reference.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -364,7 +363,7 @@ TEST(SnmpFastPath, ClaimsOnlyWhatTheGeneralWalkDecidesAlike) {
                 }
             }
             const exact_copy c(m, m.size());
-            const snmp_view general = snmp_reference::parse_snmp_reference(c.span());
+            const snmp_view general = snmp_detail::parse_snmp_walk(c.span());
             expect_same_view(parse_snmp(c.span()), general, m);
             expect_same_view(snmp_detail::parse_snmp_general(c.span()), general, m);
             if (const auto fast = parse_snmp_v1_v2c(c.span())) {

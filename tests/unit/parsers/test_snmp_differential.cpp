@@ -1,11 +1,11 @@
-// parse_snmp against the parser it replaced (tests/support/snmp_reference.hpp), field by field:
+// parse_snmp against the general walk (snmp_detail::parse_snmp_walk, the parser the fast decodes
+// replaced, shipped unchanged as their fallback), field by field:
 // on every UDP/161 and UDP/162 payload of the shared captures and of the traffic generator's
 // mix, on those messages re-encoded with long-form lengths, and on every one of them bent (each
 // byte set to values around the decoders' limits, cut at every length). The fast decodes may
 // take any shortcut, but never a different result: same status and reason, same fields, spans
 // pointing at the same bytes.
 #include <gtest/gtest.h>
-#include <pcap/pcap.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -18,7 +18,7 @@
 
 #include "ports/parsers/layers.hpp"
 #include "ports/parsers/snmp.hpp"
-#include "snmp_reference.hpp"
+#include "shared_captures.hpp"
 #include "test_util.hpp"
 #include "trafficgen.hpp"
 
@@ -89,7 +89,7 @@ struct differential {
 
     void check(byte_span m) {
         ++compared;
-        const snmp_view want = snmp_reference::parse_snmp_reference(m);
+        const snmp_view want = snmp_detail::parse_snmp_walk(m);
         ok += want.st == status::ok ? 1 : 0;
         const auto fail = [&](const char* what, const std::string& d) {
             if (failures.size() < 20) {
@@ -181,46 +181,17 @@ void snmp_payloads(const std::vector<bytes>& frames, std::vector<bytes>& out) {
 // Every Ethernet frame of the shared captures (PORTS_SHARED_DIR, set by meson), none when
 // they are absent.
 std::vector<bytes> shared_frames() {
-    std::vector<bytes> frames;
     const char* dir = std::getenv("PORTS_SHARED_DIR");
     if (dir == nullptr) {
-        return frames;
+        return {};
     }
-    const std::filesystem::path pcaps = std::filesystem::path(dir) / "pcaps";
-    std::error_code ec;
-    if (!std::filesystem::is_directory(pcaps, ec)) {
-        return frames;
-    }
-    std::vector<std::filesystem::path> files;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(pcaps)) {
-        const auto ext = e.path().extension().string();
-        if (ext == ".pcap" || ext == ".pcapng" || ext == ".cap") {
-            files.push_back(e.path());
-        }
-    }
-    std::sort(files.begin(), files.end());
-    for (const auto& f : files) {
-        char err[PCAP_ERRBUF_SIZE] = {};
-        pcap_t* pc = pcap_open_offline(f.c_str(), err);
-        if (pc == nullptr) {
-            continue;
-        }
-        if (pcap_datalink(pc) == DLT_EN10MB) {
-            pcap_pkthdr* hdr = nullptr;
-            const u_char* data = nullptr;
-            while (pcap_next_ex(pc, &hdr, &data) == 1) {
-                frames.emplace_back(data, data + hdr->caplen);
-            }
-        }
-        pcap_close(pc);
-    }
-    return frames;
+    return load_shared_captures(std::filesystem::path(dir) / "pcaps").frames;
 }
 
 // A message's shape for picking one representative of each: version, PDU or encryption, the
 // forms of the outer lengths, the USM user's length and whether the message is valid.
 std::string shape(const bytes& m) {
-    const snmp_view v = snmp_reference::parse_snmp_reference(byte_span(m.data(), m.size()));
+    const snmp_view v = snmp_detail::parse_snmp_walk(byte_span(m.data(), m.size()));
     std::string s = std::to_string(static_cast<int>(v.st)) + "/" + std::to_string(v.version) + "/" +
                     std::to_string(v.pdu_type) + "/" + (v.encrypted ? "e" : "") + "/" +
                     std::to_string(v.msg_flags) + "/" + std::to_string(v.user_name.size());
@@ -456,7 +427,7 @@ TEST(SnmpDifferential, SharedCapturesAndEveryBendOfThem) {
     std::size_t fast = 0;
     for (const bytes& m : payloads) {
         const byte_span s(m.data(), m.size());
-        if (snmp_reference::parse_snmp_reference(s).st == status::ok) {
+        if (snmp_detail::parse_snmp_walk(s).st == status::ok) {
             ++valid;
             fast += parse_snmp_v1_v2c(s) || snmp_detail::parse_snmp_v3(s) ? 1 : 0;
         }
@@ -492,7 +463,7 @@ TEST(SnmpDifferential, LongFormsAndEditsAndEveryBendOfThem) {
     differential d;
     std::size_t variants = 0;
     for (const bytes& m : one_per_shape(bases)) {
-        if (snmp_reference::parse_snmp_reference(byte_span(m.data(), m.size())).st != status::ok) {
+        if (snmp_detail::parse_snmp_walk(byte_span(m.data(), m.size())).st != status::ok) {
             continue;
         }
         for (const bytes& r : reencodings(m)) {
@@ -547,8 +518,7 @@ TEST(SnmpDifferential, ShortenedParentWhoseNextOctetsReadAsItsSuccessors) {
         0x04, 0x00, 0x04, 0x00,              // (as auth and priv parameters)
         0x04, 0x02, 0xaa, 0xbb,              // (as msgData, encrypted)
     };
-    ASSERT_EQ(snmp_reference::parse_snmp_reference(byte_span(m.data(), m.size())).st,
-              status::bad_length);
+    ASSERT_EQ(snmp_detail::parse_snmp_walk(byte_span(m.data(), m.size())).st, status::bad_length);
     differential d;
     d.bend(m);
     d.expect_none();
