@@ -505,6 +505,22 @@ verdict to_kernel(service_lcore& s, const rx_queue_conf& rx, const std::uint8_t*
 // Counts the request and refuses it when a reply could not echo its IP header (IPv4 options,
 // IPv6 extension headers: plain_ip false), when its source is no unicast address, or when the
 // access list denies it; an admitted request's version is counted.
+// A source no reply may go to (not unicast) or the access list denies: admit's refusal, and the
+// NTP lane's.
+[[gnu::always_inline]] inline bool source_refused(const ntp_policy& policy, const std::uint8_t* src,
+                                                  bool v4) {
+    if (!(v4 ? unicast_source_v4(src) : unicast_source_v6(src))) {
+        return true;
+    }
+    return policy.has_access &&
+           !policy.access.allowed(v4 ? ntp::address::from_ipv4(src) : ntp::address::from_ipv6(src));
+}
+
+// Whether a receive stamp's bound exceeds ntp.max_timestamp_error (0: no limit).
+[[gnu::always_inline]] inline bool beyond_limit(std::uint64_t error_ns, std::uint64_t limit_ns) {
+    return limit_ns != 0 && error_ns > limit_ns;
+}
+
 [[gnu::always_inline]] inline verdict admit(service_lcore& s, const std::uint8_t* src, bool v4,
                                             bool plain_ip, std::uint8_t version) {
     server_counters& c = *s.counters;
@@ -513,16 +529,11 @@ verdict to_kernel(service_lcore& s, const rx_queue_conf& rx, const std::uint8_t*
         c.add(sc::drop_unsupported_ip);
         return verdict::drop(drop_reason::refused);
     }
-    if (!(v4 ? unicast_source_v4(src) : unicast_source_v6(src))) {
-        c.add(sc::drop_access);
-        return verdict::drop(drop_reason::access);
-    }
     if (s.policy == nullptr) {
         // Acquire: pairs with the control side's release store of a whole generation.
         s.policy = s.shared->policy.load(std::memory_order_acquire);
     }
-    if (s.policy->has_access && !s.policy->access.allowed(v4 ? ntp::address::from_ipv4(src)
-                                                             : ntp::address::from_ipv6(src))) {
+    if (source_refused(*s.policy, src, v4)) {
         c.add(sc::drop_access);
         return verdict::drop(drop_reason::access);
     }
@@ -547,8 +558,7 @@ struct request_stamp {
         refresh_burst(s, window);
     }
     const receive_stamp stamp = receive_time(s, *rx.service, m);
-    const std::uint64_t limit = s.shared->max_timestamp_error_ns;
-    if (limit != 0 && stamp.error_ns > limit) {
+    if (beyond_limit(stamp.error_ns, s.shared->max_timestamp_error_ns)) {
         // The request may have waited (a descheduled worker, a backlog in the RX ring) for
         // longer than the limit: no answer beats a wrong one (the client asks again, or
         // another server).
@@ -830,7 +840,7 @@ lane_result serve_ntp_lane(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* 
     const std::uint64_t burst_sum = s.burst.plain_v4_udp_sum;
     const receive_stamp software{s.burst.software_rx_ts, s.burst.software_rx_error_ns,
                                  rx_timestamp_kind::software};
-    const bool software_refused = max_error != 0 && software.error_ns > max_error;
+    const bool software_refused = beyond_limit(software.error_ns, max_error);
     const std::uint32_t software_dispersion = s.burst.software_dispersion;
     const std::uint64_t mono_ns = s.burst.mono_ns;
     std::uint64_t last_rx_ts = s.last_rx_ts;
@@ -857,9 +867,7 @@ lane_result serve_ntp_lane(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* 
         sntp += plain_ntp_v4::sntp(frame) ? 1 : 0;
         const std::uint8_t* src = frame + 26;
         // admit
-        if (!unicast_source_v4(src) ||
-            (policy->has_access && !policy->access.allowed(ntp::address::from_ipv4(src))))
-            [[unlikely]] {
+        if (source_refused(*policy, src, true)) [[unlikely]] {
             c.add(sc::drop_access);
             verdicts[i] = verdict::drop(drop_reason::access);
             continue;
@@ -873,7 +881,7 @@ lane_result serve_ntp_lane(lcore_conf& conf, const rx_queue_conf& rx, rte_mbuf* 
         if ((m->ol_flags & ts_flag) != 0) [[unlikely]] {
             stamp = receive_time(s, svc, m);
             dispersion = root_dispersion_with(s.burst.clock, stamp.error_ns);
-            refused = max_error != 0 && stamp.error_ns > max_error;
+            refused = beyond_limit(stamp.error_ns, max_error);
         }
         if (refused) [[unlikely]] {
             c.add(sc::drop_timestamp_error);
